@@ -1,0 +1,57 @@
+/*
+ * engine.h - flag evaluation: kill switch, prerequisites, individual targets, ordered targeting
+ * rules, percentage rollout with sticky bucketing, default variant. docs/flags.md is the contract.
+ *
+ * Order of evaluation for one flag (first that applies wins):
+ *   1. state DISABLED                        -> reason DISABLED, no variant
+ *   2. a prerequisite not on its required variant -> default variant, reason DEFAULT
+ *   3. targetingKey listed in "targets"      -> that variant, TARGETING_MATCH, ruleId "targets"
+ *   4. first rule whose clauses all match    -> its variant (TARGETING_MATCH) or its rollout (SPLIT)
+ *   5. the flag's rollout                    -> SPLIT
+ *   6. default variant                       -> DEFAULT (STATIC when the flag has no targets,
+ *                                               rules or rollout)
+ * A rollout whose bucketing attribute is missing from the context gives reason ERROR with
+ * TARGETING_KEY_MISSING (the caller's default applies).
+ *
+ * THREAD SAFETY: reentrant; reads only the held snapshot and the context.
+ */
+#ifndef GKD_ENGINE_H
+#define GKD_ENGINE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "gatekeeper.h"
+#include "snapshot.h"
+
+/*
+ * gkd_decision - the outcome for one flag. Strings and value are borrowed from the snapshot and
+ * valid while it is held. variant/value are NULL for DISABLED and ERROR.
+ */
+typedef struct gkd_decision {
+    const char *flag_key;
+    const char *variant;
+    const json_t *value;
+    gk_reason reason;
+    gk_error_code error_code;
+    const char *rule_id;
+    const char *error_message;  /* static text for ERROR, else NULL */
+} gkd_decision;
+
+/*
+ * gkd_engine_eval - evaluate `flag` of `snap` for context `ctx` (a JSON object of attributes,
+ * borrowed; NULL means an empty context).
+ * out  always filled.
+ */
+void gkd_engine_eval(const gkd_snapshot *snap, const gkd_flag *flag, const json_t *ctx,
+                     gkd_decision *out);
+
+/*
+ * gkd_engine_eval_key - as gkd_engine_eval for the flag named `key` (len bytes); a key the
+ * snapshot lacks gives reason ERROR with FLAG_NOT_FOUND (flag_key then points at `key`).
+ */
+void gkd_engine_eval_key(const gkd_snapshot *snap, const char *key, size_t len, const json_t *ctx,
+                         gkd_decision *out);
+
+#endif

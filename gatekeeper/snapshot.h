@@ -1,0 +1,85 @@
+/*
+ * snapshot.h - an immutable, reference-counted set of flag definitions, and the slot through which
+ * workers read the current one while a reload swaps in the next.
+ *
+ * A snapshot is built once (from a flags document) and never changes; readers hold a reference for
+ * the length of one request. The slot's swap is atomic for readers: a reader gets either the old or
+ * the new snapshot, whole. The slot's lock is held only to copy a pointer and take a reference.
+ *
+ * THREAD SAFETY: gkd_snapshot_hold/rele and every read function are safe from any thread on a held
+ * snapshot. The slot functions are safe from any thread.
+ */
+#ifndef GKD_SNAPSHOT_H
+#define GKD_SNAPSHOT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "gatekeeper.h"
+
+typedef struct gkd_snapshot gkd_snapshot;
+typedef struct gkd_flag gkd_flag;   /* defined in flag.h */
+
+/* Most flags one snapshot may hold. */
+#define GKD_SNAPSHOT_MAX_FLAGS 100000u
+
+/*
+ * gkd_snapshot_build - build a snapshot from a flags document (docs/flags.md): validates every
+ * flag, resolves prerequisites and refuses prerequisite cycles.
+ * snapp    out: a snapshot with one reference, released with gkd_snapshot_rele().
+ * doc      borrowed; the snapshot keeps what it needs.
+ * version  the snapshot version carried in decisions (monotonic within one daemon).
+ * source   name of the document for diag (e.g. the file path).
+ * diag     on error names the flag key and the problem, e.g.
+ *          `flag "orders.read_v2": rule "eu": unknown operator "eq" (use "equals")`.
+ * Returns GK_OK, GK_EPROTO, GK_ENOMEM.
+ */
+gk_err gkd_snapshot_build(gkd_snapshot **snapp, const json_t *doc, uint64_t version,
+                          const char *source, gk_diag *diag);
+
+/* gkd_snapshot_load_file - read a flags file and build a snapshot (adds GK_ENOENT, GK_EIO). */
+gk_err gkd_snapshot_load_file(gkd_snapshot **snapp, const char *path, uint64_t version,
+                              gk_diag *diag);
+
+/* gkd_snapshot_hold - take one more reference; returns snap. */
+gkd_snapshot *gkd_snapshot_hold(gkd_snapshot *snap);
+
+/* gkd_snapshot_rele - drop one reference; the last frees the snapshot (NULL is ignored). */
+void gkd_snapshot_rele(gkd_snapshot *snap);
+
+/* gkd_snapshot_version - the version given at build. */
+uint64_t gkd_snapshot_version(const gkd_snapshot *snap);
+
+/* gkd_snapshot_count - number of flags. */
+size_t gkd_snapshot_count(const gkd_snapshot *snap);
+
+/* gkd_snapshot_flag_at - flag `i` (0 .. count-1) in key order; borrowed while snap is held. */
+const gkd_flag *gkd_snapshot_flag_at(const gkd_snapshot *snap, size_t i);
+
+/* gkd_snapshot_find - the flag with this key (len bytes, need not be NUL-terminated), or NULL. */
+const gkd_flag *gkd_snapshot_find(const gkd_snapshot *snap, const char *key, size_t len);
+
+/* ---- slot -------------------------------------------------------------------------------- */
+
+typedef struct gkd_snapshot_slot {
+    pthread_mutex_t lock;
+    gkd_snapshot *current;
+} gkd_snapshot_slot;
+
+/* gkd_snapshot_slot_init - an empty slot (current NULL). Returns GK_OK or GK_ENOMEM. */
+gk_err gkd_snapshot_slot_init(gkd_snapshot_slot *slot);
+
+/* gkd_snapshot_slot_fini - release the current snapshot and the lock. */
+void gkd_snapshot_slot_fini(gkd_snapshot_slot *slot);
+
+/* gkd_snapshot_slot_acquire - the current snapshot with a reference the caller releases, or NULL. */
+gkd_snapshot *gkd_snapshot_slot_acquire(gkd_snapshot_slot *slot);
+
+/* gkd_snapshot_slot_swap_take - make snap current (taking the caller's reference) and release the
+ * old one; readers still holding the old one keep it until they release it. */
+void gkd_snapshot_slot_swap_take(gkd_snapshot_slot *slot, gkd_snapshot *snap);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * jws.h - JSON Web Signature, compact serialisation (RFC 7515 sections 3.1 and 7.1) with
+ * alg "EdDSA" over Ed25519 (RFC 8037 section 3.1), using libsodium's crypto_sign_detached and
+ * crypto_sign_verify_detached.
+ *
+ * THREAD SAFETY: every function is reentrant; the key arguments are only read.
+ */
+#ifndef GKP_JWS_H
+#define GKP_JWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gatekeeper.h"
+#include "jwk.h"
+
+/* Largest compact JWS accepted by the verifiers, in bytes (a decision token for 1024 flags fits). */
+#define GKP_JWS_MAX_BYTES (1024u * 1024u)
+
+/*
+ * gkp_jws_sign - sign `payload` and return the compact serialisation
+ * base64url(header) "." base64url(payload) "." base64url(signature).
+ * header_json  the exact protected-header bytes to encode, e.g. {"alg":"EdDSA","kid":"..."}; the
+ *              caller is responsible for it being JSON with alg EdDSA.
+ * sk           libsodium Ed25519 secret key (seed || public key, 64 bytes); only read.
+ * tokenp       out: malloc'd NUL-terminated token, caller frees with free(); toklen (optional) its
+ *              length without the NUL.
+ * Returns GK_OK, GK_EINVAL (NULL argument), GK_ENOMEM.
+ */
+gk_err gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, const uint8_t *payload,
+                    size_t payload_len, const uint8_t sk[GKP_ED25519_SK_BYTES]);
+
+/*
+ * gkp_jws_verify_key - verify a compact JWS against one public key and return its payload.
+ * The protected header must be a JSON object whose "alg" is "EdDSA" and that has no "crit"
+ * member; anything else is refused (RFC 7515 section 4.1.11, RFC 8725 section 3.1).
+ * payloadp  out on GK_OK: malloc'd payload bytes plus a NUL (caller frees), length in payload_len.
+ * Returns GK_OK, GK_EPROTO (not three base64url parts, bad header, wrong alg, oversized),
+ * GK_EBADSIG (signature does not verify), GK_ENOMEM, GK_EINVAL (NULL argument).
+ */
+GK_WARN_UNUSED gk_err gkp_jws_verify_key(const char *token, size_t toklen,
+                                         const uint8_t pk[GKP_ED25519_PK_BYTES],
+                                         uint8_t **payloadp, size_t *payload_len, gk_diag *diag);
+
+/*
+ * gkp_jws_verify - as gkp_jws_verify_key, choosing the key by the header's "kid" in `keys`.
+ * Returns GK_ENOKEY when the header has no kid or the set does not hold it; otherwise as above.
+ */
+GK_WARN_UNUSED gk_err gkp_jws_verify(const char *token, size_t toklen, const gkp_jwks *keys,
+                                     uint8_t **payloadp, size_t *payload_len, gk_diag *diag);
+
+#endif

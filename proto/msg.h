@@ -1,0 +1,106 @@
+/*
+ * msg.h - version 1 of the decision protocol: request and reply envelopes on the decision socket
+ * (nng REQ/REP). The wire contract is proto/README.md and proto/schemas/*.json.
+ *
+ *   request  {"v":1,"op":"evaluate","flags":["orders.read_v2"],"context":{"targetingKey":"t-42"}}
+ *            {"v":1,"op":"jwks"}
+ *   reply    {"v":1,"ok":true,"token":"<JWS compact>"}            (evaluate)
+ *            {"v":1,"ok":true,"jwks":{"keys":[...]}}               (jwks)
+ *            {"v":1,"ok":false,"errorCode":"PARSE_ERROR","errorDetails":"..."}
+ *
+ * Parsing is lenient about unknown members (they are ignored) and strict about types: a member of
+ * the wrong type is a PARSE_ERROR (INVALID_CONTEXT for the context), never a crash.
+ *
+ * THREAD SAFETY: every function is reentrant.
+ */
+#ifndef GKP_MSG_H
+#define GKP_MSG_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "gatekeeper.h"
+
+/* Protocol version this codec speaks. */
+#define GKP_PROTO_VERSION 1
+/* Largest request the daemon answers, in bytes; a larger one gets a PARSE_ERROR reply. */
+#define GKP_REQUEST_MAX_BYTES (64u * 1024u)
+/* Most flag keys one evaluate request may name. */
+#define GKP_REQUEST_MAX_FLAGS 1024u
+
+typedef enum gkp_op {
+    GKP_OP_EVALUATE = 1,
+    GKP_OP_JWKS,
+} gkp_op;
+
+/*
+ * gkp_request - a decoded request. `root` owns everything; `flags` (an array of strings, possibly
+ * empty, NULL when absent) and `context` (an object, NULL when absent) are borrowed from it.
+ * Release with gkp_request_fini().
+ */
+typedef struct gkp_request {
+    json_t *root;
+    gkp_op op;
+    const json_t *flags;
+    const json_t *context;
+} gkp_request;
+
+/*
+ * gkp_request_decode - parse a request of `len` bytes (need not be NUL-terminated).
+ * On failure `*code` is the OpenFeature error code for the error reply (PARSE_ERROR for bad JSON,
+ * a missing or unsupported "v", an unknown "op", a wrong-typed or oversized "flags";
+ * INVALID_CONTEXT for a context that is not an object or whose "targetingKey" is not a string) and
+ * diag->text the errorDetails to send. req is left empty on failure.
+ * Returns GK_OK, GK_EPROTO, GK_ENOMEM.
+ */
+gk_err gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code *code,
+                          gk_diag *diag);
+
+/* gkp_request_fini - release what gkp_request_decode() built (safe on a zeroed or failed req). */
+void gkp_request_fini(gkp_request *req);
+
+/*
+ * gkp_request_encode_evaluate - build an evaluate request. flags may be NULL (all flags) and is
+ * borrowed; context is borrowed (may be NULL). outp: malloc'd NUL-terminated JSON, caller frees.
+ * Returns GK_OK, GK_ENOMEM.
+ */
+gk_err gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flags,
+                                   size_t nflags, const json_t *context);
+
+/* gkp_reply_encode_token - {"v":1,"ok":true,"token":token}; outp malloc'd. GK_OK, GK_ENOMEM. */
+gk_err gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t toklen);
+
+/* gkp_reply_encode_jwks - {"v":1,"ok":true,"jwks":jwks}; jwks borrowed. GK_OK, GK_ENOMEM. */
+gk_err gkp_reply_encode_jwks(char **outp, size_t *outlen, const json_t *jwks);
+
+/*
+ * gkp_reply_encode_error - {"v":1,"ok":false,"errorCode":...,"errorDetails":details}.
+ * details is copied (NULL means ""). outp malloc'd. GK_OK, GK_ENOMEM.
+ */
+gk_err gkp_reply_encode_error(char **outp, size_t *outlen, gk_error_code code, const char *details);
+
+/*
+ * gkp_reply - a decoded reply: on ok, `token` (evaluate) or `jwks` (jwks) borrowed from root; on an
+ * error reply, error_code and error_details (borrowed). Release with gkp_reply_fini().
+ */
+typedef struct gkp_reply {
+    json_t *root;
+    int ok;
+    const char *token;
+    size_t token_len;
+    const json_t *jwks;
+    gk_error_code error_code;
+    const char *error_details;
+} gkp_reply;
+
+/*
+ * gkp_reply_decode - parse a reply. A well-formed error reply is GK_OK with ok == 0.
+ * Returns GK_OK, GK_EPROTO (not a v1 reply: diag says what), GK_ENOMEM.
+ */
+gk_err gkp_reply_decode(gkp_reply *reply, const char *buf, size_t len, gk_diag *diag);
+
+/* gkp_reply_fini - release a decoded reply (safe on a zeroed or failed reply). */
+void gkp_reply_fini(gkp_reply *reply);
+
+#endif

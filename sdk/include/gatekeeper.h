@@ -1,0 +1,363 @@
+/*
+ * gatekeeper.h - the Gatekeeper SDK (libgatekeeper): signed feature-flag decisions for C services.
+ *
+ * A service opens a client with options (gatekeeper endpoints, the trusted JWKS, a timeout in ms,
+ * a cache TTL in ms), builds an evaluation context (a targetingKey plus attributes) and asks for
+ * decisions. Every decision arrives inside a JWS (RFC 7515 compact serialisation, alg EdDSA per
+ * RFC 8037) that the SDK verifies against the trusted JWKS before using it. Decisions are cached
+ * per flag and context for the TTL; when the gatekeeper cannot be reached the last known good
+ * decision is served with reason GK_REASON_STALE until its token expires, then the caller's
+ * fallback with reason GK_REASON_ERROR.
+ *
+ * THREAD SAFETY: a gk_client may be shared by all threads once gk_client_open() returns; every
+ * gk_client_* function is safe to call concurrently on one client, except gk_client_close(), which
+ * must be the last call. gk_options and gk_context are single-threaded objects: build one, use it
+ * from one thread at a time (a gk_context that is no longer modified may be read by several
+ * evaluations at once). gk_decision_set results are immutable and may be read from any thread.
+ * Process-wide initialisation (sodium_init) is done by gk_client_open() and is thread-safe.
+ *
+ * MEMORY: objects returned through a `T **` parameter are owned by the caller and released with
+ * the named _free/_close function; `const char *` arguments are copied; `const T *` results are
+ * borrowed with the lifetime stated on each function. _free(NULL) and _close(NULL) do nothing.
+ *
+ * Standards: OpenFeature specification (Evaluation Details: reasons and error codes), RFC 7515
+ * (JWS), RFC 7517 (JWK/JWKS), RFC 8037 (EdDSA/Ed25519 in JOSE).
+ */
+#ifndef GATEKEEPER_H
+#define GATEKEEPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GK_VERSION_MAJOR 0
+#define GK_VERSION_MINOR 1
+#define GK_VERSION_PATCH 0
+
+#if defined(__GNUC__)
+#define GK_API         __attribute__((visibility("default")))
+#define GK_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define GK_API
+#define GK_WARN_UNUSED
+#endif
+
+/* Longest variant name and rule id the protocol carries, including the NUL (bytes). */
+#define GK_VARIANT_MAX 64
+/* Longest flag key, including the NUL (bytes). */
+#define GK_FLAG_KEY_MAX 128
+
+/*
+ * gk_err - status of an SDK, codec or daemon function. Values are only ever appended, never
+ * renumbered. A decision that falls back to a default is not a failure: it returns GK_OK and says
+ * why in its reason and error code.
+ *
+ *   GK_OK         success
+ *   GK_EINVAL     an argument is NULL, empty or out of range (a caller bug)
+ *   GK_ENOMEM     an allocation failed
+ *   GK_ETIMEDOUT  the gatekeeper did not answer within the timeout
+ *   GK_ECLOSED    the object is closed or the peer went away
+ *   GK_EPROTO     a message or document does not follow its format (JSON, JWS, JWKS, flags file)
+ *   GK_EBADSIG    a signature does not verify
+ *   GK_EEXPIRED   a token's exp is in the past (or its iat in the future)
+ *   GK_ENOKEY     a token names a key id (kid) the trusted JWKS does not hold
+ *   GK_ENOENT     a file or named item does not exist
+ *   GK_EIO        reading or writing a file or socket failed (see the diag text)
+ *   GK_ENOSPC     a caller-supplied buffer is too small; nothing usable was written
+ *   GK_EADDRINUSE a listen address is already taken
+ */
+typedef enum gk_err {
+    GK_OK = 0,
+    GK_EINVAL,
+    GK_ENOMEM,
+    GK_ETIMEDOUT,
+    GK_ECLOSED,
+    GK_EPROTO,
+    GK_EBADSIG,
+    GK_EEXPIRED,
+    GK_ENOKEY,
+    GK_ENOENT,
+    GK_EIO,
+    GK_ENOSPC,
+    GK_EADDRINUSE,
+} gk_err;
+
+/*
+ * gk_strerror - a short English description of a status, e.g. "signature does not verify".
+ * Returns a static string (never NULL; "unknown error" for values outside the enum).
+ * Thread safety: safe. Since: 0.1
+ */
+GK_API const char *gk_strerror(gk_err err);
+
+/*
+ * gk_diag - detail about the first error of a call. Caller-allocated (usually on the stack), may be
+ * passed as NULL; the first error written wins (a later one does not overwrite it). `source` names
+ * the file or message, `line`/`column` are 1-based (0 when not applicable), `text` says what was
+ * wrong and what to do. Never holds secrets.
+ */
+typedef struct gk_diag {
+    gk_err code;
+    int line;
+    int column;
+    char source[64];
+    char text[160];
+} gk_diag;
+
+/*
+ * gk_reason - why a decision has its value (OpenFeature "Resolution Details" reasons; the wire
+ * strings are the upper-case names without the prefix, e.g. "TARGETING_MATCH").
+ *   STATIC           the flag has no rules: its default variant is its only answer
+ *   DEFAULT          no rule, target or rollout matched (or a prerequisite failed): default variant
+ *   TARGETING_MATCH  an individual target or a targeting rule chose the variant
+ *   SPLIT            a percentage rollout (sticky bucket) chose the variant
+ *   CACHED           served from the SDK's cache within its TTL
+ *   DISABLED         the flag's kill switch is on: no value, the caller's fallback is used
+ *   STALE            the gatekeeper is unreachable: last known good decision, token not yet expired
+ *   ERROR            no decision could be had: the caller's fallback, see the error code
+ *   UNKNOWN          a reason this SDK version does not know
+ */
+typedef enum gk_reason {
+    GK_REASON_UNKNOWN = 0,
+    GK_REASON_STATIC,
+    GK_REASON_DEFAULT,
+    GK_REASON_TARGETING_MATCH,
+    GK_REASON_SPLIT,
+    GK_REASON_CACHED,
+    GK_REASON_DISABLED,
+    GK_REASON_STALE,
+    GK_REASON_ERROR,
+} gk_reason;
+
+/*
+ * gk_error_code - why a decision is an error (OpenFeature error codes; wire strings are the names
+ * without the prefix, e.g. "FLAG_NOT_FOUND"). GK_ERROR_NONE (wire: absent) when there is none.
+ *   PROVIDER_NOT_READY     the client has no decision yet (gatekeeper never reached)
+ *   FLAG_NOT_FOUND         the snapshot has no flag with that key
+ *   PARSE_ERROR            a request or reply could not be parsed
+ *   TYPE_MISMATCH          the flag's value is not of the type asked for
+ *   TARGETING_KEY_MISSING  the rollout needs a bucketing attribute the context lacks
+ *   INVALID_CONTEXT        the context is not a JSON object of attributes
+ *   PROVIDER_FATAL         the answer cannot be trusted (bad signature, unknown key id): not retried
+ *   GENERAL                anything else (timeout, unreachable gatekeeper, internal error)
+ */
+typedef enum gk_error_code {
+    GK_ERROR_NONE = 0,
+    GK_ERROR_PROVIDER_NOT_READY,
+    GK_ERROR_FLAG_NOT_FOUND,
+    GK_ERROR_PARSE_ERROR,
+    GK_ERROR_TYPE_MISMATCH,
+    GK_ERROR_TARGETING_KEY_MISSING,
+    GK_ERROR_INVALID_CONTEXT,
+    GK_ERROR_PROVIDER_FATAL,
+    GK_ERROR_GENERAL,
+} gk_error_code;
+
+/*
+ * gk_reason_str / gk_error_code_str - the OpenFeature wire name ("SPLIT", "FLAG_NOT_FOUND"), or
+ * "UNKNOWN" / "NONE" for values outside the enum and GK_ERROR_NONE. Static strings. Since: 0.1
+ */
+GK_API const char *gk_reason_str(gk_reason reason);
+GK_API const char *gk_error_code_str(gk_error_code code);
+
+/*
+ * gk_detail - evaluation details of one decision (OpenFeature EvaluationDetails). A small
+ * caller-allocated record; every field is always written by the gk_client_eval_* functions.
+ *   variant           variant name, "" when there is none (DISABLED, ERROR)
+ *   reason            see gk_reason
+ *   error_code        see gk_error_code; GK_ERROR_NONE unless reason is ERROR
+ *   rule_id           id of the targeting rule that matched, "targets" for an individual target,
+ *                     "" otherwise
+ *   snapshot_version  version of the flag snapshot the decision came from (0 for fallbacks)
+ *   error_message     what went wrong for an ERROR, "" otherwise
+ */
+typedef struct gk_detail {
+    char variant[GK_VARIANT_MAX];
+    gk_reason reason;
+    gk_error_code error_code;
+    char rule_id[GK_VARIANT_MAX];
+    uint64_t snapshot_version;
+    char error_message[160];
+} gk_detail;
+
+/* ---- options ---------------------------------------------------------------------------- */
+
+typedef struct gk_options gk_options;
+
+/*
+ * gk_options_new - a new options builder with every option at its default.
+ * optsp  out: the caller owns it and releases it with gk_options_free().
+ * Returns GK_OK, GK_EINVAL (optsp NULL), GK_ENOMEM. Since: 0.1
+ */
+GK_API gk_err gk_options_new(gk_options **optsp);
+
+/* gk_options_free - release a builder (NULL is ignored). Since: 0.1 */
+GK_API void gk_options_free(gk_options *opts);
+
+/*
+ * gk_options_add_endpoint - add a gatekeeper decision URL, e.g. "tcp://127.0.0.1:7400" or
+ * "ipc:///run/gatekeeper.sock" (nng URL syntax). Several endpoints may be added; requests are
+ * spread over the connected ones and fail over. Default when none is added:
+ * "tcp://127.0.0.1:7400". The string is copied.
+ * Returns GK_OK, GK_EINVAL (NULL or empty url), GK_ENOMEM. Since: 0.1
+ */
+GK_API gk_err gk_options_add_endpoint(gk_options *opts, const char *url);
+
+/*
+ * gk_options_set_jwks_file - path of the trusted JWKS document (RFC 7517 JSON: {"keys":[...]})
+ * holding the gatekeeper's Ed25519 public keys (kty "OKP", crv "Ed25519", x, kid). Required:
+ * gk_client_open() refuses options without one. The path is copied; the file is read at open.
+ * Returns GK_OK, GK_EINVAL, GK_ENOMEM. Since: 0.1
+ */
+GK_API gk_err gk_options_set_jwks_file(gk_options *opts, const char *path);
+
+/*
+ * gk_options_set_timeout_ms - longest time one evaluation waits for the gatekeeper, in
+ * milliseconds (1..60000; 0 restores the default of 50 ms).
+ * Returns GK_OK, GK_EINVAL (out of range). Since: 0.1
+ */
+GK_API gk_err gk_options_set_timeout_ms(gk_options *opts, uint32_t timeout_ms);
+
+/*
+ * gk_options_set_cache_ttl_ms - how long a verified decision is served from the cache (reason
+ * CACHED) without asking the gatekeeper, in milliseconds (0..86400000; 0 means the default of
+ * 1000 ms). A decision is never served from the cache past its token's exp.
+ * Returns GK_OK, GK_EINVAL (out of range). Since: 0.1
+ */
+GK_API gk_err gk_options_set_cache_ttl_ms(gk_options *opts, uint32_t ttl_ms);
+
+/*
+ * gk_options_set_cache_disabled - when true, every evaluation asks the gatekeeper (no CACHED
+ * answers); the last known good decision is still kept for STALE answers. Default false.
+ * Returns GK_OK, GK_EINVAL (opts NULL). Since: 0.1
+ */
+GK_API gk_err gk_options_set_cache_disabled(gk_options *opts, bool disabled);
+
+/* ---- evaluation context ------------------------------------------------------------------ */
+
+typedef struct gk_context gk_context;
+
+/*
+ * gk_context_new - a new evaluation context (OpenFeature EvaluationContext).
+ * ctxp           out: caller-owned, released with gk_context_free().
+ * targeting_key  the context's targetingKey (a tenant, account or user id), copied; may be NULL
+ *                for a context without one (rollouts then answer TARGETING_KEY_MISSING).
+ * Returns GK_OK, GK_EINVAL (ctxp NULL), GK_ENOMEM. Since: 0.1
+ */
+GK_API gk_err gk_context_new(gk_context **ctxp, const char *targeting_key);
+
+/* gk_context_free - release a context (NULL is ignored). Since: 0.1 */
+GK_API void gk_context_free(gk_context *ctx);
+
+/*
+ * gk_context_set_string / _number / _bool - set attribute `name` (copied; not "targetingKey",
+ * which gk_context_new sets) to a value, replacing an earlier value of the same name. Numbers are
+ * IEEE doubles on the wire (integers up to 2^53 are exact).
+ * Returns GK_OK, GK_EINVAL (NULL or empty name, "targetingKey", non-finite number), GK_ENOMEM.
+ * Since: 0.1
+ */
+GK_API gk_err gk_context_set_string(gk_context *ctx, const char *name, const char *value);
+GK_API gk_err gk_context_set_number(gk_context *ctx, const char *name, double value);
+GK_API gk_err gk_context_set_bool(gk_context *ctx, const char *name, bool value);
+
+/* ---- client -------------------------------------------------------------------------------- */
+
+typedef struct gk_client gk_client;
+
+/*
+ * gk_client_open - connect to the gatekeeper(s) named in opts and load the trusted JWKS.
+ * clientp  out: caller-owned, released with gk_client_close().
+ * opts     borrowed for the call; may be freed right after.
+ * diag     optional detail (which file, which option was wrong).
+ * Dialing is asynchronous: an unreachable gatekeeper is not an error here (evaluations answer
+ * STALE/ERROR and the client reconnects in the background).
+ * Returns GK_OK, GK_EINVAL (NULL argument, no JWKS file, bad endpoint URL), GK_ENOENT / GK_EIO
+ * (JWKS unreadable), GK_EPROTO (JWKS malformed or without an Ed25519 key), GK_ENOMEM.
+ * Thread safety: safe. Since: 0.1
+ */
+GK_API gk_err gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag);
+
+/*
+ * gk_client_close - close the sockets, drop the cache and free the client (NULL is ignored). No
+ * other call on this client may be running or follow. Since: 0.1
+ */
+GK_API void gk_client_close(gk_client *client);
+
+/*
+ * gk_client_eval_bool - evaluate one boolean flag for one context.
+ *
+ * client    handle from gk_client_open(); not NULL.
+ * flag_key  NUL-terminated key, e.g. "orders.read_v2" (shorter than GK_FLAG_KEY_MAX).
+ * ctx       evaluation context; borrowed for the call.
+ * fallback  the value used when no decision can be had (DISABLED, ERROR).
+ * value     out: the decided value, or fallback.
+ * detail    out, optional (NULL discards it): variant, reason, error code, rule id.
+ *
+ * Returns GK_OK (also for fallbacks: see detail->reason), GK_EINVAL on a NULL argument.
+ * A non-boolean flag value gives the fallback with error code TYPE_MISMATCH.
+ * Latency: well under 1 µs from the cache; at most the client's timeout_ms when fresh.
+ * Thread safety: safe to call concurrently on one client.
+ * Standard: OpenFeature (Evaluation Details). Since: 0.1
+ */
+GK_API gk_err gk_client_eval_bool(gk_client *client, const char *flag_key, const gk_context *ctx,
+                                  bool fallback, bool *value, gk_detail *detail);
+
+/*
+ * gk_client_eval_string - evaluate one string-valued flag (or a flag whose variants are strings,
+ * such as a migration stage) for one context.
+ *
+ * buf, bufsize  out: the decided string or the fallback, NUL-terminated; caller-owned.
+ * fallback      copied into buf when no decision can be had; not NULL.
+ * Other parameters as gk_client_eval_bool().
+ *
+ * Returns GK_OK (also for fallbacks), GK_EINVAL (NULL argument, bufsize 0), GK_ENOSPC when the
+ * value or fallback does not fit in buf (buf then holds "").
+ * A non-string flag value gives the fallback with error code TYPE_MISMATCH.
+ * Thread safety: safe to call concurrently on one client. Since: 0.1
+ */
+GK_API gk_err gk_client_eval_string(gk_client *client, const char *flag_key,
+                                    const gk_context *ctx, const char *fallback, char *buf,
+                                    size_t bufsize, gk_detail *detail);
+
+/*
+ * gk_decision_set - every decision of one signed token (one snapshot version, one signature).
+ * Immutable; read it from any thread; release it with gk_decision_set_free().
+ */
+typedef struct gk_decision_set gk_decision_set;
+
+/*
+ * gk_client_eval_all - ask the gatekeeper for every flag for one context, in one signed token.
+ * setp  out: caller-owned decision set (also on fallback: then it is empty).
+ * Never served from the cache (the answer refreshes the cache of every flag in it); when the
+ * gatekeeper cannot be reached the set is empty and detail (optional) says why (reason ERROR).
+ * Returns GK_OK, GK_EINVAL (NULL argument), GK_ENOMEM.
+ * Thread safety: safe to call concurrently on one client. Since: 0.1
+ */
+GK_API gk_err gk_client_eval_all(gk_client *client, const gk_context *ctx, gk_decision_set **setp,
+                                 gk_detail *detail);
+
+/* gk_decision_set_free - release a set (NULL is ignored). Since: 0.1 */
+GK_API void gk_decision_set_free(gk_decision_set *set);
+
+/* gk_decision_set_count - number of decisions in the set. Since: 0.1 */
+GK_API size_t gk_decision_set_count(const gk_decision_set *set);
+
+/*
+ * gk_decision_set_get - decision `index` (0 .. count-1) of the set.
+ * key         out, optional: the flag key, borrowed until gk_decision_set_free().
+ * value_json  out, optional: the value as compact JSON text ("true", "\"new\"", "{...}") or NULL
+ *             when the decision has no value (DISABLED, ERROR); borrowed until the set is freed.
+ * detail      out, optional.
+ * Returns GK_OK, GK_EINVAL (NULL set or index out of range). Since: 0.1
+ */
+GK_API gk_err gk_decision_set_get(const gk_decision_set *set, size_t index, const char **key,
+                                  const char **value_json, gk_detail *detail);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GATEKEEPER_H */
