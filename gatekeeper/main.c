@@ -1,11 +1,285 @@
 /*
- * main.c - the gatekeeper command line: argument parsing and dispatch to the subcommands.
+ * main.c - the gatekeeper command line: argument parsing and dispatch to the subcommands
+ *   gatekeeper serve   --flags FILE --key FILE [--key FILE...] [--listen URL...] [options]
+ *   gatekeeper keygen  --out DIR
+ *   gatekeeper jwks    --key FILE [--key FILE...]
+ *   gatekeeper version
+ * Exit status: 0 success, 1 failure (the reason is printed), 2 bad usage.
  */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "daemon.h"
+#include "decide.h"
+#include "keyfile.h"
+#include "log.h"
+#include "server.h"
+#include "signer.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "usage: gatekeeper <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve    serve signed flag decisions over nng\n"
+    "             --flags FILE        flags file (JSON, see docs/flags.md)       required\n"
+    "             --key FILE          private signing key (JWK); repeat to publish more keys,\n"
+    "                                 the first one signs                        required\n"
+    "             --listen URL        decision endpoint, repeatable (tcp:// or ipc://)\n"
+    "                                 default " GKD_SERVER_DEFAULT_URL "\n"
+    "             --workers N         concurrent decision workers (1-1024), default 2 per CPU\n"
+    "             --token-ttl SECONDS decision token lifetime (1-86400), default 300\n"
+    "             --ready-file PATH   write the bound URLs here once serving\n"
+    "             --log-level LEVEL   debug, info, warn or error; default info\n"
+    "  keygen   make an Ed25519 signing key: --out DIR writes DIR/<kid>.jwk (mode 0600)\n"
+    "           and adds its public key to DIR/jwks.json\n"
+    "  jwks     print the public JWKS of the given --key files\n"
+    "  version  print the version\n"
+    "\n"
+    "signals (serve): SIGHUP re-reads the flags file; SIGINT/SIGTERM stop.\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "gatekeeper: <message>" and the pointer to --help; returns the usage exit status. */
+static int
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("gatekeeper: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nrun `gatekeeper --help` for usage\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Parses a decimal integer in [min, max]; -1 when `text` is not one. */
+static long
+parse_range(const char *text, long min, long max)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+        return -1;
+    }
+    return v;
+}
+
+static size_t
+default_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n > 0 ? (size_t) n * 2 : 2;
+}
+
+enum { OPT_FLAGS = 1, OPT_KEY, OPT_LISTEN, OPT_WORKERS, OPT_TTL, OPT_READY, OPT_LOG, OPT_OUT };
+
+static const struct option long_options[] = {
+    {"flags", required_argument, NULL, OPT_FLAGS},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"token-ttl", required_argument, NULL, OPT_TTL},
+    {"ready-file", required_argument, NULL, OPT_READY},
+    {"log-level", required_argument, NULL, OPT_LOG},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Options common to the commands; each command checks the ones it needs. */
+typedef struct cli {
+    gkd_daemon_config serve;
+    const char *out;
+} cli;
+
+static int
+parse_options(cli *c, int argc, char **argv)
+{
+    gkd_log_level level;
+    long v;
+    int opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_FLAGS:
+            c->serve.flags_path = optarg;
+            break;
+        case OPT_KEY:
+            if (c->serve.nkeys == GKD_DAEMON_MAX_KEYS) {
+                return usage_error("at most %d --key options", GKD_DAEMON_MAX_KEYS);
+            }
+            c->serve.key_paths[c->serve.nkeys++] = optarg;
+            break;
+        case OPT_LISTEN:
+            if (c->serve.nurls == GKD_DAEMON_MAX_URLS) {
+                return usage_error("at most %d --listen options", GKD_DAEMON_MAX_URLS);
+            }
+            c->serve.urls[c->serve.nurls++] = optarg;
+            break;
+        case OPT_WORKERS:
+            v = parse_range(optarg, 1, 1024);
+            if (v < 0) {
+                return usage_error("--workers %s: give a number from 1 to 1024", optarg);
+            }
+            c->serve.nworkers = (size_t) v;
+            break;
+        case OPT_TTL:
+            v = parse_range(optarg, 1, 86400);
+            if (v < 0) {
+                return usage_error("--token-ttl %s: give seconds from 1 to 86400", optarg);
+            }
+            c->serve.token_ttl_s = (uint32_t) v;
+            break;
+        case OPT_READY:
+            c->serve.ready_file = optarg;
+            break;
+        case OPT_LOG:
+            if (gkd_log_parse_level(optarg, &level) != 0) {
+                return usage_error("--log-level %s: use debug, info, warn or error", optarg);
+            }
+            gkd_log_set_level(level);
+            break;
+        case OPT_OUT:
+            c->out = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            exit(0);
+        default:
+            return usage_error("%s", "unknown or incomplete option (getopt printed which)");
+        }
+    }
+    if (optind < argc) {
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    return 0;
+}
+
+static int
+cmd_serve(cli *c)
+{
+    if (c->serve.flags_path == NULL) {
+        return usage_error("serve needs %s", "--flags FILE (a flags file, see docs/flags.md)");
+    }
+    if (c->serve.nkeys == 0) {
+        return usage_error("serve needs %s", "--key FILE (make one with `gatekeeper keygen`)");
+    }
+    if (c->serve.nurls == 0) {
+        c->serve.urls[c->serve.nurls++] = GKD_SERVER_DEFAULT_URL;
+    }
+    if (c->serve.nworkers == 0) {
+        c->serve.nworkers = default_workers();
+    }
+    if (c->serve.token_ttl_s == 0) {
+        c->serve.token_ttl_s = GKD_TOKEN_TTL_DEFAULT_S;
+    }
+    return gkd_daemon_run(&c->serve);
+}
+
+static void
+print_diag(const char *what, const gk_diag *diag)
+{
+    fprintf(stderr, "gatekeeper: %s: %s%s%s\n", what, diag->source, diag->source[0] ? ": " : "",
+            diag->text[0] ? diag->text : gk_strerror(diag->code));
+}
+
+static int
+cmd_keygen(const cli *c)
+{
+    char kid[GKP_KID_MAX], path[PATH_MAX];
+    gk_diag diag = {0};
+
+    if (c->out == NULL) {
+        return usage_error("keygen needs %s", "--out DIR");
+    }
+    if (gkd_keyfile_generate(c->out, kid, path, &diag) != GK_OK) {
+        print_diag("keygen failed", &diag);
+        return 1;
+    }
+    printf("kid:         %s\nprivate key: %s (mode 0600; keep it secret)\npublic JWKS: %s/jwks.json\n",
+           kid, path, c->out);
+    return 0;
+}
+
+static int
+cmd_jwks(const cli *c)
+{
+    gkd_signer *signer = NULL;
+    gk_diag diag = {0};
+    json_t *doc = NULL;
+    int status = 1;
+
+    if (c->serve.nkeys == 0) {
+        return usage_error("jwks needs %s", "--key FILE");
+    }
+    if (gkd_signer_new(&signer) != GK_OK) {
+        return 1;
+    }
+    for (size_t i = 0; i < c->serve.nkeys; i++) {
+        if (gkd_signer_add_key_file(signer, c->serve.key_paths[i], &diag) != GK_OK) {
+            print_diag("key refused", &diag);
+            goto done;
+        }
+    }
+    doc = gkd_signer_jwks(signer);
+    if (doc != NULL && json_dumpf(doc, stdout, JSON_INDENT(2)) == 0) {
+        putchar('\n');
+        status = 0;
+    }
+done:
+    json_decref(doc);
+    gkd_signer_free(signer);
+    return status;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-    fputs("gatekeeper: not built yet\n", stderr);
-    return 2;
+    cli c;
+    const char *cmd;
+    int rv;
+
+    memset(&c, 0, sizeof(c));
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("gatekeeper %d.%d.%d\n", GK_VERSION_MAJOR, GK_VERSION_MINOR, GK_VERSION_PATCH);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "keygen") != 0 && strcmp(cmd, "jwks") != 0) {
+        return usage_error("unknown command '%s'; commands: serve, keygen, jwks, version", cmd);
+    }
+    if (sodium_init() < 0) {
+        fputs("gatekeeper: cannot initialise libsodium\n", stderr);
+        return 1;
+    }
+    rv = parse_options(&c, argc - 1, argv + 1);
+    if (rv != 0) {
+        return rv;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        return cmd_serve(&c);
+    }
+    return strcmp(cmd, "keygen") == 0 ? cmd_keygen(&c) : cmd_jwks(&c);
 }

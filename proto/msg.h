@@ -1,6 +1,6 @@
 /*
  * msg.h - version 1 of the decision protocol: request and reply envelopes on the decision socket
- * (nng REQ/REP). The wire contract is proto/README.md and proto/schemas/*.json.
+ * (nng REQ/REP). The wire contract is proto/README.md and the JSON Schemas in proto/schemas/.
  *
  *   request  {"v":1,"op":"evaluate","flags":["orders.read_v2"],"context":{"targetingKey":"t-42"}}
  *            {"v":1,"op":"jwks"}

@@ -1,0 +1,64 @@
+/*
+ * signer.h - the gatekeeper's key ring: signs decision tokens (JWS compact, alg EdDSA, RFC 7515 and
+ * RFC 8037) with one key and publishes the public half of every key it holds as a JWKS, so that
+ * keys can be rotated (add the new key, publish it, switch signing, retire the old one).
+ *
+ * THREAD SAFETY: build the ring (gkd_signer_new, gkd_signer_add_key_file) on one thread; after that
+ * every other function may run from any number of threads at once.
+ */
+#ifndef GKD_SIGNER_H
+#define GKD_SIGNER_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "gatekeeper.h"
+#include "jwk.h"
+
+typedef struct gkd_signer gkd_signer;
+
+/* Length of a subject hash in base64url plus NUL: BLAKE2b-128 -> 22 characters. */
+#define GKD_SUBJECT_MAX 23
+
+/* gkd_signer_new - an empty ring; caller frees with gkd_signer_free(). GK_OK or GK_ENOMEM. */
+gk_err gkd_signer_new(gkd_signer **signerp);
+
+/* gkd_signer_free - wipe and release every key (NULL is ignored). */
+void gkd_signer_free(gkd_signer *signer);
+
+/*
+ * gkd_signer_add_key_file - add the key in a private key file (see keyfile.h). The first key added
+ * signs; later ones are only published (for tokens signed before a rotation). A kid already in the
+ * ring is refused. Returns as gkd_keyfile_read, and GK_EINVAL for a duplicate kid.
+ */
+gk_err gkd_signer_add_key_file(gkd_signer *signer, const char *path, gk_diag *diag);
+
+/* gkd_signer_count - number of keys in the ring. */
+size_t gkd_signer_count(const gkd_signer *signer);
+
+/* gkd_signer_kid - kid of the signing key, or NULL for an empty ring. Borrowed. */
+const char *gkd_signer_kid(const gkd_signer *signer);
+
+/*
+ * gkd_signer_sign - sign `payload` with the signing key: protected header
+ * {"alg":"EdDSA","kid":"<kid>","typ":"JWT"}.
+ * tokenp  out: malloc'd NUL-terminated compact JWS (caller frees), length in toklen.
+ * Returns GK_OK, GK_EINVAL (empty ring), GK_ENOMEM.
+ */
+gk_err gkd_signer_sign(const gkd_signer *signer, const char *payload, size_t len, char **tokenp,
+                       size_t *toklen);
+
+/* gkd_signer_jwks - the public JWKS of every key (new reference, caller decrefs); NULL on ENOMEM. */
+json_t *gkd_signer_jwks(const gkd_signer *signer);
+
+/*
+ * gkd_signer_subject - the "sub" claim for a targeting key: base64url of the 16-byte BLAKE2b hash
+ * of the key, keyed with a 32-byte key derived from the signing key's seed
+ * (crypto_kdf_derive_from_key, id 1, context "gksubjct"). Stable for one signing key, not
+ * computable without it, so a logged token reveals no targeting key.
+ */
+void gkd_signer_subject(const gkd_signer *signer, const char *tk, size_t len,
+                        char out[GKD_SUBJECT_MAX]);
+
+#endif
