@@ -91,7 +91,7 @@ gkd_keyfile_read(uint8_t **skp, char kid[GKP_KID_MAX], const char *path, gk_diag
     json_error_t jerr;
     json_t *jwk = NULL;
     const char *name;
-    size_t len;
+    size_t len = 0;
     gk_err rv;
 
     /* The file holds the seed: keep even the raw text in guarded memory. */
