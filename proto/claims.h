@@ -47,7 +47,10 @@ typedef struct gkp_claims {
 /*
  * gkp_claims_encode - serialise claims as compact JSON (members in the order shown above).
  * outp: malloc'd NUL-terminated text, caller frees; outlen (optional) its length.
- * Returns GK_OK, GK_EINVAL (an entry without key), GK_ENOMEM.
+ * Strings are written as jansson would write them; flag values with json_dumpb (compact).
+ * Returns GK_OK, GK_EINVAL (an entry without key, a string that is not UTF-8, a value jansson
+ * cannot encode, snapshot_version above INT64_MAX, flags NULL with nflags > 0), GK_ENOMEM.
+ * Performance: writes into one growing buffer without building a JSON tree.
  */
 gk_err gkp_claims_encode(char **outp, size_t *outlen, const gkp_claims *claims);
 
@@ -58,7 +61,9 @@ typedef struct gkp_claims_doc gkp_claims_doc;
  * gkp_claims_decode - parse a verified token payload.
  * docp  out: caller frees with gkp_claims_doc_free(); gkp_claims_doc_get() exposes the claims.
  * Unknown members are ignored; a missing or wrong-typed iat, exp, snapshotVersion or flags, or a
- * flag entry without a string key or without a string reason is GK_EPROTO (diag says which).
+ * flag entry without a string key or without a string reason, a negative snapshotVersion, or a
+ * present but non-string sub, variant, ruleId, errorCode or errorMessage is GK_EPROTO (diag says
+ * which). "value" may be any JSON value (JSON null included). `json` need not be NUL-terminated.
  * Unknown reason names decode as GK_REASON_UNKNOWN, unknown error codes as GK_ERROR_GENERAL
  * (forward compatibility).
  * Returns GK_OK, GK_EPROTO, GK_ENOMEM.

@@ -25,7 +25,9 @@
  * sk           libsodium Ed25519 secret key (seed || public key, 64 bytes); only read.
  * tokenp       out: malloc'd NUL-terminated token, caller frees with free(); toklen (optional) its
  *              length without the NUL.
- * Returns GK_OK, GK_EINVAL (NULL argument), GK_ENOMEM.
+ * Returns GK_OK, GK_EINVAL (NULL argument, or a token that would be longer than
+ * GKP_JWS_MAX_BYTES, which no verifier accepts), GK_ENOMEM.
+ * Thread safety: safe. Standard: RFC 7515 section 5.1, RFC 8037 section 3.1.
  */
 gk_err gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, const uint8_t *payload,
                     size_t payload_len, const uint8_t sk[GKP_ED25519_SK_BYTES]);
@@ -34,7 +36,13 @@ gk_err gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, cons
  * gkp_jws_verify_key - verify a compact JWS against one public key and return its payload.
  * The protected header must be a JSON object whose "alg" is "EdDSA" and that has no "crit"
  * member; anything else is refused (RFC 7515 section 4.1.11, RFC 8725 section 3.1).
- * payloadp  out on GK_OK: malloc'd payload bytes plus a NUL (caller frees), length in payload_len.
+ * Checks run in this order, and the first failure is the answer: size (at most
+ * GKP_JWS_MAX_BYTES), exactly three non-empty parts, header (base64url, a JSON object without
+ * duplicate members, alg "EdDSA", no crit), signature (base64url of 64 bytes), payload (base64url),
+ * then the Ed25519 signature over the header and payload text as sent.
+ * payloadp  out on GK_OK: malloc'd payload bytes plus a NUL (caller frees), length in payload_len
+ *           (optional); NULL on every failure. The payload is never handed out unverified.
+ * diag      optional: says which check failed (never key material).
  * Returns GK_OK, GK_EPROTO (not three base64url parts, bad header, wrong alg, oversized),
  * GK_EBADSIG (signature does not verify), GK_ENOMEM, GK_EINVAL (NULL argument).
  */
@@ -44,7 +52,8 @@ GK_WARN_UNUSED gk_err gkp_jws_verify_key(const char *token, size_t toklen,
 
 /*
  * gkp_jws_verify - as gkp_jws_verify_key, choosing the key by the header's "kid" in `keys`.
- * Returns GK_ENOKEY when the header has no kid or the set does not hold it; otherwise as above.
+ * Format checks come first (a malformed token is GK_EPROTO whatever kid it names); then
+ * GK_ENOKEY when the header has no kid string or the set does not hold it; otherwise as above.
  */
 GK_WARN_UNUSED gk_err gkp_jws_verify(const char *token, size_t toklen, const gkp_jwks *keys,
                                      uint8_t **payloadp, size_t *payload_len, gk_diag *diag);

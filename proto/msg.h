@@ -52,7 +52,13 @@ typedef struct gkp_request {
  * a missing or unsupported "v", an unknown "op", a wrong-typed or oversized "flags";
  * INVALID_CONTEXT for a context that is not an object or whose "targetingKey" is not a string) and
  * diag->text the errorDetails to send. req is left empty on failure.
- * Returns GK_OK, GK_EPROTO, GK_ENOMEM.
+ * Checks run in this order and the first failure is reported: size (at most
+ * GKP_REQUEST_MAX_BYTES, checked before parsing), no NUL byte, JSON (diag line/column from
+ * jansson), root is an object, "v", "op", then for evaluate "flags" and "context". A jwks request
+ * ignores every other member. code (optional) is GK_ERROR_NONE on success, GK_ERROR_GENERAL on
+ * GK_ENOMEM/GK_EINVAL. diag->text is valid UTF-8 except where jansson quotes raw input bytes;
+ * gkp_reply_encode_error() copes with those.
+ * Returns GK_OK, GK_EPROTO, GK_ENOMEM, GK_EINVAL (req NULL, or buf NULL with len > 0).
  */
 gk_err gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code *code,
                           gk_diag *diag);
@@ -68,7 +74,10 @@ void gkp_request_fini(gkp_request *req);
 gk_err gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flags,
                                    size_t nflags, const json_t *context);
 
-/* gkp_reply_encode_token - {"v":1,"ok":true,"token":token}; outp malloc'd. GK_OK, GK_ENOMEM. */
+/*
+ * gkp_reply_encode_token - {"v":1,"ok":true,"token":token}; outp malloc'd. GK_OK, GK_ENOMEM.
+ * A token of base64url characters and dots (any compact JWS) is copied without escaping work.
+ */
 gk_err gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t toklen);
 
 /* gkp_reply_encode_jwks - {"v":1,"ok":true,"jwks":jwks}; jwks borrowed. GK_OK, GK_ENOMEM. */
@@ -76,7 +85,8 @@ gk_err gkp_reply_encode_jwks(char **outp, size_t *outlen, const json_t *jwks);
 
 /*
  * gkp_reply_encode_error - {"v":1,"ok":false,"errorCode":...,"errorDetails":details}.
- * details is copied (NULL means ""). outp malloc'd. GK_OK, GK_ENOMEM.
+ * details is copied (NULL means ""); bytes that are not valid UTF-8 become '?'. outp malloc'd.
+ * GK_OK, GK_ENOMEM.
  */
 gk_err gkp_reply_encode_error(char **outp, size_t *outlen, gk_error_code code, const char *details);
 

@@ -23,12 +23,13 @@ const char *gkp_error_code_name(gk_error_code code);
 /* gkp_error_code_parse - the code named by `name`; GK_ERROR_GENERAL for an unknown name. */
 gk_error_code gkp_error_code_parse(const char *name);
 
-/* gkp_strerror - description of a gk_err (backs gk_strerror). */
+/* gkp_strerror - short description of a gk_err (backs gk_strerror); "unknown error" outside it. */
 const char *gkp_strerror(gk_err err);
 
 /*
  * gkp_diag_set - record the first error in `diag` (ignored when diag is NULL or already holds an
- * error). `source` may be NULL. printf-style text, truncated to fit. Returns `code`, so callers can
+ * error). `source` may be NULL. printf-style text, truncated to fit (never in the middle of a UTF-8
+ * sequence); `column` is set to 0 (callers that know it set it after). Returns `code`, so callers can
  * write `return gkp_diag_set(diag, GK_EPROTO, "flags.json", 0, "...")`.
  */
 gk_err gkp_diag_set(gk_diag *diag, gk_err code, const char *source, int line, const char *fmt, ...)

@@ -1,0 +1,597 @@
+/*
+ * msg.c - request and reply envelopes of decision protocol v1.
+ *
+ * Decoding is lenient about members it does not know and strict about the types of those it does:
+ * each refusal says what was wrong in words a client developer can act on, because that text is
+ * sent back as "errorDetails". Replies the daemon sends on every decision ("token") are written
+ * by hand: a token is base64url and dots, so nothing needs escaping and jansson would only add
+ * allocations.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "msg.h"
+#include "vocab.h"
+
+/*
+ * Whether a failed json_load* ran out of memory. jansson 2.14 leaves the text empty on some of
+ * its allocation failures (and the code unset, hence the zeroed json_error_t).
+ */
+#define JSON_LOAD_OOM(e) ((e)->text[0] == '\0' || json_error_code(e) == json_error_out_of_memory)
+
+#define SOURCE "request"
+#define OPS "expected one of \"evaluate\", \"jwks\""
+
+/* Cast away const for jansson's reference counting, which mutates only the refcount. */
+static json_t *
+json_unconst(const json_t *j)
+{
+    union {
+        const json_t *c;
+        json_t *m;
+    } u;
+
+    u.c = j;
+    return u.m;
+}
+
+/* The JSON type of "j" in words, for error details. */
+static const char *
+type_name(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "a value";
+}
+
+/*
+ * Copy at most 32 characters of client text into "out" for an error detail, replacing everything
+ * but printable ASCII with '?', so that details stay valid UTF-8 and safe to log.
+ */
+static const char *
+snippet(char out[40], const char *s, size_t len)
+{
+    size_t i;
+    size_t n = len < 32 ? len : 32;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        out[i] = (c >= 0x20 && c < 0x7F) ? (char) c : '?';
+    }
+    if (n < len) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* Record a request error: *code for the reply, diag for its errorDetails. */
+static gk_err
+fail(gk_error_code *code, gk_error_code ec, gk_err rv)
+{
+    if (code != NULL) {
+        *code = ec;
+    }
+    return rv;
+}
+
+static gk_err
+check_version(const json_t *root, gk_diag *diag)
+{
+    const json_t *v = json_object_get(root, "v");
+    char buf[40];
+
+    if (v == NULL) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "missing protocol version \"v\"; this gatekeeper speaks v1");
+    }
+    if (json_is_integer(v)) {
+        if (json_integer_value(v) == GKP_PROTO_VERSION) {
+            return GK_OK;
+        }
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "unsupported protocol version %" JSON_INTEGER_FORMAT
+                            "; this gatekeeper speaks v1",
+                            json_integer_value(v));
+    }
+    if (json_is_string(v)) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "unsupported protocol version \"%s\" (a string; \"v\" is the integer "
+                            "1); this gatekeeper speaks v1",
+                            snippet(buf, json_string_value(v), json_string_length(v)));
+    }
+    return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                        "unsupported protocol version (%s; \"v\" is the integer 1); this "
+                        "gatekeeper speaks v1",
+                        type_name(v));
+}
+
+static gk_err
+check_op(gkp_op *op, const json_t *root, gk_diag *diag)
+{
+    const json_t *o = json_object_get(root, "op");
+    char buf[40];
+
+    if (o == NULL) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "missing \"op\"; " OPS);
+    }
+    if (!json_is_string(o)) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "\"op\" is %s, not a string; " OPS,
+                            type_name(o));
+    }
+    if (strcmp(json_string_value(o), "evaluate") == 0 && json_string_length(o) == 8) {
+        *op = GKP_OP_EVALUATE;
+        return GK_OK;
+    }
+    if (strcmp(json_string_value(o), "jwks") == 0 && json_string_length(o) == 4) {
+        *op = GKP_OP_JWKS;
+        return GK_OK;
+    }
+    return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "unknown op \"%s\"; " OPS,
+                        snippet(buf, json_string_value(o), json_string_length(o)));
+}
+
+static gk_err
+check_flags(const json_t *flags, gk_diag *diag)
+{
+    size_t i;
+    size_t n;
+    const json_t *f;
+
+    if (!json_is_array(flags)) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "\"flags\" is %s; it must be an array of flag keys (strings)",
+                            type_name(flags));
+    }
+    n = json_array_size(flags);
+    if (n > GKP_REQUEST_MAX_FLAGS) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "\"flags\" names %zu flags; the limit is %u per request", n,
+                            GKP_REQUEST_MAX_FLAGS);
+    }
+    for (i = 0; i < n; i++) {
+        f = json_array_get(flags, i);
+        if (!json_is_string(f)) {
+            return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                                "flags[%zu] is %s; a flag key is a string", i, type_name(f));
+        }
+        if (json_string_length(f) == 0 || json_string_length(f) >= GK_FLAG_KEY_MAX) {
+            return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                                "flags[%zu] is %zu bytes; a flag key is 1..%d bytes", i,
+                                json_string_length(f), GK_FLAG_KEY_MAX - 1);
+        }
+    }
+    return GK_OK;
+}
+
+static gk_err
+check_context(const json_t *ctx, gk_diag *diag)
+{
+    const json_t *tk;
+
+    if (!json_is_object(ctx)) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "\"context\" is %s; it must be an object of attributes",
+                            type_name(ctx));
+    }
+    tk = json_object_get(ctx, "targetingKey");
+    if (tk != NULL && !json_is_string(tk)) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "context.targetingKey is %s; it must be a string", type_name(tk));
+    }
+    return GK_OK;
+}
+
+gk_err
+gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code *code,
+                   gk_diag *diag)
+{
+    json_t *root;
+    json_error_t jerr = {0};
+    const json_t *flags = NULL;
+    const json_t *ctx = NULL;
+    const char *nul;
+    gkp_op op = GKP_OP_EVALUATE;
+    gk_err rv;
+    int first = diag != NULL && diag->code == GK_OK;
+
+    if (code != NULL) {
+        *code = GK_ERROR_NONE;
+    }
+    if (req == NULL || (buf == NULL && len != 0)) {
+        return fail(code, GK_ERROR_GENERAL, GK_EINVAL);
+    }
+    memset(req, 0, sizeof(*req));
+    if (len > GKP_REQUEST_MAX_BYTES) {
+        return fail(code, GK_ERROR_PARSE_ERROR,
+                    gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                                 "request is %zu bytes; the limit is %u bytes", len,
+                                 GKP_REQUEST_MAX_BYTES));
+    }
+    /* jansson would stop at a NUL byte and report a confusing "expected near end of file". */
+    nul = len != 0 ? memchr(buf, '\0', len) : NULL;
+    if (nul != NULL) {
+        return fail(code, GK_ERROR_PARSE_ERROR,
+                    gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                                 "invalid JSON: a NUL byte at offset %zu", (size_t) (nul - buf)));
+    }
+    root = json_loadb(buf != NULL ? buf : "", len, 0, &jerr);
+    if (root == NULL) {
+        if (JSON_LOAD_OOM(&jerr)) {
+            return fail(code, GK_ERROR_GENERAL,
+                        gkp_diag_set(diag, GK_ENOMEM, SOURCE, 0, "out of memory"));
+        }
+        gkp_diag_set(diag, GK_EPROTO, SOURCE, jerr.line,
+                     "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        if (first) {
+            diag->column = jerr.column;
+        }
+        return fail(code, GK_ERROR_PARSE_ERROR, GK_EPROTO);
+    }
+    if (!json_is_object(root)) {
+        rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "request is %s; it must be a JSON object",
+                          type_name(root));
+        goto parse_error;
+    }
+    rv = check_version(root, diag);
+    if (rv != GK_OK) {
+        goto parse_error;
+    }
+    rv = check_op(&op, root, diag);
+    if (rv != GK_OK) {
+        goto parse_error;
+    }
+    /* A jwks request has no arguments; whatever else it carries is ignored. */
+    if (op == GKP_OP_EVALUATE) {
+        flags = json_object_get(root, "flags");
+        if (flags != NULL) {
+            rv = check_flags(flags, diag);
+            if (rv != GK_OK) {
+                goto parse_error;
+            }
+        }
+        ctx = json_object_get(root, "context");
+        if (ctx != NULL) {
+            rv = check_context(ctx, diag);
+            if (rv != GK_OK) {
+                json_decref(root);
+                return fail(code, GK_ERROR_INVALID_CONTEXT, rv);
+            }
+        }
+    }
+    req->root = root;
+    req->op = op;
+    req->flags = flags;
+    req->context = ctx;
+    return GK_OK;
+
+parse_error:
+    json_decref(root);
+    return fail(code, GK_ERROR_PARSE_ERROR, rv);
+}
+
+void
+gkp_request_fini(gkp_request *req)
+{
+    if (req == NULL) {
+        return;
+    }
+    json_decref(req->root);
+    memset(req, 0, sizeof(*req));
+}
+
+/* Serialise "root" (a reference this function consumes) into a malloc'd string. */
+static gk_err
+dump_take(char **outp, size_t *outlen, json_t *root)
+{
+    char *s = NULL;
+
+    if (root != NULL) {
+        s = json_dumps(root, JSON_COMPACT);
+        json_decref(root);
+    }
+    if (s == NULL) {
+        return GK_ENOMEM;
+    }
+    *outp = s;
+    if (outlen != NULL) {
+        *outlen = strlen(s);
+    }
+    return GK_OK;
+}
+
+gk_err
+gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flags, size_t nflags,
+                            const json_t *context)
+{
+    json_t *root;
+    json_t *arr;
+    size_t i;
+
+    if (outp == NULL || (flags == NULL && nflags != 0)) {
+        return GK_EINVAL;
+    }
+    *outp = NULL;
+    root = json_pack("{s:i,s:s}", "v", GKP_PROTO_VERSION, "op", "evaluate");
+    if (root == NULL) {
+        return GK_ENOMEM;
+    }
+    if (flags != NULL) {
+        arr = json_array();
+        if (json_object_set_new(root, "flags", arr) != 0) {
+            json_decref(root);
+            return GK_ENOMEM;
+        }
+        for (i = 0; i < nflags; i++) {
+            if (flags[i] == NULL) {
+                json_decref(root);
+                return GK_EINVAL;
+            }
+            if (json_array_append_new(arr, json_string(flags[i])) != 0) {
+                json_decref(root);
+                return GK_ENOMEM; /* also a key that is not UTF-8 */
+            }
+        }
+    }
+    if (context != NULL && json_object_set(root, "context", json_unconst(context)) != 0) {
+        json_decref(root);
+        return GK_ENOMEM;
+    }
+    return dump_take(outp, outlen, root);
+}
+
+/* Whether "s" can go between JSON quotes as is (base64url and dots, as in a compact JWS). */
+static int
+is_plain_token(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+gk_err
+gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t toklen)
+{
+    static const char head[] = "{\"v\":1,\"ok\":true,\"token\":\"";
+    static const char tail[] = "\"}";
+    size_t n = sizeof(head) - 1;
+    char *out;
+
+    if (outp == NULL || (token == NULL && toklen != 0)) {
+        return GK_EINVAL;
+    }
+    *outp = NULL;
+    if (!is_plain_token(token, toklen)) {
+        return dump_take(outp, outlen,
+                         json_pack("{s:i,s:b,s:s%}", "v", GKP_PROTO_VERSION, "ok", 1, "token",
+                                   token, toklen));
+    }
+    out = malloc(n + toklen + sizeof(tail));
+    if (out == NULL) {
+        return GK_ENOMEM;
+    }
+    memcpy(out, head, n);
+    if (toklen != 0) {
+        memcpy(out + n, token, toklen);
+    }
+    memcpy(out + n + toklen, tail, sizeof(tail));
+    *outp = out;
+    if (outlen != NULL) {
+        *outlen = n + toklen + sizeof(tail) - 1;
+    }
+    return GK_OK;
+}
+
+gk_err
+gkp_reply_encode_jwks(char **outp, size_t *outlen, const json_t *jwks)
+{
+    if (outp == NULL || jwks == NULL) {
+        return GK_EINVAL;
+    }
+    *outp = NULL;
+    return dump_take(outp, outlen,
+                     json_pack("{s:i,s:b,s:O}", "v", GKP_PROTO_VERSION, "ok", 1, "jwks",
+                               json_unconst(jwks)));
+}
+
+/* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629 section 4), 0 when invalid. */
+static size_t
+utf8_seq_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    size_t n;
+    size_t k;
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n > len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (k = 2; k < n; k++) {
+        if ((s[k] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+/* A copy of "s" with every byte that is not part of valid UTF-8 replaced by '?'. */
+static char *
+utf8_sanitized(const char *s)
+{
+    size_t len = strlen(s);
+    char *out = malloc(len + 1);
+    size_t i = 0;
+    size_t n;
+
+    if (out == NULL) {
+        return NULL;
+    }
+    memcpy(out, s, len + 1);
+    while (i < len) {
+        n = utf8_seq_len((const unsigned char *) out + i, len - i);
+        if (n == 0) {
+            out[i++] = '?';
+        } else {
+            i += n;
+        }
+    }
+    return out;
+}
+
+gk_err
+gkp_reply_encode_error(char **outp, size_t *outlen, gk_error_code code, const char *details)
+{
+    json_t *text;
+    char *clean = NULL;
+
+    if (outp == NULL) {
+        return GK_EINVAL;
+    }
+    *outp = NULL;
+    if (details == NULL) {
+        details = "";
+    }
+    text = json_string(details);
+    if (text == NULL) {
+        /* Not UTF-8 (or out of memory): send what can be sent rather than nothing. */
+        clean = utf8_sanitized(details);
+        text = clean != NULL ? json_string(clean) : NULL;
+        free(clean);
+    }
+    return dump_take(outp, outlen,
+                     json_pack("{s:i,s:b,s:s,s:o}", "v", GKP_PROTO_VERSION, "ok", 0, "errorCode",
+                               gkp_error_code_name(code), "errorDetails", text));
+}
+
+gk_err
+gkp_reply_decode(gkp_reply *reply, const char *buf, size_t len, gk_diag *diag)
+{
+    json_t *root;
+    json_error_t jerr = {0};
+    const json_t *v;
+    const json_t *ok;
+    const json_t *m;
+    gk_err rv;
+    int first = diag != NULL && diag->code == GK_OK;
+
+    if (reply == NULL || (buf == NULL && len != 0)) {
+        return GK_EINVAL;
+    }
+    memset(reply, 0, sizeof(*reply));
+    root = json_loadb(buf != NULL ? buf : "", len, 0, &jerr);
+    if (root == NULL) {
+        if (JSON_LOAD_OOM(&jerr)) {
+            return gkp_diag_set(diag, GK_ENOMEM, "reply", 0, "out of memory");
+        }
+        gkp_diag_set(diag, GK_EPROTO, "reply", jerr.line, "invalid JSON at line %d, column %d: %s",
+                     jerr.line, jerr.column, jerr.text);
+        if (first) {
+            diag->column = jerr.column;
+        }
+        return GK_EPROTO;
+    }
+    v = json_object_get(root, "v");
+    ok = json_object_get(root, "ok");
+    if (!json_is_object(root) || !json_is_integer(v) ||
+        json_integer_value(v) != GKP_PROTO_VERSION) {
+        rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "not a v1 reply (\"v\" is not 1)");
+        goto fail;
+    }
+    if (!json_is_boolean(ok)) {
+        rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "reply has no boolean \"ok\"");
+        goto fail;
+    }
+    reply->ok = json_is_true(ok);
+    if (!reply->ok) {
+        m = json_object_get(root, "errorCode");
+        if (!json_is_string(m)) {
+            rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "error reply has no \"errorCode\"");
+            goto fail;
+        }
+        reply->error_code = gkp_error_code_parse(json_string_value(m));
+        m = json_object_get(root, "errorDetails");
+        if (m != NULL && !json_is_string(m)) {
+            rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "\"errorDetails\" is not a string");
+            goto fail;
+        }
+        reply->error_details = m != NULL ? json_string_value(m) : "";
+    } else if ((m = json_object_get(root, "token")) != NULL) {
+        if (!json_is_string(m)) {
+            rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "\"token\" is not a string");
+            goto fail;
+        }
+        reply->token = json_string_value(m);
+        reply->token_len = json_string_length(m);
+    } else if ((m = json_object_get(root, "jwks")) != NULL) {
+        if (!json_is_object(m)) {
+            rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "\"jwks\" is not an object");
+            goto fail;
+        }
+        reply->jwks = m;
+    } else {
+        rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0,
+                          "reply has neither \"token\" nor \"jwks\" nor an error");
+        goto fail;
+    }
+    reply->root = root;
+    return GK_OK;
+
+fail:
+    json_decref(root);
+    memset(reply, 0, sizeof(*reply));
+    return rv;
+}
+
+void
+gkp_reply_fini(gkp_reply *reply)
+{
+    if (reply == NULL) {
+        return;
+    }
+    json_decref(reply->root);
+    memset(reply, 0, sizeof(*reply));
+}

@@ -1,0 +1,176 @@
+/*
+ * b64url_test.c - base64url codec: RFC 4648 section 10 vectors (URL-safe, unpadded), the
+ * alphabet, and every refusal (padding, stray characters, impossible lengths, short buffers).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "b64url.h"
+
+/* RFC 4648 section 10 test vectors, with the padding removed as RFC 7515 section 2 requires. */
+static const struct {
+    const char *bin;
+    const char *text;
+} rfc4648[] = {
+    {"", ""},          {"f", "Zg"},         {"fo", "Zm8"},         {"foo", "Zm9v"},
+    {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
+};
+
+START_TEST(test_encode_rfc4648_vectors)
+{
+    char out[16];
+    const char *bin = rfc4648[_i].bin;
+    size_t n = gkp_b64url_encode(out, sizeof(out), (const uint8_t *) bin, strlen(bin));
+
+    ck_assert_str_eq(out, rfc4648[_i].text);
+    ck_assert_uint_eq(n, strlen(rfc4648[_i].text));
+    ck_assert_uint_eq(gkp_b64url_encoded_len(strlen(bin)), strlen(rfc4648[_i].text) + 1);
+}
+END_TEST
+
+START_TEST(test_decode_rfc4648_vectors)
+{
+    uint8_t out[16];
+    size_t n = 99;
+    const char *text = rfc4648[_i].text;
+
+    ck_assert_int_eq(gkp_b64url_decode(out, sizeof(out), &n, text, strlen(text)), GK_OK);
+    ck_assert_uint_eq(n, strlen(rfc4648[_i].bin));
+    ck_assert_mem_eq(out, rfc4648[_i].bin, n);
+}
+END_TEST
+
+START_TEST(test_url_safe_alphabet)
+{
+    const uint8_t bin[] = {0xfb, 0xff, 0xbf};
+    char out[8];
+    uint8_t back[3];
+    size_t n = 0;
+
+    gkp_b64url_encode(out, sizeof(out), bin, sizeof(bin));
+    ck_assert_str_eq(out, "-_-_");
+    ck_assert_int_eq(gkp_b64url_decode(back, sizeof(back), &n, out, 4), GK_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(back, bin, 3);
+}
+END_TEST
+
+START_TEST(test_encode_short_buffer)
+{
+    char out[4] = "xyz";
+
+    ck_assert_uint_eq(gkp_b64url_encode(out, sizeof(out), (const uint8_t *) "foo", 3), 0);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* Inputs every decoder must refuse with GK_EPROTO. */
+static const char *const bad_inputs[] = {
+    "Zg==",     /* padding */
+    "Zm8=",     /* padding */
+    "Zm9v+A",   /* standard alphabet '+' */
+    "Zm9v/w",   /* standard alphabet '/' */
+    "Zm 9v",    /* whitespace */
+    "Z",        /* 4n+1 characters encode nothing */
+    "Zm9vY",    /* 4n+1 characters */
+    "Zh",       /* non-zero trailing bits */
+    "Zm9vYmF$", /* character outside the alphabet */
+};
+
+START_TEST(test_decode_refuses)
+{
+    uint8_t out[16];
+    size_t n = 99;
+    const char *in = bad_inputs[_i];
+
+    ck_assert_int_eq(gkp_b64url_decode(out, sizeof(out), &n, in, strlen(in)), GK_EPROTO);
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+START_TEST(test_decode_short_buffer)
+{
+    uint8_t out[5];
+    size_t n = 99;
+
+    ck_assert_int_eq(gkp_b64url_decode(out, sizeof(out), &n, "Zm9vYmFy", 8), GK_ENOSPC);
+    ck_assert_int_eq(gkp_b64url_decode(out, 4, &n, "Zm9vYmE", 7), GK_ENOSPC);
+    ck_assert_int_eq(gkp_b64url_decode(out, sizeof(out), &n, "Zm9vYmE", 7), GK_OK);
+    ck_assert_uint_eq(n, 5);
+}
+END_TEST
+
+START_TEST(test_decode_not_nul_terminated)
+{
+    const char in[] = {'Z', 'm', '9', 'v', 'A', 'A'};
+    uint8_t out[8];
+    size_t n = 0;
+
+    ck_assert_int_eq(gkp_b64url_decode(out, sizeof(out), &n, in, 4), GK_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(out, "foo", 3);
+}
+END_TEST
+
+START_TEST(test_round_trip_all_lengths)
+{
+    uint8_t bin[70];
+    uint8_t back[70];
+    char text[100];
+    size_t len;
+    size_t n;
+    size_t i;
+
+    for (i = 0; i < sizeof(bin); i++) {
+        bin[i] = (uint8_t) (i * 37 + 11);
+    }
+    for (len = 0; len <= sizeof(bin); len++) {
+        n = gkp_b64url_encode(text, sizeof(text), bin, len);
+        ck_assert_uint_eq(n, strlen(text));
+        ck_assert_int_eq(gkp_b64url_decode(back, sizeof(back), &n, text, n), GK_OK);
+        ck_assert_uint_eq(n, len);
+        ck_assert_mem_eq(back, bin, len);
+    }
+}
+END_TEST
+
+static Suite *
+b64url_suite(void)
+{
+    Suite *s = suite_create("b64url");
+    TCase *tc;
+    const int nvec = (int) (sizeof(rfc4648) / sizeof(rfc4648[0]));
+    const int nbad = (int) (sizeof(bad_inputs) / sizeof(bad_inputs[0]));
+
+    tc = tcase_create("encode");
+    tcase_set_timeout(tc, 180);
+    tcase_add_loop_test(tc, test_encode_rfc4648_vectors, 0, nvec);
+    tcase_add_test(tc, test_url_safe_alphabet);
+    tcase_add_test(tc, test_encode_short_buffer);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("decode");
+    tcase_set_timeout(tc, 180);
+    tcase_add_loop_test(tc, test_decode_rfc4648_vectors, 0, nvec);
+    tcase_add_loop_test(tc, test_decode_refuses, 0, nbad);
+    tcase_add_test(tc, test_decode_short_buffer);
+    tcase_add_test(tc, test_decode_not_nul_terminated);
+    tcase_add_test(tc, test_round_trip_all_lengths);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(b64url_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

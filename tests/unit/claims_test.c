@@ -1,0 +1,409 @@
+/*
+ * claims_test.c - the decision token's claims set: exact encoding (member order, omissions,
+ * escaping), round trips, and every decode refusal.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "claims.h"
+
+/* A claims set with one entry of each shape, and its exact encoding. */
+static json_t *v_true;
+static json_t *v_obj;
+
+static void
+setup(void)
+{
+    v_true = json_true();
+    v_obj = json_pack("{s:i,s:[s,s]}", "limit", 25, "regions", "eu", "us");
+    ck_assert_ptr_nonnull(v_obj);
+}
+
+static void
+teardown(void)
+{
+    json_decref(v_true);
+    json_decref(v_obj);
+}
+
+static void
+sample(gkp_claims *c, gkp_flag_claim f[3])
+{
+    memset(f, 0, 3 * sizeof(f[0]));
+    f[0].key = "orders.read_v2";
+    f[0].variant = "on";
+    f[0].value = v_true;
+    f[0].reason = GK_REASON_SPLIT;
+    f[0].rule_id = "eu";
+    f[1].key = "checkout.limits";
+    f[1].variant = "strict";
+    f[1].value = v_obj;
+    f[1].reason = GK_REASON_TARGETING_MATCH;
+    f[1].rule_id = "targets";
+    f[2].key = "nope";
+    f[2].reason = GK_REASON_ERROR;
+    f[2].error_code = GK_ERROR_FLAG_NOT_FOUND;
+    f[2].error_message = "no flag \"nope\" in snapshot 7";
+    memset(c, 0, sizeof(*c));
+    c->iat = 1763740000;
+    c->exp = 1763740300;
+    c->snapshot_version = 7;
+    c->sub = "Mq1Q4yB0gVnKmXg9c3bYQ3l7pGJtqv3sW0f0hF1yN7E";
+    c->nflags = 3;
+    c->flags = f;
+}
+
+#define SAMPLE_JSON                                                                                \
+    "{\"iss\":\"gatekeeper\",\"iat\":1763740000,\"exp\":1763740300,\"snapshotVersion\":7,"         \
+    "\"sub\":\"Mq1Q4yB0gVnKmXg9c3bYQ3l7pGJtqv3sW0f0hF1yN7E\",\"flags\":["                          \
+    "{\"key\":\"orders.read_v2\",\"variant\":\"on\",\"value\":true,\"reason\":\"SPLIT\","          \
+    "\"ruleId\":\"eu\"},"                                                                          \
+    "{\"key\":\"checkout.limits\",\"variant\":\"strict\",\"value\":{\"limit\":25,\"regions\":["    \
+    "\"eu\",\"us\"]},\"reason\":\"TARGETING_MATCH\",\"ruleId\":\"targets\"},"                      \
+    "{\"key\":\"nope\",\"reason\":\"ERROR\",\"errorCode\":\"FLAG_NOT_FOUND\",\"errorMessage\":"    \
+    "\"no flag \\\"nope\\\" in snapshot 7\"}]}"
+
+START_TEST(test_encode_exact)
+{
+    gkp_claims c;
+    gkp_flag_claim f[3];
+    char *out = NULL;
+    size_t len = 0;
+
+    sample(&c, f);
+    ck_assert_int_eq(gkp_claims_encode(&out, &len, &c), GK_OK);
+    ck_assert_str_eq(out, SAMPLE_JSON);
+    ck_assert_uint_eq(len, strlen(SAMPLE_JSON));
+    free(out);
+}
+END_TEST
+
+START_TEST(test_encode_no_sub_no_flags)
+{
+    gkp_claims c;
+    char *out = NULL;
+
+    memset(&c, 0, sizeof(c));
+    c.iat = -5;
+    c.exp = INT64_MAX;
+    c.snapshot_version = (uint64_t) INT64_MAX;
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_OK);
+    ck_assert_str_eq(out, "{\"iss\":\"gatekeeper\",\"iat\":-5,\"exp\":9223372036854775807,"
+                          "\"snapshotVersion\":9223372036854775807,\"flags\":[]}");
+    free(out);
+}
+END_TEST
+
+START_TEST(test_encode_disabled_entry)
+{
+    gkp_flag_claim f = {.key = "payments.new_psp", .reason = GK_REASON_DISABLED};
+    gkp_claims c = {.iat = 1, .exp = 2, .snapshot_version = 3, .nflags = 1, .flags = &f};
+    char *out = NULL;
+
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_OK);
+    ck_assert_str_eq(out, "{\"iss\":\"gatekeeper\",\"iat\":1,\"exp\":2,\"snapshotVersion\":3,"
+                          "\"flags\":[{\"key\":\"payments.new_psp\",\"reason\":\"DISABLED\"}]}");
+    free(out);
+}
+END_TEST
+
+/* Strings that need escaping come out as jansson writes them and decode to the original. */
+START_TEST(test_encode_escapes)
+{
+    static const char *const keys[] = {"quote\"d", "back\\slash", "new\nline", "tab\tand\x01",
+                                       "caf\xc3\xa9", "emoji \xf0\x9f\x9a\x80", "del\x7f"};
+    const char *key = keys[_i];
+    gkp_flag_claim f = {.key = key, .variant = key, .reason = GK_REASON_STATIC, .rule_id = key};
+    gkp_claims c = {.iat = 1, .exp = 2, .snapshot_version = 3, .sub = key, .nflags = 1,
+                    .flags = &f};
+    gkp_claims_doc *doc = NULL;
+    const gkp_claims *d;
+    char *out = NULL;
+    size_t len = 0;
+
+    ck_assert_int_eq(gkp_claims_encode(&out, &len, &c), GK_OK);
+    ck_assert_int_eq(gkp_claims_decode(&doc, out, len, NULL), GK_OK);
+    d = gkp_claims_doc_get(doc);
+    ck_assert_str_eq(d->sub, key);
+    ck_assert_str_eq(d->flags[0].key, key);
+    ck_assert_str_eq(d->flags[0].variant, key);
+    ck_assert_str_eq(d->flags[0].rule_id, key);
+    gkp_claims_doc_free(doc);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_encode_matches_jansson)
+{
+    gkp_claims c;
+    gkp_flag_claim f[3];
+    char *out = NULL;
+    json_t *mine;
+    json_t *ref;
+    json_error_t jerr;
+
+    sample(&c, f);
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_OK);
+    mine = json_loads(out, JSON_REJECT_DUPLICATES, &jerr);
+    ck_assert_msg(mine != NULL, "encoder output is not JSON: %s", jerr.text);
+    ref = json_pack("{s:s,s:I,s:I,s:I,s:s,s:[{s:s,s:s,s:O,s:s,s:s},{s:s,s:s,s:O,s:s,s:s},"
+                    "{s:s,s:s,s:s,s:s}]}",
+                    "iss", "gatekeeper", "iat", (json_int_t) 1763740000, "exp",
+                    (json_int_t) 1763740300, "snapshotVersion", (json_int_t) 7, "sub", c.sub,
+                    "flags", "key", "orders.read_v2", "variant", "on", "value", v_true, "reason",
+                    "SPLIT", "ruleId", "eu", "key", "checkout.limits", "variant", "strict",
+                    "value", v_obj, "reason", "TARGETING_MATCH", "ruleId", "targets", "key",
+                    "nope", "reason", "ERROR", "errorCode", "FLAG_NOT_FOUND", "errorMessage",
+                    "no flag \"nope\" in snapshot 7");
+    ck_assert_ptr_nonnull(ref);
+    ck_assert(json_equal(mine, ref));
+    json_decref(mine);
+    json_decref(ref);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_encode_refuses)
+{
+    gkp_flag_claim f = {.key = NULL, .reason = GK_REASON_STATIC};
+    gkp_claims c = {.iat = 1, .exp = 2, .nflags = 1, .flags = &f};
+    char *out = NULL;
+
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_EINVAL);
+    f.key = "bad\xff utf8";
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_EINVAL);
+    f.key = "ok";
+    f.variant = "\xc3";
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_EINVAL);
+    f.variant = NULL;
+    c.snapshot_version = (uint64_t) INT64_MAX + 1;
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_EINVAL);
+    c.snapshot_version = 1;
+    c.flags = NULL;
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_EINVAL);
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, NULL), GK_EINVAL);
+    ck_assert_ptr_null(out);
+}
+END_TEST
+
+START_TEST(test_round_trip)
+{
+    gkp_claims c;
+    gkp_flag_claim f[3];
+    gkp_claims_doc *doc = NULL;
+    const gkp_claims *d;
+    char *out = NULL;
+    size_t len = 0;
+    gk_diag diag = {0};
+
+    sample(&c, f);
+    ck_assert_int_eq(gkp_claims_encode(&out, &len, &c), GK_OK);
+    ck_assert_int_eq(gkp_claims_decode(&doc, out, len, &diag), GK_OK);
+    ck_assert_int_eq(diag.code, GK_OK);
+    d = gkp_claims_doc_get(doc);
+    ck_assert_int_eq(d->iat, 1763740000);
+    ck_assert_int_eq(d->exp, 1763740300);
+    ck_assert_uint_eq(d->snapshot_version, 7);
+    ck_assert_str_eq(d->sub, c.sub);
+    ck_assert_uint_eq(d->nflags, 3);
+    ck_assert_str_eq(d->flags[0].key, "orders.read_v2");
+    ck_assert_str_eq(d->flags[0].variant, "on");
+    ck_assert(json_equal(d->flags[0].value, v_true));
+    ck_assert_int_eq(d->flags[0].reason, GK_REASON_SPLIT);
+    ck_assert_str_eq(d->flags[0].rule_id, "eu");
+    ck_assert_int_eq(d->flags[0].error_code, GK_ERROR_NONE);
+    ck_assert_ptr_null(d->flags[0].error_message);
+    ck_assert(json_equal(d->flags[1].value, v_obj));
+    ck_assert_int_eq(d->flags[1].reason, GK_REASON_TARGETING_MATCH);
+    ck_assert_str_eq(d->flags[2].key, "nope");
+    ck_assert_ptr_null(d->flags[2].variant);
+    ck_assert_ptr_null(d->flags[2].value);
+    ck_assert_ptr_null(d->flags[2].rule_id);
+    ck_assert_int_eq(d->flags[2].reason, GK_REASON_ERROR);
+    ck_assert_int_eq(d->flags[2].error_code, GK_ERROR_FLAG_NOT_FOUND);
+    ck_assert_str_eq(d->flags[2].error_message, "no flag \"nope\" in snapshot 7");
+    gkp_claims_doc_free(doc);
+    gkp_claims_doc_free(NULL);
+    free(out);
+}
+END_TEST
+
+/* Many flags with large values exercise the encoder's buffer growth. */
+START_TEST(test_round_trip_many_flags)
+{
+    enum { N = 1024 };
+    gkp_flag_claim *f = calloc(N, sizeof(*f));
+    char (*keys)[32] = calloc(N, sizeof(*keys));
+    char *big = malloc(5001);
+    json_t *bigv;
+    gkp_claims c = {.iat = 10, .exp = 20, .snapshot_version = 99, .nflags = N};
+    gkp_claims_doc *doc = NULL;
+    const gkp_claims *d;
+    char *out = NULL;
+    size_t len = 0;
+    size_t i;
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(keys);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'v', 5000);
+    big[5000] = '\0';
+    bigv = json_string(big);
+    for (i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "flag.%zu", i);
+        f[i].key = keys[i];
+        f[i].variant = "on";
+        f[i].value = (i % 100 == 0) ? bigv : v_true;
+        f[i].reason = GK_REASON_DEFAULT;
+    }
+    c.flags = f;
+    ck_assert_int_eq(gkp_claims_encode(&out, &len, &c), GK_OK);
+    ck_assert_uint_eq(len, strlen(out));
+    ck_assert_int_eq(gkp_claims_decode(&doc, out, len, NULL), GK_OK);
+    d = gkp_claims_doc_get(doc);
+    ck_assert_uint_eq(d->nflags, N);
+    ck_assert_str_eq(d->flags[N - 1].key, "flag.1023");
+    ck_assert_str_eq(json_string_value(d->flags[500].value), big);
+    gkp_claims_doc_free(doc);
+    json_decref(bigv);
+    free(out);
+    free(big);
+    free(keys);
+    free(f);
+}
+END_TEST
+
+START_TEST(test_decode_forward_compatible)
+{
+    static const char json[] =
+        "{\"iss\":\"gatekeeper\",\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"future\":[1],"
+        "\"flags\":[{\"key\":\"a\",\"reason\":\"SOMETHING_NEW\",\"x\":{}},"
+        "{\"key\":\"b\",\"reason\":\"ERROR\",\"errorCode\":\"NEW_CODE\"},"
+        "{\"key\":\"c\",\"reason\":\"STATIC\",\"value\":null}]}";
+    gkp_claims_doc *doc = NULL;
+    const gkp_claims *d;
+
+    ck_assert_int_eq(gkp_claims_decode(&doc, json, sizeof(json) - 1, NULL), GK_OK);
+    d = gkp_claims_doc_get(doc);
+    ck_assert_ptr_null(d->sub);
+    ck_assert_int_eq(d->flags[0].reason, GK_REASON_UNKNOWN);
+    ck_assert_int_eq(d->flags[1].error_code, GK_ERROR_GENERAL);
+    ck_assert(json_is_null(d->flags[2].value));
+    gkp_claims_doc_free(doc);
+}
+END_TEST
+
+/* Claims sets that must be refused, with text the diag must contain. */
+static const struct {
+    const char *json;
+    const char *text;
+} bad_claims[] = {
+    {"", "invalid JSON"},
+    {"{\"iat\":1,", "invalid JSON"},
+    {"[1,2]", "not a JSON object"},
+    {"{\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "\"iat\""},
+    {"{\"iat\":\"1\",\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "\"iat\""},
+    {"{\"iat\":1,\"snapshotVersion\":3,\"flags\":[]}", "\"exp\""},
+    {"{\"iat\":1,\"exp\":2.5,\"snapshotVersion\":3,\"flags\":[]}", "\"exp\""},
+    {"{\"iat\":1,\"exp\":2,\"flags\":[]}", "\"snapshotVersion\""},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":-3,\"flags\":[]}", "negative"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3}", "\"flags\""},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":{}}", "\"flags\""},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"sub\":7,\"flags\":[]}", "\"sub\""},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[7]}", "flags[0] is not an object"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"reason\":\"STATIC\"}]}",
+     "flags[0] has no string \"key\""},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":1,\"reason\":\"STATIC\"}]}",
+     "flags[0] has no string \"key\""},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\"}]}",
+     "flags[0] has no string \"reason\""},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\"},"
+     "{\"key\":\"b\",\"reason\":\"STATIC\",\"variant\":1}]}",
+     "flags[1].variant is not a string"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"ruleId\":[]}]}",
+     "flags[0].ruleId is not a string"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"ERROR\","
+     "\"errorCode\":3}]}",
+     "flags[0].errorCode is not a string"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"ERROR\","
+     "\"errorMessage\":false}]}",
+     "flags[0].errorMessage is not a string"},
+};
+
+START_TEST(test_decode_refuses)
+{
+    gkp_claims_doc *doc = NULL;
+    gk_diag d = {0};
+    const char *json = bad_claims[_i].json;
+
+    ck_assert_int_eq(gkp_claims_decode(&doc, json, strlen(json), &d), GK_EPROTO);
+    ck_assert_ptr_null(doc);
+    ck_assert_int_eq(d.code, GK_EPROTO);
+    ck_assert_msg(strstr(d.text, bad_claims[_i].text) != NULL, "diag \"%s\" lacks \"%s\"", d.text,
+                  bad_claims[_i].text);
+}
+END_TEST
+
+START_TEST(test_decode_uses_length)
+{
+    static const char json[] = "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}garbage";
+    gkp_claims_doc *doc = NULL;
+
+    ck_assert_int_eq(gkp_claims_decode(&doc, json, sizeof(json) - 1 - 7, NULL), GK_OK);
+    gkp_claims_doc_free(doc);
+    doc = NULL;
+    ck_assert_int_eq(gkp_claims_decode(&doc, json, sizeof(json) - 1, NULL), GK_EPROTO);
+    ck_assert_ptr_null(doc);
+}
+END_TEST
+
+static Suite *
+claims_suite(void)
+{
+    Suite *s = suite_create("claims");
+    TCase *tc;
+
+    tc = tcase_create("encode");
+    tcase_set_timeout(tc, 180);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_encode_exact);
+    tcase_add_test(tc, test_encode_no_sub_no_flags);
+    tcase_add_test(tc, test_encode_disabled_entry);
+    tcase_add_loop_test(tc, test_encode_escapes, 0, 7);
+    tcase_add_test(tc, test_encode_matches_jansson);
+    tcase_add_test(tc, test_encode_refuses);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("round_trip");
+    tcase_set_timeout(tc, 180);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_round_trip_many_flags);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("decode");
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, test_decode_forward_compatible);
+    tcase_add_loop_test(tc, test_decode_refuses, 0,
+                        (int) (sizeof(bad_claims) / sizeof(bad_claims[0])));
+    tcase_add_test(tc, test_decode_uses_length);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(claims_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
