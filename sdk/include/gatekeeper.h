@@ -171,7 +171,8 @@ GK_API const char *gk_error_code_str(gk_error_code code);
  *   error_code        see gk_error_code; GK_ERROR_NONE unless reason is ERROR
  *   rule_id           id of the targeting rule that matched, "targets" for an individual target,
  *                     "" otherwise
- *   snapshot_version  version of the flag snapshot the decision came from (0 for fallbacks)
+ *   snapshot_version  version of the flag snapshot the decision came from; 0 when no verified
+ *                     token was involved (unreachable gatekeeper, refused token, error reply)
  *   error_message     what went wrong for an ERROR, "" otherwise
  */
 typedef struct gk_detail {
@@ -210,7 +211,7 @@ GK_API gk_err gk_options_add_endpoint(gk_options *opts, const char *url);
  * gk_options_set_jwks_file - path of the trusted JWKS document (RFC 7517 JSON: {"keys":[...]})
  * holding the gatekeeper's Ed25519 public keys (kty "OKP", crv "Ed25519", x, kid). Required:
  * gk_client_open() refuses options without one. The path is copied; the file is read at open.
- * Returns GK_OK, GK_EINVAL, GK_ENOMEM. Since: 0.1
+ * Returns GK_OK, GK_EINVAL (NULL opts, NULL or empty path), GK_ENOMEM. Since: 0.1
  */
 GK_API gk_err gk_options_set_jwks_file(gk_options *opts, const char *path);
 
@@ -245,7 +246,7 @@ typedef struct gk_context gk_context;
  * ctxp           out: caller-owned, released with gk_context_free().
  * targeting_key  the context's targetingKey (a tenant, account or user id), copied; may be NULL
  *                for a context without one (rollouts then answer TARGETING_KEY_MISSING).
- * Returns GK_OK, GK_EINVAL (ctxp NULL), GK_ENOMEM. Since: 0.1
+ * Returns GK_OK, GK_EINVAL (ctxp NULL, targeting_key not valid UTF-8), GK_ENOMEM. Since: 0.1
  */
 GK_API gk_err gk_context_new(gk_context **ctxp, const char *targeting_key);
 
@@ -256,7 +257,8 @@ GK_API void gk_context_free(gk_context *ctx);
  * gk_context_set_string / _number / _bool - set attribute `name` (copied; not "targetingKey",
  * which gk_context_new sets) to a value, replacing an earlier value of the same name. Numbers are
  * IEEE doubles on the wire (integers up to 2^53 are exact).
- * Returns GK_OK, GK_EINVAL (NULL or empty name, "targetingKey", non-finite number), GK_ENOMEM.
+ * Returns GK_OK, GK_EINVAL (NULL or empty name, "targetingKey", non-finite number, name or value
+ * not valid UTF-8), GK_ENOMEM; on an error the context is unchanged.
  * Since: 0.1
  */
 GK_API gk_err gk_context_set_string(gk_context *ctx, const char *name, const char *value);
@@ -296,8 +298,16 @@ GK_API void gk_client_close(gk_client *client);
  * value     out: the decided value, or fallback.
  * detail    out, optional (NULL discards it): variant, reason, error code, rule id.
  *
- * Returns GK_OK (also for fallbacks: see detail->reason), GK_EINVAL on a NULL argument.
+ * Returns GK_OK (also for fallbacks: see detail->reason), GK_EINVAL on a NULL argument or a
+ * flag_key that is empty or not shorter than GK_FLAG_KEY_MAX (value is then the fallback).
  * A non-boolean flag value gives the fallback with error code TYPE_MISMATCH.
+ * Reasons: the token's own (STATIC, DEFAULT, TARGETING_MATCH, SPLIT) when fresh; CACHED when a
+ * value comes from the cache; STALE when the gatekeeper is unreachable and the last known good
+ * value's token has not expired. DISABLED, and ERROR answers the gatekeeper signed (e.g.
+ * FLAG_NOT_FOUND), keep their reason when they come from the cache. A token that fails
+ * verification (PROVIDER_FATAL, PARSE_ERROR, GENERAL) and an error reply are never cached.
+ * After a failed request the client does not ask again for min(1 s, 20 x timeout_ms): calls in
+ * that back-off answer from the last known good decision or the fallback without waiting.
  * Latency: well under 1 µs from the cache; at most the client's timeout_ms when fresh.
  * Thread safety: safe to call concurrently on one client.
  * Standard: OpenFeature (Evaluation Details). Since: 0.1
@@ -333,7 +343,9 @@ typedef struct gk_decision_set gk_decision_set;
  * setp  out: caller-owned decision set (also on fallback: then it is empty).
  * Never served from the cache (the answer refreshes the cache of every flag in it); when the
  * gatekeeper cannot be reached the set is empty and detail (optional) says why (reason ERROR).
- * Returns GK_OK, GK_EINVAL (NULL argument), GK_ENOMEM.
+ * On success detail has reason UNKNOWN (each decision carries its own), error code NONE and the
+ * token's snapshot_version.
+ * Returns GK_OK, GK_EINVAL (NULL argument), GK_ENOMEM (*setp is then NULL).
  * Thread safety: safe to call concurrently on one client. Since: 0.1
  */
 GK_API gk_err gk_client_eval_all(gk_client *client, const gk_context *ctx, gk_decision_set **setp,

@@ -1,0 +1,349 @@
+/*
+ * cache.c - sharded, bounded, LRU decision cache (see cache.h for the contract).
+ *
+ * Layout: `nshards` shards, each a chained hash table plus an intrusive LRU list behind one
+ * mutex. The shard is chosen by the high half of the hash and the bucket by the low half, so the
+ * two are independent. An entry is one allocation: the fixed record followed by the flag key, the
+ * context text, the value's JSON text and its decoded string, so a hit copies out of one block
+ * and an eviction is one free().
+ *
+ * Why not a read-write lock: a hit moves its entry to the front of the LRU list, so every lookup
+ * writes; a plain mutex held for a few dozen nanoseconds is cheaper than an rwlock's bookkeeping,
+ * and 16 shards keep contention low.
+ */
+#include "cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "decision_set.h"
+#include "gatekeeper.h"
+
+/* Shard when the bound is large enough for each shard to hold a useful number of entries. */
+#define SHARDS_MANY   16u
+#define SHARDS_MIN_AT 256u
+/* Fibonacci multiplier: spreads the context hash before it is mixed with the key hash. */
+#define MIX 0x9E3779B97F4A7C15ull
+
+typedef struct entry {
+    struct entry *chain;    /* next in this bucket */
+    struct entry *lru_prev; /* towards the most recently used */
+    struct entry *lru_next; /* towards the least recently used */
+    uint64_t hash;
+    size_t key_len;
+    size_t ctx_len;
+    size_t str_len;
+    const char *key; /* all four point into data[] */
+    const char *ctx;
+    const char *value_json; /* NULL when kind is NONE */
+    const char *str;        /* NULL unless kind is STRING */
+    gks_kind kind;
+    bool bool_value;
+    int64_t fetched_ms;
+    int64_t exp_s;
+    int64_t expires_ms;
+    gk_detail detail;
+    char data[];
+} entry;
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    entry **buckets;
+    size_t mask; /* bucket count - 1 (a power of two) */
+    entry *lru_head;
+    entry *lru_tail;
+    size_t count;
+    size_t max;
+    char pad[64]; /* keep neighbouring shards' locks off one cache line */
+} shard;
+
+struct gks_cache {
+    unsigned char key_flag[crypto_shorthash_KEYBYTES];
+    unsigned char key_ctx[crypto_shorthash_KEYBYTES];
+    size_t nshards;
+    shard *shards;
+};
+
+static uint64_t
+hash_pair(const gks_cache *cache, const char *key, size_t key_len, const char *ctx, size_t ctx_len)
+{
+    unsigned char out_key[crypto_shorthash_BYTES];
+    unsigned char out_ctx[crypto_shorthash_BYTES];
+    uint64_t hk;
+    uint64_t hc;
+
+    crypto_shorthash(out_key, (const unsigned char *) key, key_len, cache->key_flag);
+    crypto_shorthash(out_ctx, (const unsigned char *) ctx, ctx_len, cache->key_ctx);
+    memcpy(&hk, out_key, sizeof(hk));
+    memcpy(&hc, out_ctx, sizeof(hc));
+    return hk ^ (hc * MIX);
+}
+
+static shard *
+shard_of(const gks_cache *cache, uint64_t hash)
+{
+    return &cache->shards[(hash >> 32) & (cache->nshards - 1)];
+}
+
+static void
+lru_unlink(shard *s, entry *e)
+{
+    if (e->lru_prev != NULL) {
+        e->lru_prev->lru_next = e->lru_next;
+    } else {
+        s->lru_head = e->lru_next;
+    }
+    if (e->lru_next != NULL) {
+        e->lru_next->lru_prev = e->lru_prev;
+    } else {
+        s->lru_tail = e->lru_prev;
+    }
+    e->lru_prev = NULL;
+    e->lru_next = NULL;
+}
+
+static void
+lru_push_front(shard *s, entry *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = s->lru_head;
+    if (s->lru_head != NULL) {
+        s->lru_head->lru_prev = e;
+    }
+    s->lru_head = e;
+    if (s->lru_tail == NULL) {
+        s->lru_tail = e;
+    }
+}
+
+/* Remove `e` from its bucket and the LRU list; the caller frees it (after unlocking). */
+static void
+shard_remove(shard *s, entry *e)
+{
+    entry **pp = &s->buckets[e->hash & s->mask];
+
+    while (*pp != e) {
+        pp = &(*pp)->chain;
+    }
+    *pp = e->chain;
+    lru_unlink(s, e);
+    s->count--;
+}
+
+static entry *
+shard_find(const shard *s, uint64_t hash, const char *key, size_t key_len, const char *ctx,
+           size_t ctx_len)
+{
+    for (entry *e = s->buckets[hash & s->mask]; e != NULL; e = e->chain) {
+        if (e->hash == hash && e->key_len == key_len && e->ctx_len == ctx_len &&
+            memcmp(e->key, key, key_len) == 0 && memcmp(e->ctx, ctx, ctx_len) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static size_t
+pow2_at_least(size_t n)
+{
+    size_t p = 1;
+
+    while (p < n) {
+        p <<= 1;
+    }
+    return p;
+}
+
+gk_err
+gks_cache_new(gks_cache **cachep, size_t max_entries)
+{
+    gks_cache *cache;
+    size_t per_shard;
+
+    *cachep = NULL;
+    if (max_entries == 0) {
+        max_entries = GKS_CACHE_DEFAULT_MAX;
+    }
+    cache = calloc(1, sizeof(*cache));
+    if (cache == NULL) {
+        return GK_ENOMEM;
+    }
+    crypto_shorthash_keygen(cache->key_flag);
+    crypto_shorthash_keygen(cache->key_ctx);
+    cache->nshards = max_entries >= SHARDS_MIN_AT ? SHARDS_MANY : 1;
+    /* Round down so the total never exceeds the bound. */
+    per_shard = max_entries / cache->nshards;
+    cache->shards = calloc(cache->nshards, sizeof(*cache->shards));
+    if (cache->shards == NULL) {
+        free(cache);
+        return GK_ENOMEM;
+    }
+    for (size_t i = 0; i < cache->nshards; i++) {
+        shard *s = &cache->shards[i];
+        size_t nbuckets = pow2_at_least(per_shard);
+
+        s->max = per_shard;
+        s->mask = nbuckets - 1;
+        s->buckets = calloc(nbuckets, sizeof(*s->buckets));
+        if (s->buckets == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+            free(s->buckets);
+            s->buckets = NULL;
+            cache->nshards = i; /* free only the shards set up so far */
+            gks_cache_free(cache);
+            return GK_ENOMEM;
+        }
+    }
+    *cachep = cache;
+    return GK_OK;
+}
+
+void
+gks_cache_free(gks_cache *cache)
+{
+    if (cache == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < cache->nshards; i++) {
+        shard *s = &cache->shards[i];
+        entry *e = s->lru_head;
+
+        while (e != NULL) {
+            entry *next = e->lru_next;
+
+            free(e);
+            e = next;
+        }
+        free(s->buckets);
+        pthread_mutex_destroy(&s->lock);
+    }
+    free(cache->shards);
+    sodium_memzero(cache->key_flag, sizeof(cache->key_flag));
+    sodium_memzero(cache->key_ctx, sizeof(cache->key_ctx));
+    free(cache);
+}
+
+/* Append `len` bytes and a NUL at *cursor; returns where they start. */
+static const char *
+put_bytes(char **cursor, const char *src, size_t len)
+{
+    char *start = *cursor;
+
+    memcpy(start, src, len);
+    start[len] = '\0';
+    *cursor = start + len + 1;
+    return start;
+}
+
+gk_err
+gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t ctx_len,
+              int64_t fetched_ms, int64_t exp_s, int64_t expires_ms)
+{
+    size_t key_len = strlen(d->key);
+    size_t json_len = d->value_json != NULL ? strlen(d->value_json) : 0;
+    size_t str_len = d->kind == GKS_KIND_STRING ? d->str_len : 0;
+    entry *e;
+    entry *old;
+    entry *evicted = NULL;
+    char *cursor;
+    shard *s;
+
+    e = malloc(sizeof(*e) + key_len + 1 + ctx_len + 1 + json_len + 1 + str_len + 1);
+    if (e == NULL) {
+        return GK_ENOMEM;
+    }
+    memset(e, 0, sizeof(*e));
+    cursor = e->data;
+    e->key = put_bytes(&cursor, d->key, key_len);
+    e->ctx = put_bytes(&cursor, ctx, ctx_len);
+    e->value_json = d->value_json != NULL ? put_bytes(&cursor, d->value_json, json_len) : NULL;
+    e->str = d->kind == GKS_KIND_STRING ? put_bytes(&cursor, d->str, str_len) : NULL;
+    e->key_len = key_len;
+    e->ctx_len = ctx_len;
+    e->str_len = str_len;
+    e->kind = d->kind;
+    e->bool_value = d->bool_value;
+    e->detail = d->detail;
+    e->fetched_ms = fetched_ms;
+    e->exp_s = exp_s;
+    e->expires_ms = expires_ms;
+    e->hash = hash_pair(cache, d->key, key_len, ctx, ctx_len);
+
+    s = shard_of(cache, e->hash);
+    pthread_mutex_lock(&s->lock);
+    old = shard_find(s, e->hash, d->key, key_len, ctx, ctx_len);
+    if (old != NULL) {
+        shard_remove(s, old);
+    }
+    e->chain = s->buckets[e->hash & s->mask];
+    s->buckets[e->hash & s->mask] = e;
+    lru_push_front(s, e);
+    s->count++;
+    if (s->count > s->max) {
+        evicted = s->lru_tail;
+        shard_remove(s, evicted);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(old);
+    free(evicted);
+    return GK_OK;
+}
+
+gks_cache_state
+gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx, size_t ctx_len,
+              int64_t now_ms, uint32_t ttl_ms, gks_cache_view *view, char *buf, size_t bufsize)
+{
+    uint64_t hash = hash_pair(cache, key, key_len, ctx, ctx_len);
+    shard *s = shard_of(cache, hash);
+    gks_cache_state state;
+    entry *e;
+
+    pthread_mutex_lock(&s->lock);
+    e = shard_find(s, hash, key, key_len, ctx, ctx_len);
+    if (e == NULL) {
+        pthread_mutex_unlock(&s->lock);
+        return GKS_CACHE_MISS;
+    }
+    if (now_ms >= e->expires_ms) {
+        /* Its token has expired: it can never be served again, not even as STALE. */
+        shard_remove(s, e);
+        pthread_mutex_unlock(&s->lock);
+        free(e);
+        return GKS_CACHE_MISS;
+    }
+    if (s->lru_head != e) {
+        lru_unlink(s, e);
+        lru_push_front(s, e);
+    }
+    state = now_ms - e->fetched_ms < (int64_t) ttl_ms ? GKS_CACHE_FRESH : GKS_CACHE_STALE;
+    view->kind = e->kind;
+    view->bool_value = e->bool_value;
+    view->str_len = e->str_len;
+    view->str_fits = false;
+    view->fetched_ms = e->fetched_ms;
+    view->exp_s = e->exp_s;
+    view->detail = e->detail;
+    if (e->kind == GKS_KIND_STRING && buf != NULL && e->str_len < bufsize) {
+        memcpy(buf, e->str, e->str_len + 1);
+        view->str_fits = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return state;
+}
+
+size_t
+gks_cache_count(gks_cache *cache)
+{
+    size_t total = 0;
+
+    for (size_t i = 0; i < cache->nshards; i++) {
+        shard *s = &cache->shards[i];
+
+        pthread_mutex_lock(&s->lock);
+        total += s->count;
+        pthread_mutex_unlock(&s->lock);
+    }
+    return total;
+}

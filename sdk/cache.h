@@ -1,0 +1,84 @@
+/*
+ * cache.h - the SDK's decision cache: verified decisions keyed by (flag key, canonical context).
+ *
+ * Each entry keeps the decision (detail, value as compact JSON text and decoded bool/string), the
+ * monotonic time it was fetched, the token's exp (wall-clock s) and the same instant on the
+ * monotonic clock, so a lookup needs one clock read by the caller and no allocation. The table is
+ * bounded: a full shard evicts its least recently used entry; an entry whose token has expired is
+ * dropped when it is met.
+ *
+ * Keys are hashed with SipHash-2-4 (libsodium crypto_shorthash) under a random key per cache, so
+ * contexts chosen by outsiders cannot be made to collide.
+ *
+ * THREAD SAFETY: every function but gks_cache_free may be called concurrently; the table is split
+ * into shards, each behind its own mutex, held only for the lookup or insert itself.
+ */
+#ifndef GKS_CACHE_H
+#define GKS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decision_set.h"
+#include "gatekeeper.h"
+
+/* Default bound on the number of entries of a client's cache. */
+#define GKS_CACHE_DEFAULT_MAX 10000u
+
+typedef struct gks_cache gks_cache;
+
+/* What a lookup found. */
+typedef enum gks_cache_state {
+    GKS_CACHE_MISS = 0, /* no entry, or its token has expired (the entry is dropped) */
+    GKS_CACHE_FRESH,    /* younger than the TTL, token valid */
+    GKS_CACHE_STALE,    /* older than the TTL, token still valid: last known good */
+} gks_cache_state;
+
+/*
+ * gks_cache_view - a lookup's copy of an entry. `detail` holds the decision as signed (reason,
+ * error code, variant, rule id, snapshot version, error message).
+ */
+typedef struct gks_cache_view {
+    gks_kind kind;
+    bool bool_value;
+    size_t str_len;     /* length of the string value (kind STRING) */
+    bool str_fits;      /* it was copied whole into the caller's buffer */
+    int64_t fetched_ms; /* monotonic */
+    int64_t exp_s;      /* token exp, wall clock */
+    gk_detail detail;
+} gks_cache_view;
+
+/*
+ * gks_cache_new - an empty cache of at most max_entries (0 means GKS_CACHE_DEFAULT_MAX).
+ * Returns GK_OK, GK_ENOMEM. Call after sodium_init() (it draws the hash key).
+ */
+gk_err gks_cache_new(gks_cache **cachep, size_t max_entries);
+
+/* gks_cache_free - free the cache and every entry (NULL ignored); nothing else may be running. */
+void gks_cache_free(gks_cache *cache);
+
+/*
+ * gks_cache_put - insert or replace the entry for (d->key, ctx).
+ * ctx, ctx_len  canonical context text (copied).
+ * fetched_ms    monotonic time the token arrived.
+ * exp_s         token exp (wall-clock s); expires_ms the same instant on the monotonic clock.
+ * Returns GK_OK, GK_ENOMEM (the cache is unchanged).
+ */
+gk_err gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t ctx_len,
+                     int64_t fetched_ms, int64_t exp_s, int64_t expires_ms);
+
+/*
+ * gks_cache_get - look up (key, ctx) at monotonic time now_ms with a TTL of ttl_ms.
+ * view       out when the result is not MISS; not NULL.
+ * buf, size  optional (NULL, 0): receives a string value, NUL-terminated, when it fits.
+ * Allocates nothing; holds one shard lock for the copy.
+ */
+gks_cache_state gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx,
+                              size_t ctx_len, int64_t now_ms, uint32_t ttl_ms, gks_cache_view *view,
+                              char *buf, size_t bufsize);
+
+/* gks_cache_count - number of entries (a snapshot; others may be changing it). */
+size_t gks_cache_count(gks_cache *cache);
+
+#endif

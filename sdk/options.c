@@ -1,0 +1,126 @@
+/*
+ * options.c - the gk_options builder: typed setters, units in the names, zero means default.
+ *
+ * Every string is copied (curl's rule), so the caller may free its own right after a setter.
+ */
+#include "options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gatekeeper.h"
+
+static char *
+dup_string(const char *s)
+{
+    size_t len = strlen(s) + 1;
+    char *copy = malloc(len);
+
+    if (copy != NULL) {
+        memcpy(copy, s, len);
+    }
+    return copy;
+}
+
+gk_err
+gk_options_new(gk_options **optsp)
+{
+    gk_options *opts;
+
+    if (optsp == NULL) {
+        return GK_EINVAL;
+    }
+    *optsp = NULL;
+    opts = calloc(1, sizeof(*opts));
+    if (opts == NULL) {
+        return GK_ENOMEM;
+    }
+    opts->timeout_ms = GKS_DEFAULT_TIMEOUT_MS;
+    opts->cache_ttl_ms = GKS_DEFAULT_CACHE_TTL_MS;
+    *optsp = opts;
+    return GK_OK;
+}
+
+void
+gk_options_free(gk_options *opts)
+{
+    if (opts == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < opts->nendpoints; i++) {
+        free(opts->endpoints[i]);
+    }
+    free(opts->endpoints);
+    free(opts->jwks_file);
+    free(opts);
+}
+
+gk_err
+gk_options_add_endpoint(gk_options *opts, const char *url)
+{
+    char **grown;
+    char *copy;
+
+    if (opts == NULL || url == NULL || url[0] == '\0') {
+        return GK_EINVAL;
+    }
+    copy = dup_string(url);
+    if (copy == NULL) {
+        return GK_ENOMEM;
+    }
+    grown = realloc(opts->endpoints, (opts->nendpoints + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        free(copy);
+        return GK_ENOMEM;
+    }
+    grown[opts->nendpoints++] = copy;
+    opts->endpoints = grown;
+    return GK_OK;
+}
+
+gk_err
+gk_options_set_jwks_file(gk_options *opts, const char *path)
+{
+    char *copy;
+
+    if (opts == NULL || path == NULL || path[0] == '\0') {
+        return GK_EINVAL;
+    }
+    copy = dup_string(path);
+    if (copy == NULL) {
+        return GK_ENOMEM;
+    }
+    free(opts->jwks_file);
+    opts->jwks_file = copy;
+    return GK_OK;
+}
+
+gk_err
+gk_options_set_timeout_ms(gk_options *opts, uint32_t timeout_ms)
+{
+    if (opts == NULL || timeout_ms > GKS_MAX_TIMEOUT_MS) {
+        return GK_EINVAL;
+    }
+    opts->timeout_ms = timeout_ms == 0 ? GKS_DEFAULT_TIMEOUT_MS : timeout_ms;
+    return GK_OK;
+}
+
+gk_err
+gk_options_set_cache_ttl_ms(gk_options *opts, uint32_t ttl_ms)
+{
+    if (opts == NULL || ttl_ms > GKS_MAX_CACHE_TTL_MS) {
+        return GK_EINVAL;
+    }
+    opts->cache_ttl_ms = ttl_ms == 0 ? GKS_DEFAULT_CACHE_TTL_MS : ttl_ms;
+    return GK_OK;
+}
+
+gk_err
+gk_options_set_cache_disabled(gk_options *opts, bool disabled)
+{
+    if (opts == NULL) {
+        return GK_EINVAL;
+    }
+    opts->cache_disabled = disabled;
+    return GK_OK;
+}

@@ -1,0 +1,70 @@
+/*
+ * fake_gatekeeper.h - an in-process stand-in for the gatekeeper's decision socket, for SDK tests.
+ *
+ * A thread serves an nng REP socket on ipc:// in a fresh temporary directory and answers evaluate
+ * requests with tokens it signs itself (gkp_jws_sign, a key pair from crypto_sign_keypair), from a
+ * small table of flags the test sets. A mode makes it misbehave on purpose: forged or tampered
+ * tokens, an unknown kid, expired tokens, error replies, garbage, or no answer at all. The JWKS
+ * holding its public key is written to a file the client can load.
+ *
+ * Needs nng at link time (the sdk_* test executables link nng::nng).
+ * THREAD SAFETY: every function may be called from the test thread while the server runs;
+ * fake_gatekeeper_free must be the last call.
+ */
+#ifndef FAKE_GATEKEEPER_H
+#define FAKE_GATEKEEPER_H
+
+#include <stdint.h>
+
+#include "gatekeeper.h"
+
+typedef enum fake_gatekeeper_mode {
+    FAKE_GK_OK = 0,      /* well-formed tokens */
+    FAKE_GK_FORGED,      /* signed by another key under the trusted kid */
+    FAKE_GK_TAMPERED,    /* payload changed after signing */
+    FAKE_GK_UNKNOWN_KID, /* signed with the right key under a kid the JWKS does not hold */
+    FAKE_GK_EXPIRED,     /* exp in the past */
+    FAKE_GK_ERROR_REPLY, /* {"ok":false,"errorCode":<error_code>} */
+    FAKE_GK_GARBAGE,     /* a reply that is not JSON */
+    FAKE_GK_SILENT,      /* receive requests and never answer */
+} fake_gatekeeper_mode;
+
+typedef struct fake_gatekeeper fake_gatekeeper;
+
+/* fake_gatekeeper_start - create the temp dir, keys and JWKS file, and start serving. NULL on
+ * failure. */
+fake_gatekeeper *fake_gatekeeper_start(void);
+
+/* fake_gatekeeper_stop - stop serving and close the socket (the files stay). Idempotent. */
+void fake_gatekeeper_stop(fake_gatekeeper *fg);
+
+/* fake_gatekeeper_free - stop, remove the temp dir and free (NULL is ignored). */
+void fake_gatekeeper_free(fake_gatekeeper *fg);
+
+/* The URL clients dial and the JWKS file they trust; valid until fake_gatekeeper_free. */
+const char *fake_gatekeeper_url(const fake_gatekeeper *fg);
+const char *fake_gatekeeper_jwks_path(const fake_gatekeeper *fg);
+
+/* fake_gatekeeper_set_mode - how to answer from now on; error_code is used by ERROR_REPLY. */
+void fake_gatekeeper_set_mode(fake_gatekeeper *fg, fake_gatekeeper_mode mode,
+                              gk_error_code error_code);
+
+/* fake_gatekeeper_set_lifetime_s - exp = now + seconds for the next tokens (default 300). */
+void fake_gatekeeper_set_lifetime_s(fake_gatekeeper *fg, int64_t seconds);
+
+/*
+ * fake_gatekeeper_set_flag - add or replace a flag. value_json NULL means no value (use with
+ * reason DISABLED or ERROR); variant and rule_id may be NULL. Requests for a flag not in the
+ * table are answered with reason ERROR, FLAG_NOT_FOUND.
+ */
+void fake_gatekeeper_set_flag(fake_gatekeeper *fg, const char *key, const char *value_json,
+                              const char *variant, gk_reason reason, const char *rule_id,
+                              gk_error_code error_code);
+
+/* fake_gatekeeper_requests - number of requests received so far. */
+unsigned fake_gatekeeper_requests(fake_gatekeeper *fg);
+
+/* fake_gatekeeper_snapshot_version - the snapshotVersion put in tokens (7). */
+uint64_t fake_gatekeeper_snapshot_version(void);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * sdk_cache_test.c - the decision cache: hits, TTL and token expiry, the size bound, and use
+ * from several threads. Times are passed in, so nothing here sleeps.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <sodium.h>
+
+#include "cache.h"
+#include "decision_set.h"
+#include "gatekeeper.h"
+
+static const char ctx_a[] = "{\"targetingKey\":\"t-1\"}";
+static const char ctx_b[] = "{\"targetingKey\":\"t-2\"}";
+
+static void
+setup(void)
+{
+    ck_assert_int_ge(sodium_init(), 0);
+}
+
+/* A string decision "new" for `key`, reason SPLIT, snapshot 7. Strings are static. */
+static gks_decision
+string_decision(const char *key)
+{
+    gks_decision d;
+
+    memset(&d, 0, sizeof(d));
+    d.key = (char *) (uintptr_t) key; /* the cache only reads it */
+    d.value_json = (char *) (uintptr_t) "\"new\"";
+    d.str = (char *) (uintptr_t) "new";
+    d.str_len = 3;
+    d.kind = GKS_KIND_STRING;
+    gks_detail_clear(&d.detail);
+    d.detail.reason = GK_REASON_SPLIT;
+    d.detail.snapshot_version = 7;
+    gks_copy_str(d.detail.variant, sizeof(d.detail.variant), "new");
+    return d;
+}
+
+static gks_cache_state
+get(gks_cache *c, const char *key, const char *ctx, int64_t now_ms, uint32_t ttl_ms,
+    gks_cache_view *view, char *buf, size_t bufsize)
+{
+    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx), now_ms, ttl_ms, view, buf, bufsize);
+}
+
+START_TEST(test_hit_and_miss)
+{
+    gks_cache *c = NULL;
+    gks_decision d = string_decision("orders.stage");
+    gks_cache_view view;
+    char buf[16];
+    char tiny[3];
+
+    ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
+    ck_assert_int_eq(get(c, "orders.stage", ctx_a, 1000, 500, &view, NULL, 0), GKS_CACHE_MISS);
+    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 1700000000, 100000), GK_OK);
+    ck_assert_int_eq(get(c, "orders.stage", ctx_a, 1100, 500, &view, buf, sizeof(buf)),
+                     GKS_CACHE_FRESH);
+    ck_assert_int_eq(view.kind, GKS_KIND_STRING);
+    ck_assert(view.str_fits);
+    ck_assert_str_eq(buf, "new");
+    ck_assert_int_eq(view.detail.reason, GK_REASON_SPLIT);
+    ck_assert_str_eq(view.detail.variant, "new");
+    ck_assert_uint_eq(view.detail.snapshot_version, 7);
+    ck_assert_int_eq(view.exp_s, 1700000000);
+    ck_assert_int_eq(view.fetched_ms, 1000);
+    ck_assert_int_eq(get(c, "orders.stage", ctx_a, 1100, 500, &view, tiny, sizeof(tiny)),
+                     GKS_CACHE_FRESH);
+    ck_assert(!view.str_fits);
+    /* Other context, other flag, a prefix of the key: misses. */
+    ck_assert_int_eq(get(c, "orders.stage", ctx_b, 1100, 500, &view, NULL, 0), GKS_CACHE_MISS);
+    ck_assert_int_eq(get(c, "orders.read_v2", ctx_a, 1100, 500, &view, NULL, 0), GKS_CACHE_MISS);
+    ck_assert_int_eq(get(c, "orders", ctx_a, 1100, 500, &view, NULL, 0), GKS_CACHE_MISS);
+    ck_assert_uint_eq(gks_cache_count(c), 1);
+    gks_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_replace)
+{
+    gks_cache *c = NULL;
+    gks_decision d = string_decision("f");
+    gks_cache_view view;
+
+    ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 0, 1, 100000), GK_OK);
+    d.kind = GKS_KIND_BOOL;
+    d.bool_value = true;
+    d.value_json = (char *) (uintptr_t) "true";
+    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 10, 1, 100000), GK_OK);
+    ck_assert_uint_eq(gks_cache_count(c), 1);
+    ck_assert_int_eq(get(c, "f", ctx_a, 20, 500, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(view.kind, GKS_KIND_BOOL);
+    ck_assert(view.bool_value);
+    ck_assert_int_eq(view.fetched_ms, 10);
+    gks_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_ttl_expiry_turns_stale)
+{
+    gks_cache *c = NULL;
+    gks_decision d = string_decision("f");
+    gks_cache_view view;
+
+    ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 1, 100000), GK_OK);
+    ck_assert_int_eq(get(c, "f", ctx_a, 1499, 500, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(get(c, "f", ctx_a, 1500, 500, &view, NULL, 0), GKS_CACHE_STALE);
+    ck_assert_int_eq(get(c, "f", ctx_a, 99999, 500, &view, NULL, 0), GKS_CACHE_STALE);
+    ck_assert_int_eq(view.detail.reason, GK_REASON_SPLIT); /* the caller relabels it */
+    ck_assert_uint_eq(gks_cache_count(c), 1);
+    gks_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_token_expiry_drops_entry)
+{
+    gks_cache *c = NULL;
+    gks_decision d = string_decision("f");
+    gks_cache_view view;
+
+    ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
+    /* A long TTL does not outlive the token. */
+    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 1, 2000), GK_OK);
+    ck_assert_int_eq(get(c, "f", ctx_a, 1999, 86400000, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(get(c, "f", ctx_a, 2000, 86400000, &view, NULL, 0), GKS_CACHE_MISS);
+    ck_assert_uint_eq(gks_cache_count(c), 0);
+    ck_assert_int_eq(get(c, "f", ctx_a, 1500, 86400000, &view, NULL, 0), GKS_CACHE_MISS);
+    gks_cache_free(c);
+}
+END_TEST
+
+START_TEST(test_eviction_bound)
+{
+    const size_t bounds[] = {8, 300, GKS_CACHE_DEFAULT_MAX};
+
+    for (size_t b = 0; b < sizeof(bounds) / sizeof(bounds[0]); b++) {
+        gks_cache *c = NULL;
+        gks_decision d = string_decision("f");
+        gks_cache_view view;
+        char ctx[64];
+        size_t n = bounds[b] * 3;
+
+        ck_assert_int_eq(gks_cache_new(&c, bounds[b]), GK_OK);
+        for (size_t i = 0; i < n; i++) {
+            snprintf(ctx, sizeof(ctx), "{\"targetingKey\":\"t-%zu\"}", i);
+            ck_assert_int_eq(gks_cache_put(c, &d, ctx, strlen(ctx), (int64_t) i, 1, 1000000),
+                             GK_OK);
+            ck_assert_uint_le(gks_cache_count(c), bounds[b]);
+        }
+        ck_assert_uint_ge(gks_cache_count(c), bounds[b] / 2);
+        /* The newest entry survives; the oldest was evicted. */
+        ck_assert_int_eq(get(c, "f", ctx, (int64_t) n, 1000000, &view, NULL, 0), GKS_CACHE_FRESH);
+        ck_assert_int_eq(
+            get(c, "f", "{\"targetingKey\":\"t-0\"}", (int64_t) n, 1000000, &view, NULL, 0),
+            GKS_CACHE_MISS);
+        gks_cache_free(c);
+    }
+}
+END_TEST
+
+START_TEST(test_lru_keeps_recently_used)
+{
+    gks_cache *c = NULL;
+    gks_decision d = string_decision("f");
+    gks_cache_view view;
+    char ctx[64];
+
+    ck_assert_int_eq(gks_cache_new(&c, 4), GK_OK); /* one shard of 4 */
+    for (int i = 0; i < 4; i++) {
+        snprintf(ctx, sizeof(ctx), "c%d", i);
+        ck_assert_int_eq(gks_cache_put(c, &d, ctx, strlen(ctx), 0, 1, 1000000), GK_OK);
+    }
+    ck_assert_int_eq(get(c, "f", "c0", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH); /* touch */
+    ck_assert_int_eq(gks_cache_put(c, &d, "c4", 2, 0, 1, 1000000), GK_OK);
+    ck_assert_int_eq(get(c, "f", "c0", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(get(c, "f", "c1", 1, 1000, &view, NULL, 0), GKS_CACHE_MISS);
+    gks_cache_free(c);
+}
+END_TEST
+
+#define THREADS    4
+#define ITERATIONS 20000
+
+static void *
+hammer(void *arg)
+{
+    gks_cache *c = arg;
+    gks_decision d = string_decision("f");
+    long bad = 0;
+
+    for (int i = 0; i < ITERATIONS; i++) {
+        char ctx[32];
+        char buf[8];
+        gks_cache_view view;
+        gks_cache_state st;
+
+        snprintf(ctx, sizeof(ctx), "ctx-%d", i % 500);
+        if (i % 3 == 0 && gks_cache_put(c, &d, ctx, strlen(ctx), 0, 1, 1000000) != GK_OK) {
+            bad++;
+        }
+        st = gks_cache_get(c, "f", 1, ctx, strlen(ctx), 1, 1000, &view, buf, sizeof(buf));
+        if (st == GKS_CACHE_FRESH && (strcmp(buf, "new") != 0 || view.kind != GKS_KIND_STRING)) {
+            bad++;
+        }
+    }
+    return (void *) bad;
+}
+
+START_TEST(test_concurrent_use)
+{
+    gks_cache *c = NULL;
+    pthread_t threads[THREADS];
+
+    ck_assert_int_eq(gks_cache_new(&c, 256), GK_OK); /* small: evictions race with hits */
+    for (int i = 0; i < THREADS; i++) {
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, hammer, c), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        void *bad = NULL;
+
+        ck_assert_int_eq(pthread_join(threads[i], &bad), 0);
+        ck_assert_ptr_null(bad);
+    }
+    ck_assert_uint_le(gks_cache_count(c), 256);
+    gks_cache_free(c);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("sdk_cache");
+    TCase *tc = tcase_create("cache");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_hit_and_miss);
+    tcase_add_test(tc, test_replace);
+    tcase_add_test(tc, test_ttl_expiry_turns_stale);
+    tcase_add_test(tc, test_token_expiry_drops_entry);
+    tcase_add_test(tc, test_eviction_bound);
+    tcase_add_test(tc, test_lru_keeps_recently_used);
+    tcase_add_test(tc, test_concurrent_use);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,543 @@
+/*
+ * sdk_client_test.c - gk_client against an in-process fake gatekeeper (tests/support): fresh,
+ * cached and stale answers, every way a token can be refused, error replies, timeouts, and
+ * concurrent use.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <check.h>
+
+#include "fake_gatekeeper.h"
+#include "gatekeeper.h"
+
+static fake_gatekeeper *fg;
+
+static void
+setup(void)
+{
+    fg = fake_gatekeeper_start();
+    ck_assert_ptr_nonnull(fg);
+    fake_gatekeeper_set_flag(fg, "orders.read_v2", "true", "on", GK_REASON_SPLIT, NULL,
+                             GK_ERROR_NONE);
+    fake_gatekeeper_set_flag(fg, "orders.stage", "\"dualwrite\"", "dualwrite",
+                             GK_REASON_TARGETING_MATCH, "eu", GK_ERROR_NONE);
+    fake_gatekeeper_set_flag(fg, "orders.limit", "42", "high", GK_REASON_STATIC, NULL,
+                             GK_ERROR_NONE);
+    fake_gatekeeper_set_flag(fg, "orders.killed", NULL, NULL, GK_REASON_DISABLED, NULL,
+                             GK_ERROR_NONE);
+}
+
+static void
+teardown(void)
+{
+    fake_gatekeeper_free(fg);
+    fg = NULL;
+}
+
+static gk_client *
+open_client(uint32_t timeout_ms, bool cache_disabled)
+{
+    gk_options *opts = NULL;
+    gk_client *client = NULL;
+    gk_diag diag = {0};
+
+    ck_assert_int_eq(gk_options_new(&opts), GK_OK);
+    ck_assert_int_eq(gk_options_add_endpoint(opts, fake_gatekeeper_url(fg)), GK_OK);
+    ck_assert_int_eq(gk_options_set_jwks_file(opts, fake_gatekeeper_jwks_path(fg)), GK_OK);
+    ck_assert_int_eq(gk_options_set_timeout_ms(opts, timeout_ms), GK_OK);
+    ck_assert_int_eq(gk_options_set_cache_disabled(opts, cache_disabled), GK_OK);
+    ck_assert_msg(gk_client_open(&client, opts, &diag) == GK_OK, "open: %s", diag.text);
+    gk_options_free(opts);
+    return client;
+}
+
+static gk_context *
+tenant(const char *key)
+{
+    gk_context *ctx = NULL;
+
+    ck_assert_int_eq(gk_context_new(&ctx, key), GK_OK);
+    ck_assert_int_eq(gk_context_set_string(ctx, "region", "eu"), GK_OK);
+    return ctx;
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* Evaluate orders.read_v2 with fallback false and return the detail. */
+static bool
+eval_read_v2(gk_client *client, const gk_context *ctx, gk_detail *d)
+{
+    bool value = false;
+
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &value, d), GK_OK);
+    return value;
+}
+
+START_TEST(test_fresh_then_cached)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+
+    ck_assert(eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_SPLIT);
+    ck_assert_int_eq(d.error_code, GK_ERROR_NONE);
+    ck_assert_str_eq(d.variant, "on");
+    ck_assert_uint_eq(d.snapshot_version, fake_gatekeeper_snapshot_version());
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 1);
+
+    ck_assert(eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_CACHED);
+    ck_assert_str_eq(d.variant, "on");
+    ck_assert_uint_eq(d.snapshot_version, fake_gatekeeper_snapshot_version());
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 1);
+
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_string_flag_and_rule_id)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    char buf[32];
+    char tiny[4];
+
+    ck_assert_int_eq(
+        gk_client_eval_string(client, "orders.stage", ctx, "off", buf, sizeof(buf), &d), GK_OK);
+    ck_assert_str_eq(buf, "dualwrite");
+    ck_assert_int_eq(d.reason, GK_REASON_TARGETING_MATCH);
+    ck_assert_str_eq(d.rule_id, "eu");
+    ck_assert_int_eq(
+        gk_client_eval_string(client, "orders.stage", ctx, "off", tiny, sizeof(tiny), &d),
+        GK_ENOSPC);
+    ck_assert_str_eq(tiny, "");
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_cache_disabled_asks_every_time)
+{
+    gk_client *client = open_client(1000, true);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+
+    for (int i = 0; i < 3; i++) {
+        ck_assert(eval_read_v2(client, ctx, &d));
+        ck_assert_int_eq(d.reason, GK_REASON_SPLIT);
+    }
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 3);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+/* A refused token gives the fallback with `code` and is not cached (the next call asks again). */
+static void
+check_refused(fake_gatekeeper_mode mode, gk_error_code code)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    bool value = true;
+
+    fake_gatekeeper_set_mode(fg, mode, GK_ERROR_NONE);
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, true, &value, &d), GK_OK);
+    ck_assert(value); /* the fallback */
+    ck_assert_int_eq(d.reason, GK_REASON_ERROR);
+    ck_assert_msg(d.error_code == code, "error code %s, expected %s (%s)",
+                  gk_error_code_str(d.error_code), gk_error_code_str(code), d.error_message);
+    ck_assert_str_eq(d.variant, "");
+    ck_assert_uint_eq(d.snapshot_version, 0);
+    ck_assert(strlen(d.error_message) > 0);
+
+    fake_gatekeeper_set_mode(fg, FAKE_GK_OK, GK_ERROR_NONE);
+    ck_assert(eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_SPLIT);
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 2);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+
+START_TEST(test_forged_token_is_fatal)
+{
+    check_refused(FAKE_GK_FORGED, GK_ERROR_PROVIDER_FATAL);
+}
+END_TEST
+
+START_TEST(test_tampered_payload_is_fatal)
+{
+    check_refused(FAKE_GK_TAMPERED, GK_ERROR_PROVIDER_FATAL);
+}
+END_TEST
+
+START_TEST(test_unknown_kid_is_fatal)
+{
+    check_refused(FAKE_GK_UNKNOWN_KID, GK_ERROR_PROVIDER_FATAL);
+}
+END_TEST
+
+START_TEST(test_expired_token)
+{
+    check_refused(FAKE_GK_EXPIRED, GK_ERROR_GENERAL);
+}
+END_TEST
+
+START_TEST(test_garbage_reply)
+{
+    check_refused(FAKE_GK_GARBAGE, GK_ERROR_PARSE_ERROR);
+}
+END_TEST
+
+START_TEST(test_error_reply_maps_error_code)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    bool value = true;
+
+    fake_gatekeeper_set_mode(fg, FAKE_GK_ERROR_REPLY, GK_ERROR_INVALID_CONTEXT);
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, true, &value, &d), GK_OK);
+    ck_assert(value);
+    ck_assert_int_eq(d.reason, GK_REASON_ERROR);
+    ck_assert_int_eq(d.error_code, GK_ERROR_INVALID_CONTEXT);
+    ck_assert_ptr_nonnull(strstr(d.error_message, "fake gatekeeper refuses"));
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_flag_not_found)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    bool value = true;
+
+    ck_assert_int_eq(gk_client_eval_bool(client, "no.such.flag", ctx, true, &value, &d), GK_OK);
+    ck_assert(value);
+    ck_assert_int_eq(d.reason, GK_REASON_ERROR);
+    ck_assert_int_eq(d.error_code, GK_ERROR_FLAG_NOT_FOUND);
+    ck_assert_str_eq(d.variant, "");
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_type_mismatch)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    bool value = true;
+    char buf[16];
+
+    /* A string flag asked as a boolean, fresh and then from the cache. */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(gk_client_eval_bool(client, "orders.stage", ctx, true, &value, &d), GK_OK);
+        ck_assert(value);
+        ck_assert_int_eq(d.reason, GK_REASON_ERROR);
+        ck_assert_int_eq(d.error_code, GK_ERROR_TYPE_MISMATCH);
+    }
+    /* A boolean and a number asked as strings. */
+    ck_assert_int_eq(
+        gk_client_eval_string(client, "orders.read_v2", ctx, "fb", buf, sizeof(buf), &d), GK_OK);
+    ck_assert_str_eq(buf, "fb");
+    ck_assert_int_eq(d.error_code, GK_ERROR_TYPE_MISMATCH);
+    ck_assert_int_eq(gk_client_eval_string(client, "orders.limit", ctx, "fb", buf, sizeof(buf), &d),
+                     GK_OK);
+    ck_assert_str_eq(buf, "fb");
+    ck_assert_int_eq(d.error_code, GK_ERROR_TYPE_MISMATCH);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_disabled_gives_fallback)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    bool value = true;
+
+    for (int i = 0; i < 2; i++) { /* fresh, then from the cache: still DISABLED */
+        ck_assert_int_eq(gk_client_eval_bool(client, "orders.killed", ctx, true, &value, &d),
+                         GK_OK);
+        ck_assert(value);
+        ck_assert_int_eq(d.reason, GK_REASON_DISABLED);
+        ck_assert_int_eq(d.error_code, GK_ERROR_NONE);
+        ck_assert_str_eq(d.variant, "");
+    }
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_stale_then_error)
+{
+    gk_client *client = open_client(100, true);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    time_t exp;
+
+    fake_gatekeeper_set_lifetime_s(fg, 2);
+    exp = time(NULL) + 2;
+    ck_assert(eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_SPLIT);
+
+    fake_gatekeeper_stop(fg);
+    ck_assert(eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_STALE);
+    ck_assert_str_eq(d.variant, "on");
+    ck_assert_uint_eq(d.snapshot_version, fake_gatekeeper_snapshot_version());
+
+    while (time(NULL) <= exp) {
+        sleep_ms(100);
+    }
+    ck_assert(!eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_ERROR);
+    ck_assert_int_eq(d.error_code, GK_ERROR_GENERAL);
+    ck_assert(strlen(d.error_message) > 0);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_silent_gatekeeper_bounded_by_timeout)
+{
+    const uint32_t timeout_ms = 200;
+    gk_client *client = open_client(timeout_ms, false);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    int64_t start;
+    int64_t elapsed;
+
+    fake_gatekeeper_set_mode(fg, FAKE_GK_SILENT, GK_ERROR_NONE);
+    start = mono_ms();
+    ck_assert(!eval_read_v2(client, ctx, &d));
+    elapsed = mono_ms() - start;
+    ck_assert_msg(elapsed < timeout_ms + 500, "took %lld ms", (long long) elapsed);
+    ck_assert_int_eq(d.reason, GK_REASON_ERROR);
+    ck_assert_int_eq(d.error_code, GK_ERROR_PROVIDER_NOT_READY);
+
+    /* Within the back-off the next call does not wait at all. */
+    start = mono_ms();
+    ck_assert(!eval_read_v2(client, ctx, &d));
+    ck_assert_int_lt(mono_ms() - start, timeout_ms);
+    ck_assert_int_eq(d.error_code, GK_ERROR_PROVIDER_NOT_READY);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_eval_all)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_decision_set *set = NULL;
+    gk_detail d;
+    bool seen_stage = false;
+
+    ck_assert_int_eq(gk_client_eval_all(client, ctx, &set, &d), GK_OK);
+    ck_assert_int_eq(d.error_code, GK_ERROR_NONE);
+    ck_assert_uint_eq(d.snapshot_version, fake_gatekeeper_snapshot_version());
+    ck_assert_uint_eq(gk_decision_set_count(set), 4);
+    for (size_t i = 0; i < gk_decision_set_count(set); i++) {
+        const char *key;
+        const char *value_json;
+        gk_detail fd;
+
+        ck_assert_int_eq(gk_decision_set_get(set, i, &key, &value_json, &fd), GK_OK);
+        if (strcmp(key, "orders.stage") == 0) {
+            ck_assert_str_eq(value_json, "\"dualwrite\"");
+            ck_assert_int_eq(fd.reason, GK_REASON_TARGETING_MATCH);
+            seen_stage = true;
+        } else if (strcmp(key, "orders.killed") == 0) {
+            ck_assert_ptr_null(value_json);
+            ck_assert_int_eq(fd.reason, GK_REASON_DISABLED);
+        }
+    }
+    ck_assert(seen_stage);
+    ck_assert_int_eq(gk_decision_set_get(set, 4, NULL, NULL, NULL), GK_EINVAL);
+    gk_decision_set_free(set);
+
+    /* The answer refreshed the cache of every flag in it. */
+    ck_assert(eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_CACHED);
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 1);
+
+    /* Unreachable: an empty set and the reason. */
+    fake_gatekeeper_stop(fg);
+    gk_client_close(client);
+    client = open_client(100, false);
+    ck_assert_int_eq(gk_client_eval_all(client, ctx, &set, &d), GK_OK);
+    ck_assert_uint_eq(gk_decision_set_count(set), 0);
+    ck_assert_int_eq(d.reason, GK_REASON_ERROR);
+    ck_assert_int_eq(d.error_code, GK_ERROR_PROVIDER_NOT_READY);
+    gk_decision_set_free(set);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_invalid_arguments)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_options *opts = NULL;
+    gk_client *other = NULL;
+    gk_diag diag = {0};
+    bool value = false;
+    char buf[8];
+    char long_key[GK_FLAG_KEY_MAX + 1];
+
+    memset(long_key, 'k', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    ck_assert_int_eq(gk_client_eval_bool(NULL, "f", ctx, true, &value, NULL), GK_EINVAL);
+    ck_assert(value);
+    ck_assert_int_eq(gk_client_eval_bool(client, NULL, ctx, true, &value, NULL), GK_EINVAL);
+    ck_assert_int_eq(gk_client_eval_bool(client, "", ctx, true, &value, NULL), GK_EINVAL);
+    ck_assert_int_eq(gk_client_eval_bool(client, long_key, ctx, true, &value, NULL), GK_EINVAL);
+    ck_assert_int_eq(gk_client_eval_bool(client, "f", NULL, true, &value, NULL), GK_EINVAL);
+    ck_assert_int_eq(gk_client_eval_bool(client, "f", ctx, true, NULL, NULL), GK_EINVAL);
+    ck_assert_int_eq(gk_client_eval_string(client, "f", ctx, "fb", buf, 0, NULL), GK_EINVAL);
+    ck_assert_int_eq(gk_client_eval_string(client, "f", ctx, NULL, buf, sizeof(buf), NULL),
+                     GK_EINVAL);
+    ck_assert_int_eq(gk_client_eval_all(client, ctx, NULL, NULL), GK_EINVAL);
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 0);
+
+    ck_assert_int_eq(gk_client_open(&other, NULL, &diag), GK_EINVAL);
+    ck_assert_int_eq(gk_options_new(&opts), GK_OK);
+    memset(&diag, 0, sizeof(diag));
+    ck_assert_int_eq(gk_client_open(&other, opts, &diag), GK_EINVAL); /* no JWKS */
+    ck_assert(strlen(diag.text) > 0);
+    ck_assert_int_eq(gk_options_set_jwks_file(opts, "/nonexistent/jwks.json"), GK_OK);
+    ck_assert_int_eq(gk_client_open(&other, opts, NULL), GK_ENOENT);
+    ck_assert_int_eq(gk_options_set_jwks_file(opts, fake_gatekeeper_jwks_path(fg)), GK_OK);
+    ck_assert_int_eq(gk_options_add_endpoint(opts, "nonsense://x"), GK_OK);
+    ck_assert_int_eq(gk_client_open(&other, opts, NULL), GK_EINVAL);
+    ck_assert_ptr_null(other);
+    gk_options_free(opts);
+    gk_client_close(NULL);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+#define THREADS    4
+#define ITERATIONS 2000
+
+static void *
+worker(void *arg)
+{
+    gk_client *client = arg;
+    long failures = 0;
+
+    for (int i = 0; i < ITERATIONS; i++) {
+        char key[32];
+        gk_context *ctx = NULL;
+        gk_detail d;
+        bool value = false;
+        char buf[32];
+
+        snprintf(key, sizeof(key), "t-%d", i % 50);
+        if (gk_context_new(&ctx, key) != GK_OK) {
+            failures++;
+            continue;
+        }
+        if (gk_client_eval_bool(client, "orders.read_v2", ctx, false, &value, &d) != GK_OK ||
+            !value || (d.reason != GK_REASON_SPLIT && d.reason != GK_REASON_CACHED)) {
+            failures++;
+        }
+        if (gk_client_eval_string(client, "orders.stage", ctx, "off", buf, sizeof(buf), &d) !=
+                GK_OK ||
+            strcmp(buf, "dualwrite") != 0) {
+            failures++;
+        }
+        gk_context_free(ctx);
+    }
+    return (void *) failures;
+}
+
+START_TEST(test_concurrent_threads)
+{
+    gk_client *client = open_client(2000, false);
+    pthread_t threads[THREADS];
+
+    for (int i = 0; i < THREADS; i++) {
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, worker, client), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        void *failures = NULL;
+
+        ck_assert_int_eq(pthread_join(threads[i], &failures), 0);
+        ck_assert_ptr_null(failures);
+    }
+    /* 50 contexts x 2 flags: the cache answers almost everything. */
+    ck_assert_uint_le(fake_gatekeeper_requests(fg), (unsigned) (THREADS * 100));
+    gk_client_close(client);
+}
+END_TEST
+
+static Suite *
+client_suite(void)
+{
+    Suite *s = suite_create("sdk_client");
+    TCase *tc = tcase_create("client");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_fresh_then_cached);
+    tcase_add_test(tc, test_string_flag_and_rule_id);
+    tcase_add_test(tc, test_cache_disabled_asks_every_time);
+    tcase_add_test(tc, test_forged_token_is_fatal);
+    tcase_add_test(tc, test_tampered_payload_is_fatal);
+    tcase_add_test(tc, test_unknown_kid_is_fatal);
+    tcase_add_test(tc, test_expired_token);
+    tcase_add_test(tc, test_garbage_reply);
+    tcase_add_test(tc, test_error_reply_maps_error_code);
+    tcase_add_test(tc, test_flag_not_found);
+    tcase_add_test(tc, test_type_mismatch);
+    tcase_add_test(tc, test_disabled_gives_fallback);
+    tcase_add_test(tc, test_stale_then_error);
+    tcase_add_test(tc, test_silent_gatekeeper_bounded_by_timeout);
+    tcase_add_test(tc, test_eval_all);
+    tcase_add_test(tc, test_invalid_arguments);
+    tcase_add_test(tc, test_concurrent_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(client_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
