@@ -19,6 +19,7 @@
 #include "server.h"
 #include "signer.h"
 #include "snapshot.h"
+#include "vocab.h"
 
 static void
 log_diag(const char *what, const gk_diag *diag)
@@ -28,7 +29,7 @@ log_diag(const char *what, const gk_diag *diag)
     } else if (diag->source[0] != '\0') {
         gkd_log(GKD_LOG_ERROR, "%s: %s: %s", what, diag->source, diag->text);
     } else {
-        gkd_log(GKD_LOG_ERROR, "%s: %s", what, diag->text[0] ? diag->text : gk_strerror(diag->code));
+        gkd_log(GKD_LOG_ERROR, "%s: %s", what, diag->text[0] ? diag->text : gkp_strerror(diag->code));
     }
 }
 

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "server.h"
 #include "signer.h"
+#include "vocab.h"
 
 #define EXIT_USAGE 2
 
@@ -197,7 +198,7 @@ static void
 print_diag(const char *what, const gk_diag *diag)
 {
     fprintf(stderr, "gatekeeper: %s: %s%s%s\n", what, diag->source, diag->source[0] ? ": " : "",
-            diag->text[0] ? diag->text : gk_strerror(diag->code));
+            diag->text[0] ? diag->text : gkp_strerror(diag->code));
 }
 
 static int

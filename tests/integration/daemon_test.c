@@ -86,8 +86,9 @@ find_claim(const gkp_claims *claims, const char *key)
     return NULL;
 }
 
+/* Asks daemon `d` at `url` and returns the verified claims (caller frees). */
 static gkp_claims_doc *
-evaluate(const char *url, const char *req)
+evaluate_on(const gkt_daemon *d, const char *url, const char *req)
 {
     gkp_reply reply;
     gkp_claims_doc *doc;
@@ -95,9 +96,15 @@ evaluate(const char *url, const char *req)
     ask(url, req, &reply);
     ck_assert_msg(reply.ok, "error reply %s: %s", gkp_error_code_name(reply.error_code),
                   reply.error_details);
-    doc = verify(&daemon_, reply.token, reply.token_len);
+    doc = verify(d, reply.token, reply.token_len);
     gkp_reply_fini(&reply);
     return doc;
+}
+
+static gkp_claims_doc *
+evaluate(const char *url, const char *req)
+{
+    return evaluate_on(&daemon_, url, req);
 }
 
 START_TEST(test_all_flags_signed_over_tcp_and_ipc)
@@ -361,7 +368,7 @@ START_TEST(test_sighup_reload_and_refusal)
     gkt_daemon_signal(&d, SIGHUP);
     ck_assert(gkt_log_contains(&d, "still serving snapshot version 1", 5000));
     ck_assert(gkt_log_contains(&d, "orders.read_v2", 100));
-    doc = evaluate(d.tcp_url, "{\"v\":1,\"op\":\"evaluate\"}");
+    doc = evaluate_on(&d, d.tcp_url, "{\"v\":1,\"op\":\"evaluate\"}");
     ck_assert_uint_eq(gkp_claims_doc_get(doc)->snapshot_version, 1);
     ck_assert_uint_eq(gkp_claims_doc_get(doc)->nflags, 3);
     gkp_claims_doc_free(doc);
@@ -369,7 +376,7 @@ START_TEST(test_sighup_reload_and_refusal)
     ck_assert_int_eq(gkt_write_file(flags, good, 0644), 0);
     gkt_daemon_signal(&d, SIGHUP);
     ck_assert(gkt_log_contains(&d, "as snapshot version 2", 5000));
-    doc = evaluate(d.tcp_url, "{\"v\":1,\"op\":\"evaluate\"}");
+    doc = evaluate_on(&d, d.tcp_url, "{\"v\":1,\"op\":\"evaluate\"}");
     c = gkp_claims_doc_get(doc);
     ck_assert_uint_eq(c->snapshot_version, 2);
     ck_assert_ptr_nonnull(find_claim(c, "orders.reload_marker"));
