@@ -1,0 +1,263 @@
+/*
+ * sdk_daemon_test.c - libgatekeeper against the real daemon: verified decisions of every reason,
+ * the cache, a kill switch delivered by a reload, STALE then ERROR when the daemon is gone, and
+ * the example program gk-evaluate.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <check.h>
+
+#include "gatekeeper.h"
+#include "gk_test.h"
+
+static const char *
+data_path(const char *name)
+{
+    static char path[4096];
+
+    snprintf(path, sizeof(path), "%s/integration/%s", gkt_env("GK_TEST_DATA"), name);
+    return path;
+}
+
+/* A client of daemon d with a 200 ms timeout and the given cache settings. */
+static gk_client *
+open_client(const gkt_daemon *d, uint32_t ttl_ms, bool cache_disabled)
+{
+    gk_options *opts = NULL;
+    gk_client *client = NULL;
+    gk_diag diag = {0};
+
+    ck_assert_int_eq(gk_options_new(&opts), GK_OK);
+    ck_assert_int_eq(gk_options_add_endpoint(opts, d->tcp_url), GK_OK);
+    ck_assert_int_eq(gk_options_set_jwks_file(opts, d->jwks_path), GK_OK);
+    ck_assert_int_eq(gk_options_set_timeout_ms(opts, 200), GK_OK);
+    ck_assert_int_eq(gk_options_set_cache_ttl_ms(opts, ttl_ms), GK_OK);
+    ck_assert_int_eq(gk_options_set_cache_disabled(opts, cache_disabled), GK_OK);
+    ck_assert_msg(gk_client_open(&client, opts, &diag) == GK_OK, "%s", diag.text);
+    gk_options_free(opts);
+    return client;
+}
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+START_TEST(test_every_reason_through_the_sdk)
+{
+    gkt_daemon d;
+    gk_client *client;
+    gk_context *ctx = NULL;
+    gk_detail detail;
+    char theme[32];
+    bool on = false;
+
+    ck_assert_int_eq(gkt_daemon_start(&d, data_path("flags.json"), NULL), 0);
+    client = open_client(&d, 60000, false);
+    ck_assert_int_eq(gk_context_new(&ctx, "tenant-1"), GK_OK);
+
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
+    ck_assert(on);
+    ck_assert_int_eq(detail.reason, GK_REASON_TARGETING_MATCH);
+    ck_assert_str_eq(detail.rule_id, "targets");
+    ck_assert_str_eq(detail.variant, "on");
+    ck_assert_uint_eq(detail.snapshot_version, 1);
+
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
+    ck_assert(on);
+    ck_assert_int_eq(detail.reason, GK_REASON_CACHED);
+
+    ck_assert_int_eq(gk_client_eval_string(client, "checkout.theme", ctx, "none", theme,
+                                           sizeof(theme), &detail),
+                     GK_OK);
+    ck_assert_str_eq(theme, "classic");
+    ck_assert_int_eq(detail.reason, GK_REASON_STATIC);
+
+    on = false;
+    ck_assert_int_eq(
+        gk_client_eval_bool(client, "orders.legacy_export", ctx, false, &on, &detail), GK_OK);
+    ck_assert(!on);
+    ck_assert_int_eq(detail.reason, GK_REASON_DISABLED);
+    ck_assert_str_eq(detail.variant, "");
+
+    ck_assert_int_eq(gk_client_eval_bool(client, "no.such_flag", ctx, true, &on, &detail), GK_OK);
+    ck_assert(on);
+    ck_assert_int_eq(detail.reason, GK_REASON_ERROR);
+    ck_assert_int_eq(detail.error_code, GK_ERROR_FLAG_NOT_FOUND);
+
+    ck_assert_int_eq(gk_client_eval_bool(client, "checkout.theme", ctx, true, &on, &detail), GK_OK);
+    ck_assert_int_eq(detail.error_code, GK_ERROR_TYPE_MISMATCH);
+
+    gk_context_free(ctx);
+    gk_client_close(client);
+    ck_assert_int_eq(gkt_daemon_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(test_eval_all_in_one_token)
+{
+    gkt_daemon d;
+    gk_client *client;
+    gk_context *ctx = NULL;
+    gk_decision_set *set = NULL;
+    gk_detail detail;
+    const char *key, *value;
+    int seen = 0;
+
+    ck_assert_int_eq(gkt_daemon_start(&d, data_path("flags.json"), NULL), 0);
+    client = open_client(&d, 1000, false);
+    ck_assert_int_eq(gk_context_new(&ctx, "tenant-9"), GK_OK);
+    ck_assert_int_eq(gk_context_set_string(ctx, "plan", "gold"), GK_OK);
+    ck_assert_int_eq(gk_client_eval_all(client, ctx, &set, &detail), GK_OK);
+    ck_assert_uint_eq(gk_decision_set_count(set), 3);
+    for (size_t i = 0; i < gk_decision_set_count(set); i++) {
+        ck_assert_int_eq(gk_decision_set_get(set, i, &key, &value, &detail), GK_OK);
+        if (strcmp(key, "orders.read_v2") == 0) {
+            ck_assert_str_eq(value, "true");
+            ck_assert_str_eq(detail.rule_id, "gold");
+            seen++;
+        }
+    }
+    ck_assert_int_eq(seen, 1);
+    gk_decision_set_free(set);
+    gk_context_free(ctx);
+    gk_client_close(client);
+    ck_assert_int_eq(gkt_daemon_stop(&d), 0);
+}
+END_TEST
+
+/* A kill switch set in the flags file reaches the SDK on the next fresh decision after SIGHUP. */
+START_TEST(test_kill_switch_by_reload)
+{
+    char dir[256], flags[300];
+    char *text = gkt_read_file(data_path("flags.json"));
+    char *state;
+    gkt_daemon d;
+    gk_client *client;
+    gk_context *ctx = NULL;
+    gk_detail detail;
+    bool on = false;
+
+    gkt_tempdir(dir);
+    snprintf(flags, sizeof(flags), "%s/flags.json", dir);
+    ck_assert_int_eq(gkt_write_file(flags, text, 0644), 0);
+    ck_assert_int_eq(gkt_daemon_start(&d, flags, NULL), 0);
+    client = open_client(&d, 0, true);
+    ck_assert_int_eq(gk_context_new(&ctx, "tenant-1"), GK_OK);
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
+    ck_assert(on);
+
+    /* Kill orders.read_v2: its definition starts with "description"; put the state before it. */
+    state = strstr(text, "\"description\"");
+    ck_assert_ptr_nonnull(state);
+    {
+        size_t head = (size_t) (state - text);
+        char *killed = malloc(strlen(text) + 32);
+        snprintf(killed, strlen(text) + 32, "%.*s\"state\": \"DISABLED\", %s", (int) head, text,
+                 state);
+        ck_assert_int_eq(gkt_write_file(flags, killed, 0644), 0);
+        free(killed);
+    }
+    gkt_daemon_signal(&d, SIGHUP);
+    ck_assert(gkt_log_contains(&d, "as snapshot version 2", 5000));
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
+    ck_assert(!on);
+    ck_assert_int_eq(detail.reason, GK_REASON_DISABLED);
+    ck_assert_uint_eq(detail.snapshot_version, 2);
+
+    gk_context_free(ctx);
+    gk_client_close(client);
+    ck_assert_int_eq(gkt_daemon_stop(&d), 0);
+    gkt_rmtree(dir);
+    free(text);
+}
+END_TEST
+
+/* With the daemon gone: last known good (STALE) while its token lives, then the fallback. */
+START_TEST(test_stale_then_error_when_daemon_is_gone)
+{
+    const char *extra[] = {"--token-ttl", "3", NULL};
+    gkt_daemon d;
+    gk_client *client;
+    gk_context *ctx = NULL;
+    gk_detail detail;
+    bool on = false;
+
+    ck_assert_int_eq(gkt_daemon_start(&d, data_path("flags.json"), extra), 0);
+    client = open_client(&d, 1, false);
+    ck_assert_int_eq(gk_context_new(&ctx, "tenant-1"), GK_OK);
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
+    ck_assert_int_eq(detail.reason, GK_REASON_TARGETING_MATCH);
+
+    ck_assert_int_eq(gkt_daemon_stop(&d), 0);
+    sleep_ms(5);
+    on = false;
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
+    ck_assert_msg(detail.reason == GK_REASON_STALE, "reason %s: %s", gk_reason_str(detail.reason),
+                  detail.error_message);
+    ck_assert(on);
+
+    sleep_ms(3200);
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
+    ck_assert_int_eq(detail.reason, GK_REASON_ERROR);
+    ck_assert(!on);
+    ck_assert_int_ne(detail.error_code, GK_ERROR_NONE);
+
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+START_TEST(test_example_program)
+{
+    gkt_daemon d, other;
+    char out[16384];
+    const char *argv[] = {gkt_env("GK_EXAMPLE_EVALUATE"), "--endpoint", d.tcp_url, "--jwks",
+                          d.jwks_path, "--targeting-key", "tenant-1", "--json", NULL};
+    const char *forged[] = {gkt_env("GK_EXAMPLE_EVALUATE"), "--endpoint", d.tcp_url, "--jwks",
+                            other.jwks_path, "--flag", "orders.read_v2", "--targeting-key",
+                            "tenant-1", NULL};
+
+    ck_assert_int_eq(gkt_daemon_start(&d, data_path("flags.json"), NULL), 0);
+    ck_assert_int_eq(gkt_daemon_start(&other, data_path("flags.json"), NULL), 0);
+    ck_assert_int_eq(gkt_run(argv, NULL, out, sizeof(out), 10000), 0);
+    ck_assert_msg(strstr(out, "\"orders.read_v2\"") != NULL && strstr(out, "TARGETING_MATCH"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "DISABLED") != NULL, "%s", out);
+
+    /* Trusting another gatekeeper's keys: the answer is refused, the fallback says why. */
+    ck_assert_int_eq(gkt_run(forged, NULL, out, sizeof(out), 10000), 0);
+    ck_assert_msg(strstr(out, "PROVIDER_FATAL") != NULL, "%s", out);
+    ck_assert_int_eq(gkt_daemon_stop(&other), 0);
+    ck_assert_int_eq(gkt_daemon_stop(&d), 0);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("sdk_daemon");
+    TCase *tc = tcase_create("sdk_daemon");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_every_reason_through_the_sdk);
+    tcase_add_test(tc, test_eval_all_in_one_token);
+    tcase_add_test(tc, test_kill_switch_by_reload);
+    tcase_add_test(tc, test_stale_then_error_when_daemon_is_gone);
+    tcase_add_test(tc, test_example_program);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
