@@ -36,14 +36,18 @@ claim_of(gkp_flag_claim *claim, const gkd_decision *d)
     claim->error_message = d->error_message;
 }
 
-/* Evaluates the requested flags (all when none are named) into claims; claims has room for n. */
+/*
+ * Evaluates the flags the request names, or every flag of the snapshot when it names none, into
+ * `claims` (room for n).
+ */
 static void
-evaluate(const gkd_snapshot *snap, const gkp_request *req, gkp_flag_claim *claims, size_t n)
+evaluate(const gkd_snapshot *snap, const gkp_request *req, int named, gkp_flag_claim *claims,
+         size_t n)
 {
     gkd_decision d;
 
     for (size_t i = 0; i < n; i++) {
-        if (req->flags != NULL && json_array_size(req->flags) > 0) {
+        if (named) {
             const json_t *key = json_array_get(req->flags, i);
             gkd_engine_eval_key(snap, json_string_value(key), json_string_length(key),
                                 req->context, &d);
@@ -63,18 +67,19 @@ sign_claims(const gkd_decider *decider, const gkd_snapshot *snap, const gkp_requ
     char subject[GKD_SUBJECT_MAX];
     const json_t *tk = json_object_get(req->context, "targetingKey");
     char *payload = NULL, *token = NULL;
-    size_t n, payload_len, toklen;
+    int named = json_array_size(req->flags) > 0;
+    size_t n = named ? json_array_size(req->flags) : gkd_snapshot_count(snap);
+    size_t payload_len, toklen;
     gkp_claims set;
     gk_err rv;
 
-    n = json_array_size(req->flags) > 0 ? json_array_size(req->flags) : gkd_snapshot_count(snap);
     if (n > DECIDE_STACK_FLAGS) {
         claims = malloc(n * sizeof(*claims));
         if (claims == NULL) {
             return GK_ENOMEM;
         }
     }
-    evaluate(snap, req, claims, n);
+    evaluate(snap, req, named, claims, n);
     memset(&set, 0, sizeof(set));
     set.iat = (int64_t) time(NULL);
     set.exp = set.iat + (int64_t) decider->token_ttl_s;
