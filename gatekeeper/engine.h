@@ -18,6 +18,7 @@
 #ifndef GKD_ENGINE_H
 #define GKD_ENGINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -28,6 +29,12 @@
 /*
  * gkd_decision - the outcome for one flag. Strings and value are borrowed from the snapshot and
  * valid while it is held. variant/value are NULL for DISABLED and ERROR.
+ *   flag_key       the flag's key (NUL-terminated), except for FLAG_NOT_FOUND: then the caller's
+ *                  `key`, which need not be NUL-terminated; flag_key_len bytes in every case
+ *   rule_id        "targets" (individual targets), a rule's id (its variant or rollout applied),
+ *                  "prerequisite:<key>" (a prerequisite not met), or NULL
+ *   error_message  for ERROR: static text or text owned by the snapshot (names the missing
+ *                  bucketing attribute); NULL otherwise
  */
 typedef struct gkd_decision {
     const char *flag_key;
@@ -36,13 +43,17 @@ typedef struct gkd_decision {
     gk_reason reason;
     gk_error_code error_code;
     const char *rule_id;
-    const char *error_message;  /* static text for ERROR, else NULL */
+    const char *error_message;
+    size_t flag_key_len;
 } gkd_decision;
 
 /*
  * gkd_engine_eval - evaluate `flag` of `snap` for context `ctx` (a JSON object of attributes,
- * borrowed; NULL means an empty context).
+ * borrowed; NULL or a non-object means an empty context).
  * out  always filled.
+ * Latency: well under 1 µs for a flag with a few rules (bench: tests/unit/engine_test.c); never
+ * allocates. Prerequisites are evaluated with the same context (at most
+ * GKD_FLAG_MAX_PREREQ_EVALS flag evaluations in all).
  */
 void gkd_engine_eval(const gkd_snapshot *snap, const gkd_flag *flag, const json_t *ctx,
                      gkd_decision *out);
