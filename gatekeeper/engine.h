@@ -9,9 +9,12 @@
  *   4. first rule whose clauses all match    -> its variant (TARGETING_MATCH) or its rollout (SPLIT)
  *   5. the flag's rollout                    -> SPLIT
  *   6. default variant                       -> DEFAULT (STATIC when the flag has no targets,
- *                                               rules or rollout)
- * A rollout whose bucketing attribute is missing from the context gives reason ERROR with
- * TARGETING_KEY_MISSING (the caller's default applies).
+ *                                               rules, rollout or prerequisites)
+ * A rollout whose bucketing attribute ("bucketBy", default "targetingKey": a string, or an integer
+ * hashed as its decimal digits) is missing from the context or of another type gives reason ERROR
+ * with TARGETING_KEY_MISSING, no variant (the caller's default applies) and an error_message
+ * naming the attribute. Targets match the context's "targetingKey" only. A disabled or erroring
+ * prerequisite is never met.
  *
  * THREAD SAFETY: reentrant; reads only the held snapshot and the context.
  */

@@ -56,10 +56,14 @@ uint64_t gkd_snapshot_version(const gkd_snapshot *snap);
 /* gkd_snapshot_count - number of flags. */
 size_t gkd_snapshot_count(const gkd_snapshot *snap);
 
-/* gkd_snapshot_flag_at - flag `i` (0 .. count-1) in key order; borrowed while snap is held. */
+/*
+ * gkd_snapshot_flag_at - flag `i` (0 .. count-1) in key order (bytewise), or NULL past the end;
+ * borrowed while snap is held. flag.h describes struct gkd_flag (gkd_flag_key() for the key).
+ */
 const gkd_flag *gkd_snapshot_flag_at(const gkd_snapshot *snap, size_t i);
 
-/* gkd_snapshot_find - the flag with this key (len bytes, need not be NUL-terminated), or NULL. */
+/* gkd_snapshot_find - the flag with this key (len bytes, need not be NUL-terminated), or NULL.
+ * O(log n) binary search, no allocation. */
 const gkd_flag *gkd_snapshot_find(const gkd_snapshot *snap, const char *key, size_t len);
 
 /* ---- slot -------------------------------------------------------------------------------- */
