@@ -23,8 +23,11 @@ refuse(gk_detail *why, gk_err rv, gk_error_code code, const char *what, const ch
     gks_detail_clear(why);
     why->reason = GK_REASON_ERROR;
     why->error_code = code;
-    snprintf(why->error_message, sizeof(why->error_message), "%s%s%s", what,
-             text[0] != '\0' ? ": " : "", text);
+    /* A message cut to fit the field is still worth having: the result is not checked. */
+    if (snprintf(why->error_message, sizeof(why->error_message), "%s%s%s", what,
+                 text[0] != '\0' ? ": " : "", text) < 0) {
+        why->error_message[0] = '\0';
+    }
     return rv;
 }
 

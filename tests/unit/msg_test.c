@@ -253,10 +253,10 @@ run_case(const char *dir, const char *name)
     gk_err rv;
     int ok = 1;
 
-    snprintf(path, sizeof(path), "%s/%s/input", dir, name);
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s/input", dir, name), (int) sizeof(path));
     input = read_file(path, &inlen);
     ck_assert_msg(input != NULL, "case %s: missing %s", name, path);
-    snprintf(path, sizeof(path), "%s/%s/expect", dir, name);
+    ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s/expect", dir, name), (int) sizeof(path));
     expect = read_file(path, &exlen);
     ck_assert_msg(expect != NULL, "case %s: missing %s", name, path);
     expect = realloc(expect, exlen + 1);
