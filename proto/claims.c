@@ -168,6 +168,10 @@ put_flag(outbuf *b, const gkp_flag_claim *f)
         PUT_LIT(b, ",\"errorMessage\":");
         put_str(b, f->error_message);
     }
+    if (f->mask != NULL && json_array_size(f->mask) > 0) {
+        PUT_LIT(b, ",\"mask\":");
+        put_json(b, f->mask);
+    }
     PUT_LIT(b, "}");
 }
 
@@ -241,6 +245,32 @@ opt_str(const char **out, const json_t *obj, const char *name, size_t i, gk_diag
     return GK_OK;
 }
 
+/* Optional "mask": an array of non-empty strings (field paths); GK_EPROTO for anything else. */
+static gk_err
+opt_mask(const json_t **out, const json_t *obj, size_t i, gk_diag *diag)
+{
+    const json_t *v = json_object_get(obj, "mask");
+    const json_t *field;
+    size_t j;
+
+    *out = NULL;
+    if (v == NULL) {
+        return GK_OK;
+    }
+    if (!json_is_array(v)) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "flags[%zu].mask is not an array", i);
+    }
+    json_array_foreach(v, j, field)
+    {
+        if (!json_is_string(field) || json_string_length(field) == 0) {
+            return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                                "flags[%zu].mask[%zu] is not a non-empty string", i, j);
+        }
+    }
+    *out = v;
+    return GK_OK;
+}
+
 static gk_err
 decode_flag(gkp_flag_claim *f, const json_t *e, size_t i, gk_diag *diag)
 {
@@ -270,6 +300,9 @@ decode_flag(gkp_flag_claim *f, const json_t *e, size_t i, gk_diag *diag)
     }
     if (rv == GK_OK) {
         rv = opt_str(&code, e, "errorCode", i, diag);
+    }
+    if (rv == GK_OK) {
+        rv = opt_mask(&f->mask, e, i, diag);
     }
     if (rv != GK_OK) {
         return rv;

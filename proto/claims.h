@@ -32,6 +32,7 @@ typedef struct gkp_flag_claim {
     gk_error_code error_code;   /* GK_ERROR_NONE unless reason is ERROR */
     const char *rule_id;        /* NULL when none */
     const char *error_message;  /* NULL when none */
+    const json_t *mask;         /* array of field-path strings to mask, NULL when none */
 } gkp_flag_claim;
 
 /* The claims set. `sub` NULL when absent. */
