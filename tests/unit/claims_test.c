@@ -232,6 +232,36 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* A mask list rides on its entry and comes back as the same array; an empty one is left out. */
+START_TEST(test_round_trip_mask)
+{
+    gkp_claims c;
+    gkp_flag_claim f[3];
+    gkp_claims_doc *doc = NULL;
+    json_t *mask = json_pack("[s,s]", "customer_email", "address.street");
+    json_t *empty = json_array();
+    const gkp_claims *d;
+    char *out = NULL;
+    size_t len = 0;
+    gk_diag diag = {0};
+
+    sample(&c, f);
+    f[0].mask = mask;
+    f[1].mask = empty;
+    ck_assert_int_eq(gkp_claims_encode(&out, &len, &c), GK_OK);
+    ck_assert_ptr_nonnull(strstr(out, "\"mask\":[\"customer_email\",\"address.street\"]"));
+    ck_assert_int_eq(gkp_claims_decode(&doc, out, len, &diag), GK_OK);
+    d = gkp_claims_doc_get(doc);
+    ck_assert(json_equal(d->flags[0].mask, mask));
+    ck_assert_ptr_null(d->flags[1].mask);
+    ck_assert_ptr_null(d->flags[2].mask);
+    gkp_claims_doc_free(doc);
+    free(out);
+    json_decref(mask);
+    json_decref(empty);
+}
+END_TEST
+
 /* Many flags with large values exercise the encoder's buffer growth. */
 START_TEST(test_round_trip_many_flags)
 {
@@ -305,6 +335,12 @@ static const struct {
     {"", "invalid JSON"},
     {"{\"iat\":1,", "invalid JSON"},
     {"[1,2]", "not a JSON object"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"mask\":\"email\"}]}",
+     "mask is not an array"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"mask\":[\"email\",7]}]}",
+     "mask[1]"},
     {"{\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "\"iat\""},
     {"{\"iat\":\"1\",\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "\"iat\""},
     {"{\"iat\":1,\"snapshotVersion\":3,\"flags\":[]}", "\"exp\""},
@@ -384,6 +420,7 @@ claims_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_round_trip_many_flags);
+    tcase_add_test(tc, test_round_trip_mask);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("decode");
