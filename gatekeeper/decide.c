@@ -34,6 +34,7 @@ claim_of(gkp_flag_claim *claim, const gkd_decision *d)
     claim->error_code = d->error_code;
     claim->rule_id = d->rule_id;
     claim->error_message = d->error_message;
+    claim->mask = NULL;
 }
 
 /*

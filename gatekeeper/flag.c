@@ -54,7 +54,8 @@ perr(gk_diag *diag, const char *source, const where *w, const char *fmt, ...)
 
 static const char *const flag_members[] = {
     "description", "owner",         "state",   "variants", "defaultVariant", "salt",
-    "bucketBy",    "prerequisites", "targets", "rules",    "rollout",        NULL,
+    "bucketBy",    "prerequisites", "targets", "rules",    "rollout",        "metadata",
+    NULL,
 };
 
 static char *
@@ -767,6 +768,7 @@ enum {
     M_TARGETS,
     M_RULES,
     M_ROLLOUT,
+    M_METADATA,
     M_N
 };
 
@@ -793,6 +795,12 @@ gkd_flag_parse(gkd_flag *flag, const char *key, json_t *def, const char *source,
     rv = collect_members(def, flag_members, m, &w, source, diag);
     if (rv != GK_OK) {
         return rv;
+    }
+    /* Metadata is for policies (read through the snapshot's state), not for evaluation. */
+    if (m[M_METADATA] != NULL && !json_is_object(m[M_METADATA])) {
+        return perr(diag, source, &w,
+                    "\"metadata\" must be an object, e.g. {\"schema\": \"orders\", "
+                    "\"targetVersion\": 2}");
     }
     flag->key_len = strlen(key);
     flag->key = copy_str(key);

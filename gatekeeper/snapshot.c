@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "flag.h"
+#include "registry.h"
 #include "vocab.h"
 
 struct gkd_snapshot {
@@ -26,6 +27,7 @@ struct gkd_snapshot {
     uint64_t version;
     size_t count;
     gkd_flag *flags; /* sorted by key bytes */
+    json_t *state;   /* {"flags": {...}, "schemas": {...}, "consumers": {...}} for the policies */
 };
 
 static void
@@ -35,6 +37,7 @@ snapshot_free(gkd_snapshot *snap)
         gkd_flag_fini(&snap->flags[i]);
     }
     free(snap->flags);
+    json_decref(snap->state);
     free(snap);
 }
 
@@ -243,6 +246,64 @@ done:
     return rv;
 }
 
+/* The document's top level: "flags" (required), "schemas", "consumers", "$schema" (optional). */
+static gk_err
+check_sections(const json_t *doc, const char *source, gk_diag *diag)
+{
+    static const char *const sections[] = {"flags", "schemas", "consumers", "$schema", NULL};
+    const char *name;
+    json_t *v;
+    gk_err rv;
+
+    json_object_foreach((json_t *) (uintptr_t) doc, name, v)
+    {
+        size_t i = 0;
+        while (sections[i] != NULL && strcmp(sections[i], name) != 0) {
+            i++;
+        }
+        if (sections[i] == NULL) {
+            return gkp_diag_set(diag, GK_EPROTO, source, 0,
+                                "unknown top-level member \"%.40s\" (allowed: flags, schemas, "
+                                "consumers, $schema)",
+                                name);
+        }
+    }
+    if (json_object_get(doc, "flags") == NULL) {
+        return gkp_diag_set(diag, GK_EPROTO, source, 0,
+                            "the flags document needs \"flags\": {\"flags\": {\"key\": {...}}}");
+    }
+    rv = gkd_registry_check_schemas(json_object_get(doc, "schemas"), source, diag);
+    if (rv == GK_OK) {
+        rv = gkd_registry_check_consumers(json_object_get(doc, "consumers"), source, diag);
+    }
+    return rv;
+}
+
+/*
+ * The policies' view of the document. It shares the document's values (json_incref), so the
+ * caller must not modify the document after the build; nothing here copies 10,000 definitions.
+ */
+static gk_err
+build_state(gkd_snapshot *snap, const json_t *doc, const char *source, gk_diag *diag)
+{
+    static const char *const sections[] = {"flags", "schemas", "consumers"};
+    json_t *section;
+
+    snap->state = json_object();
+    for (size_t i = 0; snap->state != NULL && i < 3; i++) {
+        section = json_object_get(doc, sections[i]);
+        section = section != NULL ? json_incref(section) : json_object();
+        if (json_object_set_new(snap->state, sections[i], section) != 0) {
+            json_decref(snap->state);
+            snap->state = NULL;
+        }
+    }
+    if (snap->state == NULL) {
+        return gkp_diag_set(diag, GK_ENOMEM, source, 0, "out of memory");
+    }
+    return GK_OK;
+}
+
 gk_err
 gkd_snapshot_build(gkd_snapshot **snapp, const json_t *doc, uint64_t version, const char *source,
                    gk_diag *diag)
@@ -262,12 +323,11 @@ gkd_snapshot_build(gkd_snapshot **snapp, const json_t *doc, uint64_t version, co
         return gkp_diag_set(diag, GK_EPROTO, source, 0,
                             "the flags document must be an object {\"flags\": {...}}");
     }
-    if (json_object_size(doc) != (json_object_get(doc, "$schema") != NULL ? 2u : 1u) ||
-        (flags = json_object_get(doc, "flags")) == NULL) {
-        return gkp_diag_set(diag, GK_EPROTO, source, 0,
-                            "the flags document holds only \"flags\" (and optionally "
-                            "\"$schema\"): {\"flags\": {\"key\": {...}}}");
+    rv = check_sections(doc, source, diag);
+    if (rv != GK_OK) {
+        return rv;
     }
+    flags = json_object_get(doc, "flags");
     if (!json_is_object(flags)) {
         return gkp_diag_set(diag, GK_EPROTO, source, 0,
                             "\"flags\" must be an object of flag key -> definition");
@@ -302,6 +362,10 @@ gkd_snapshot_build(gkd_snapshot **snapp, const json_t *doc, uint64_t version, co
         goto fail;
     }
     rv = check_prerequisite_graph(snap, source, diag);
+    if (rv != GK_OK) {
+        goto fail;
+    }
+    rv = build_state(snap, doc, source, diag);
     if (rv != GK_OK) {
         goto fail;
     }
@@ -427,4 +491,10 @@ gkd_snapshot_slot_swap_take(gkd_snapshot_slot *slot, gkd_snapshot *snap)
     pthread_mutex_unlock(&slot->lock);
     /* Outside the lock: the last release frees a whole snapshot. */
     gkd_snapshot_rele(old);
+}
+
+const json_t *
+gkd_snapshot_state(const gkd_snapshot *snap)
+{
+    return snap->state;
 }

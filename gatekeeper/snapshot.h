@@ -30,7 +30,9 @@ typedef struct gkd_flag gkd_flag;   /* defined in flag.h */
  * gkd_snapshot_build - build a snapshot from a flags document (docs/flags.md): validates every
  * flag, resolves prerequisites and refuses prerequisite cycles.
  * snapp    out: a snapshot with one reference, released with gkd_snapshot_rele().
- * doc      borrowed; the snapshot keeps what it needs.
+ * doc      a flags document (docs/flags.md): "flags", and optionally "schemas" and "consumers"
+ *          (registry.h); the snapshot keeps references to its values, so the caller must not
+ *          modify it afterwards.
  * version  the snapshot version carried in decisions (monotonic within one daemon).
  * source   name of the document for diag (e.g. the file path).
  * diag     on error names the flag key and the problem, e.g.
@@ -65,6 +67,13 @@ const gkd_flag *gkd_snapshot_flag_at(const gkd_snapshot *snap, size_t i);
 /* gkd_snapshot_find - the flag with this key (len bytes, need not be NUL-terminated), or NULL.
  * O(log n) binary search, no allocation. */
 const gkd_flag *gkd_snapshot_find(const gkd_snapshot *snap, const char *key, size_t len);
+
+/*
+ * gkd_snapshot_state - the document as the policies see it: {"flags": {key: definition},
+ * "schemas": {...}, "consumers": {...}} (absent sections are empty objects). Borrowed while snap
+ * is held; never modified.
+ */
+const json_t *gkd_snapshot_state(const gkd_snapshot *snap);
 
 /* ---- slot -------------------------------------------------------------------------------- */
 
