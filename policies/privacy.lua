@@ -1,0 +1,170 @@
+-- privacy.lua: personal data is masked for whoever is not cleared to see it.
+--
+--   on_evaluate  when the flag's metadata.schema names a schema with personal-data fields
+--                (state.schemas[name].pii) and the requesting service is not a consumer cleared
+--                for "pii" (state.consumers[ctx.service].clearances), the decision is allowed with
+--                those fields as its mask list; the variant is left alone. Otherwise: abstain.
+--                Runs for every decision, so it does a few table look-ups and nothing more.
+--   mask         kind "context": the attributes that look personal (PERSONAL_WORDS in the name, or
+--                listed in PERSONAL_ATTRIBUTES), nested objects included ("user.email");
+--                kind = a schema name: that schema's pii fields present in the record. The pii
+--                list is read from `state` when the gatekeeper passes it as a third argument, else
+--                from SCHEMA_PII; for a schema known to neither, the attributes that look personal.
+--
+-- The runtime fails closed: an error in this file masks every field of the record, and gives the
+-- decision its default variant with reason ERROR.
+
+-- The clearance a consumer needs to receive personal data unmasked.
+CLEARANCE = "pii"
+
+-- A context attribute looks personal when one of the words of its name (split at "_", "-", ".",
+-- and lower-to-upper case changes; compared in lower case) is one of these.
+PERSONAL_WORDS = {
+  email = true, mail = true,
+  name = true, firstname = true, lastname = true, fullname = true, surname = true, username = true,
+  phone = true, mobile = true, telephone = true, msisdn = true,
+  address = true, addr = true, street = true, postcode = true, zip = true,
+  ip = true, ipv4 = true, ipv6 = true, ipaddress = true,
+}
+
+-- Context attributes that are personal whatever their name says (compared in lower case).
+PERSONAL_ATTRIBUTES = { "dob", "birthDate", "dateOfBirth", "ssn", "nationalId", "taxId", "iban" }
+
+-- The pii fields of schemas, for `mask` when the gatekeeper does not pass `state`:
+-- schema name -> list of field paths. state.schemas[name].pii wins when it is available.
+SCHEMA_PII = {}
+
+-- Nested objects deeper than this are masked whole rather than searched.
+MAX_DEPTH = 8
+
+local function str(v)
+  if type(v) == "string" and v ~= "" then return v end
+  return nil
+end
+
+local function is_object(v)
+  return type(v) == "table" and v ~= gk.null
+end
+
+local function contains(t, x)
+  if not is_object(t) then return false end
+  for _, v in ipairs(t) do
+    if v == x then return true end
+  end
+  return false
+end
+
+local function strings(t)
+  local out = {}
+  if not is_object(t) then return out end
+  for _, v in ipairs(t) do
+    if type(v) == "string" and v ~= "" then out[#out + 1] = v end
+  end
+  return out
+end
+
+local extra_personal = {}
+for _, a in ipairs(PERSONAL_ATTRIBUTES) do extra_personal[a:lower()] = true end
+
+-- Whether an attribute name looks like personal data.
+function looks_personal(key)
+  if type(key) ~= "string" then return false end
+  local lower = key:lower()
+  if extra_personal[lower] or PERSONAL_WORDS[lower] then return true end
+  local spaced = key:gsub("(%l)(%u)", "%1 %2"):gsub("(%d)(%a)", "%1 %2"):lower()
+  for word in spaced:gmatch("[%w]+") do
+    if PERSONAL_WORDS[word] then return true end
+  end
+  return false
+end
+
+-- The pii list of schema `name`, or nil when the schema is unknown.
+local function schema_pii(name, state, known)
+  if is_object(state) and is_object(state.schemas) then
+    local s = state.schemas[name]
+    if is_object(s) then return strings(s.pii) end
+  end
+  if is_object(known[name]) then return strings(known[name]) end
+  return nil
+end
+
+function on_evaluate(ctx, flag, proposal, state)
+  local meta = is_object(flag) and flag.metadata or nil
+  local schema = is_object(meta) and str(meta.schema) or nil
+  if not schema or not is_object(state) or not is_object(state.schemas) then return nil end
+  local s = state.schemas[schema]
+  if not is_object(s) or not is_object(s.pii) or #s.pii == 0 then return nil end
+
+  local service = is_object(ctx) and str(ctx.service) or nil
+  local consumer = service and is_object(state.consumers) and state.consumers[service] or nil
+  if is_object(consumer) and contains(consumer.clearances, CLEARANCE) then return nil end
+
+  local fields = strings(s.pii)
+  local who
+  if not service then
+    who = "the request names no service"
+  elseif not is_object(consumer) then
+    who = "service " .. service .. " is not a registered consumer"
+  else
+    who = "service " .. service .. " is not cleared for " .. CLEARANCE
+  end
+  return gk.allow(who .. ": masking the personal data of schema " .. schema .. " ("
+    .. table.concat(fields, ", ") .. ")", { mask = fields })
+end
+
+-- Appends to `out` the paths of personal attributes in `record`, searching nested objects.
+local function personal_paths(record, prefix, depth, out)
+  for k, v in pairs(record) do
+    if type(k) == "string" then
+      local path = prefix .. k
+      if looks_personal(k) then
+        out[#out + 1] = path
+      elseif is_object(v) and not gk.is_array(v) then
+        if depth >= MAX_DEPTH then
+          out[#out + 1] = path
+        else
+          personal_paths(v, path .. ".", depth + 1, out)
+        end
+      end
+    end
+  end
+  return out
+end
+
+-- The value at a dotted path ("address.street"), or nil.
+local function at_path(record, path)
+  local v = record
+  for part in path:gmatch("[^.]+") do
+    if not is_object(v) then return nil end
+    v = v[part]
+  end
+  return v
+end
+
+-- The paths to mask in `record` of `kind`; `known` is the schema name -> pii list table to use when
+-- `state` is absent (SCHEMA_PII when nil). A helper of `mask`, global so that tests can call it.
+function mask_fields(kind, record, state, known)
+  local pii = nil
+  if kind ~= "context" then
+    pii = schema_pii(kind, state, known or SCHEMA_PII)
+  end
+  local fields
+  if pii then
+    fields = {}
+    for _, f in ipairs(pii) do
+      if at_path(record, f) ~= nil then fields[#fields + 1] = f end
+    end
+  else
+    fields = personal_paths(record, "", 1, {})
+    table.sort(fields)
+  end
+  return fields
+end
+
+function mask(kind, record, state)
+  if not is_object(record) then return nil end
+  local fields = mask_fields(kind, record, state)
+  if #fields == 0 then return nil end
+  local what = kind == "context" and "context" or ("a record of schema " .. tostring(kind))
+  return gk.allow("personal data in " .. what, { mask = fields })
+end
