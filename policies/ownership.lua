@@ -169,8 +169,8 @@ function authorize(req)
         .. " has no team to own it")
     end
     if proposed and proposed ~= team and not role then
-      return gk.deny(what .. " has no owner yet: " .. team .. " may take it only as its own, not for "
-        .. proposed)
+      return gk.deny(what .. " has no owner yet: " .. team .. " may take it only as its own,"
+        .. " not for " .. proposed)
     end
     return gk.allow(what .. " has no owner yet: " .. (proposed or team) .. " may take it as owner")
   end
@@ -219,7 +219,8 @@ function on_change(change, state)
     -- Created, or an owner given to a resource that had none: it must be the actor's team.
     if new == nil then
       if OWNER_IN_OBJECT[change.kind] and not present(before) then
-        return gk.deny("new " .. what .. " needs an owner: set owner to " .. tostring(team or "your team"))
+        return gk.deny("new " .. what .. " needs an owner: set owner to "
+          .. tostring(team or "your team"))
       end
       return nil
     end
