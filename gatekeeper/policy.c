@@ -1,0 +1,1701 @@
+/*
+ * policy.c - the Lua policy sandbox: state, loading, budgets, hook calls, combination and the
+ * explain trace (see policy.h and policies/README.md).
+ *
+ * Sandbox (after Redis's script_lua.c, adapted to Lua 5.4):
+ * - "lua_newstate" with "cap_alloc": it counts `osize` only when `ptr` is not NULL (Lua passes a
+ *   type tag there for new blocks) and refuses only growth past the cap, never a shrink (Lua
+ *   assumes shrinking cannot fail).
+ * - Libraries opened one by one as linit.c invites: base, table, string, math, utf8. Removed from
+ *   base: load, loadfile, dofile, collectgarbage, raw*, get/setmetatable, warn, _G; string.dump,
+ *   math.random, math.randomseed. `print` goes to the log; `next` sees through read-only proxies.
+ * - Library tables (and gk) are read-only proxies; the string metatable's __index is the string
+ *   proxy so that ("x"):rep(2) still works while string.rep cannot be replaced.
+ * - The global table G is reachable only through each file's _ENV chain; its metatable makes reading
+ *   an unknown name an error. A file's _ENV takes writes while its top level runs; then its globals
+ *   move to a table FG and _ENV becomes an empty table with __index = FG and a __newindex that
+ *   errors, so an existing global cannot be overwritten either.
+ * - Chunks load with mode "t" (text only) and chunk name "@policies/<file>.lua".
+ * - "count_hook" charges instructions in chunks of at most CHUNK and checks the wall clock each
+ *   time. Once a budget trips it re-arms itself with LUA_MASKLINE|LUA_MASKCOUNT and count 1, so it
+ *   raises again at once after any pcall inside the policy catches the first error.
+ * - Every call goes through lua_pcall with "msgh", which records source:line of the innermost Lua
+ *   frame. Memory errors do not run the handler (Lua 5.4 skips it), so they name the file only.
+ *
+ * A hook call runs inside one protected C function ("call_cfn"), so that a memory error in the glue
+ * (building argument tables) fails the call closed instead of reaching the panic handler. Results
+ * go straight into the caller's gkd_policy_result, so nothing leaks when Lua unwinds.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "log.h"
+#include "luajson.h"
+#include "policy.h"
+#include "policy_api.h"
+#include "vocab.h"
+
+/* Instructions charged per count-hook firing (also the granularity of the clock check). */
+#define CHUNK 10000
+
+static const char *const hook_names[GKD_HOOK_COUNT] = {"authorize", "on_change", "on_evaluate",
+                                                       "mask"};
+
+static const char STATE_KEY = 0; /* registry: the frozen state table */
+static const char VIEWS_KEY = 0; /* registry: flag key -> frozen flag view, for the state version */
+static const char ENVS_KEY = 0;  /* registry: sequence of the files' locked _ENV tables */
+static const char FGS_KEY = 0;   /* registry: sequence of the files' global tables */
+static const char HOOKS_KEY = 0; /* registry: [hook id + 1] = sequence of hook functions */
+
+static atomic_uint_fast64_t error_count;
+
+/* Failure injection for the allocation-failure tests (policy.h). */
+static long fail_alloc_at = -1;
+
+static int
+inject_failure(void)
+{
+    if (fail_alloc_at < 0) {
+        return 0;
+    }
+    if (fail_alloc_at == 0) {
+        fail_alloc_at = -1;
+        return 1;
+    }
+    fail_alloc_at--;
+    return 0;
+}
+
+void
+gkd_policy_testing_fail_alloc(long n)
+{
+    fail_alloc_at = n;
+}
+
+static void *
+xmalloc(size_t n)
+{
+    return inject_failure() ? NULL : malloc(n);
+}
+
+struct policy_file {
+    char name[64];   /* "ownership.lua" */
+    char chunk[80];  /* "@policies/ownership.lua" */
+    char *src;
+    size_t len;
+};
+
+struct gkd_policy_set {
+    atomic_size_t refs;
+    gkd_policy_limits limits;
+    char *dir;
+    size_t count;
+    struct policy_file *files;
+};
+
+struct mem {
+    size_t used;
+    size_t cap;
+};
+
+struct budget {
+    uint64_t limit;
+    uint64_t used;
+    int chunk;
+    int tripped; /* 0, 1 instructions, 2 time */
+    uint64_t deadline_ns;
+};
+
+struct gkd_policy_vm {
+    lua_State *L;
+    gkd_policy_set *set;
+    struct mem mem;
+    struct budget b;
+    size_t nhook[GKD_HOOK_COUNT];
+    uint8_t hook_file[GKD_HOOK_COUNT][GKD_POLICY_MAX_FILES];
+    uint64_t state_version;
+    int have_state;  /* a state was converted for state_version */
+    int state_ok;    /* ... and it fitted the memory budget */
+    json_t *state;   /* reference kept for building flag views lazily */
+    /* message handler output */
+    char where[96];
+    const char *test_source;
+    int test_line;
+};
+
+/* ---- allocator, budgets, message handler ---- */
+
+static void *
+cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct mem *m = ud;
+    size_t old = ptr != NULL ? osize : 0;
+    void *p;
+
+    if (nsize == 0) {
+        free(ptr);
+        m->used -= old;
+        return NULL;
+    }
+    if (nsize <= old) {
+        p = realloc(ptr, nsize);
+        if (p == NULL) {
+            return ptr; /* keep the larger block: shrinking must not fail */
+        }
+        m->used = m->used - old + nsize;
+        return p;
+    }
+    if (m->used - old + nsize > m->cap || inject_failure()) {
+        return NULL;
+    }
+    p = realloc(ptr, nsize);
+    if (p == NULL) {
+        return NULL;
+    }
+    m->used = m->used - old + nsize;
+    return p;
+}
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+static void
+budget_arm(gkd_policy_vm *vm, uint64_t instructions, uint32_t timeout_ms)
+{
+    vm->b.limit = instructions != 0 ? instructions : vm->set->limits.instructions;
+    vm->b.used = 0;
+    vm->b.tripped = 0;
+    vm->b.chunk = vm->b.limit < CHUNK ? (int) vm->b.limit : CHUNK;
+    vm->b.deadline_ns =
+        now_ns() + (uint64_t) (timeout_ms != 0 ? timeout_ms : vm->set->limits.timeout_ms) * 1000000u;
+    lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, vm->b.chunk);
+}
+
+static void
+budget_restore(gkd_policy_vm *vm, const struct budget *saved)
+{
+    vm->b = *saved;
+    if (saved->limit != 0) {
+        lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, saved->chunk > 0 ? saved->chunk : 1);
+    } else {
+        lua_sethook(vm->L, NULL, 0, 0);
+    }
+}
+
+static void
+count_hook(lua_State *L, lua_Debug *ar)
+{
+    gkd_policy_vm *vm = gkd_policy_vm_of(L);
+
+    if (!vm->b.tripped) {
+        vm->b.used += (uint64_t) vm->b.chunk;
+        if (vm->b.used >= vm->b.limit) {
+            vm->b.tripped = 1;
+        } else if (now_ns() >= vm->b.deadline_ns) {
+            vm->b.tripped = 2;
+        } else {
+            uint64_t left = vm->b.limit - vm->b.used;
+            vm->b.chunk = left < CHUNK ? (int) left : CHUNK;
+            lua_sethook(L, count_hook, LUA_MASKCOUNT, vm->b.chunk);
+            return;
+        }
+        /* Redis's trick: fire at every line and instruction until the call unwinds. */
+        lua_sethook(L, count_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+    }
+    lua_getinfo(L, "Sl", ar);
+    if (vm->b.tripped == 1) {
+        luaL_error(L, "%s:%d: instruction budget exceeded (%I instructions per hook call)",
+                   ar->short_src, ar->currentline, (lua_Integer) vm->b.limit);
+    }
+    luaL_error(L, "%s:%d: time budget exceeded (%I ms per hook call)", ar->short_src,
+               ar->currentline, (lua_Integer) vm->set->limits.timeout_ms);
+}
+
+/* Does `msg` start with "<something>:<digits>:"? Then it already names its source line. */
+static int
+has_location(const char *msg)
+{
+    const char *p = msg;
+
+    while (*p != '\0' && *p != ':' && *p != ' ' && *p != '\n') {
+        p++;
+    }
+    if (*p != ':' || p == msg) {
+        return 0;
+    }
+    p++;
+    if (*p < '0' || *p > '9') {
+        return 0;
+    }
+    while (*p >= '0' && *p <= '9') {
+        p++;
+    }
+    return *p == ':';
+}
+
+static int
+msgh(lua_State *L)
+{
+    gkd_policy_vm *vm = gkd_policy_vm_of(L);
+    lua_Debug ar;
+    const char *msg;
+
+    vm->where[0] = '\0';
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+        if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0) {
+            continue;
+        }
+        if (vm->where[0] == '\0') {
+            snprintf(vm->where, sizeof vm->where, "%.80s:%d", ar.short_src, ar.currentline);
+        }
+        if (vm->test_source == NULL) {
+            break;
+        }
+        if (strcmp(ar.source, vm->test_source) == 0) {
+            vm->test_line = ar.currentline;
+            break;
+        }
+    }
+    msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    if (vm->where[0] != '\0' && !has_location(msg)) {
+        lua_pushfstring(L, "%s: %s", vm->where, msg);
+    } else {
+        lua_pushstring(L, msg);
+    }
+    return 1;
+}
+
+int
+gkd_policy_vm_pcall(gkd_policy_vm *vm, int nargs, int nresults, uint64_t instructions,
+                    uint32_t timeout_ms, const char *test_source, char *error, size_t errlen,
+                    int *test_line)
+{
+    lua_State *L = vm->L;
+    struct budget saved = vm->b;
+    int base = lua_gettop(L) - nargs, status;
+
+    lua_pushcfunction(L, msgh);
+    lua_insert(L, base);
+    vm->test_source = test_source;
+    vm->test_line = 0;
+    vm->where[0] = '\0';
+    budget_arm(vm, instructions, timeout_ms);
+    status = lua_pcall(L, nargs, nresults, base);
+    budget_restore(vm, &saved);
+    if (status != LUA_OK) {
+        if (status == LUA_ERRMEM) {
+            snprintf(error, errlen, "%s%snot enough memory (memory budget %zu bytes)", vm->where,
+                     vm->where[0] ? ": " : "", vm->mem.cap);
+        } else {
+            const char *m = lua_tostring(L, -1);
+            snprintf(error, errlen, "%s", m != NULL ? m : "error");
+        }
+        lua_pop(L, 1);
+        if (test_line != NULL) {
+            *test_line = vm->test_line;
+        }
+    }
+    lua_remove(L, base);
+    vm->test_source = NULL;
+    return status;
+}
+
+/* ---- sandbox set-up ---- */
+
+static int
+undefined_global(lua_State *L)
+{
+    return luaL_error(L, "undefined global '%s'",
+                      lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?");
+}
+
+static int
+locked_global(lua_State *L)
+{
+    return luaL_error(L, "cannot set global '%s' after loading (use a local)",
+                      lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?");
+}
+
+static void
+make_readonly_field(lua_State *L, int g, const char *name)
+{
+    lua_getfield(L, g, name);
+    gkd_luajson_readonly(L, GKD_LUAJSON_NONE);
+    lua_setfield(L, g, name);
+}
+
+static int
+sandbox_init(lua_State *L)
+{
+    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},     {LUA_TABLIBNAME, luaopen_table},
+                                    {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
+                                    {LUA_UTF8LIBNAME, luaopen_utf8}, {NULL, NULL}};
+    static const char *const base_removed[] = {
+        "load", "loadfile", "dofile", "collectgarbage", "rawget", "rawset", "rawequal",
+        "rawlen", "getmetatable", "setmetatable", "warn", "_G", "require", NULL};
+    int g;
+
+    for (const luaL_Reg *lib = libs; lib->func != NULL; lib++) {
+        luaL_requiref(L, lib->name, lib->func, 1);
+        lua_pop(L, 1);
+    }
+    gkd_luajson_init(L);
+    lua_pushglobaltable(L);
+    g = lua_gettop(L);
+    for (const char *const *n = base_removed; *n != NULL; n++) {
+        lua_pushnil(L);
+        lua_setfield(L, g, *n);
+    }
+    lua_pushcfunction(L, gkd_policy_api_print);
+    lua_setfield(L, g, "print");
+    lua_pushcfunction(L, gkd_luajson_next);
+    lua_setfield(L, g, "next");
+    lua_getfield(L, g, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    lua_getfield(L, g, "math");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "random");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "randomseed");
+    lua_pop(L, 1);
+    /* package.loaded (LUA_LOADED_TABLE) still holds the writable tables: drop it. */
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    gkd_policy_api_open(L);
+    lua_setfield(L, g, "gk");
+    make_readonly_field(L, g, "string");
+    make_readonly_field(L, g, "table");
+    make_readonly_field(L, g, "math");
+    make_readonly_field(L, g, "utf8");
+    /* ("x"):rep(3) goes through the string metatable: point it at the read-only proxy. */
+    lua_pushliteral(L, "");
+    if (lua_getmetatable(L, -1)) {
+        lua_getfield(L, g, "string");
+        lua_setfield(L, -2, "__index");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    /* G: unknown names are errors; nothing can write it (it is reachable only via __index). */
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, undefined_global);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, locked_global);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, g);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ENVS_KEY);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &FGS_KEY);
+    lua_createtable(L, GKD_HOOK_COUNT, 0);
+    for (int h = 0; h < GKD_HOOK_COUNT; h++) {
+        lua_newtable(L);
+        lua_rawseti(L, -2, h + 1);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &HOOKS_KEY);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEWS_KEY);
+    return 0;
+}
+
+/* Load and run policy file `i` (light userdata arg: the vm), then lock its environment. */
+static int
+load_file_cfn(lua_State *L)
+{
+    gkd_policy_vm *vm = gkd_policy_vm_of(L);
+    size_t i = (size_t) lua_tointeger(L, 1);
+    const struct policy_file *f = &vm->set->files[i];
+    int env, fg;
+
+    lua_newtable(L);
+    env = lua_gettop(L);
+    lua_createtable(L, 0, 1);
+    lua_pushglobaltable(L);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, env);
+    if (luaL_loadbufferx(L, f->src, f->len, f->chunk, "t") != LUA_OK) {
+        return lua_error(L);
+    }
+    lua_pushvalue(L, env);
+    lua_setupvalue(L, -2, 1);
+    lua_call(L, 0, 0);
+    /* Lock: move the globals to FG, leave _ENV empty with a refusing __newindex. */
+    lua_newtable(L);
+    fg = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, env)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, fg);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, fg)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushnil(L);
+        lua_rawset(L, env);
+    }
+    lua_createtable(L, 0, 1);
+    lua_pushglobaltable(L);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, fg);
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, fg);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, locked_global);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, env);
+    /* Hooks, in file order. */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &HOOKS_KEY);
+    for (int h = 0; h < GKD_HOOK_COUNT; h++) {
+        int t;
+        lua_pushstring(L, hook_names[h]);
+        t = lua_rawget(L, fg);
+        if (t == LUA_TFUNCTION) {
+            lua_rawgeti(L, -2, h + 1);
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, -2, (lua_Integer) vm->nhook[h] + 1);
+            lua_pop(L, 1);
+            vm->hook_file[h][vm->nhook[h]++] = (uint8_t) i;
+        } else if (t != LUA_TNIL) {
+            return luaL_error(L, "%s: global '%s' must be a function (it is a %s)", f->chunk + 1,
+                              hook_names[h], lua_typename(L, t));
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &ENVS_KEY);
+    lua_pushvalue(L, env);
+    lua_rawseti(L, -2, (lua_Integer) i + 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &FGS_KEY);
+    lua_pushvalue(L, fg);
+    lua_rawseti(L, -2, (lua_Integer) i + 1);
+    return 0;
+}
+
+static int
+panic(lua_State *L)
+{
+    const char *m = lua_tostring(L, -1);
+    gkd_log(GKD_LOG_ERROR, "policy runtime: unprotected Lua error: %s", m != NULL ? m : "?");
+    abort();
+}
+
+/* Split "policies/x.lua:12: message" into diag source, line and text. */
+static void
+diag_from_error(gk_diag *diag, gk_err code, const char *fallback_source, const char *err)
+{
+    char source[64];
+    const char *p = err, *colon;
+    int line = 0;
+
+    snprintf(source, sizeof source, "%.63s", fallback_source);
+    if (has_location(err)) {
+        colon = strchr(p, ':');
+        snprintf(source, sizeof source, "%.*s", (int) (colon - p < 63 ? colon - p : 63), p);
+        line = atoi(colon + 1);
+        p = strchr(colon + 1, ':') + 1;
+        while (*p == ' ') {
+            p++;
+        }
+    }
+    gkp_diag_set(diag, code, source, line, "%s", p);
+}
+
+static gk_err
+vm_create(gkd_policy_vm **vmp, gkd_policy_set *set, gk_diag *diag)
+{
+    gkd_policy_vm *vm;
+    char err[256];
+
+    *vmp = NULL;
+    vm = xmalloc(sizeof *vm);
+    if (vm == NULL) {
+        return gkp_diag_set(diag, GK_ENOMEM, "policies", 0, "out of memory");
+    }
+    memset(vm, 0, sizeof *vm);
+    vm->set = gkd_policy_set_hold(set);
+    vm->mem.cap = set->limits.memory_bytes;
+    vm->L = lua_newstate(cap_alloc, &vm->mem);
+    if (vm->L == NULL) {
+        gkd_policy_vm_close(vm);
+        return gkp_diag_set(diag, GK_ENOMEM, "policies", 0, "out of memory (Lua state)");
+    }
+    *(gkd_policy_vm **) lua_getextraspace(vm->L) = vm;
+    lua_atpanic(vm->L, panic);
+    lua_pushcfunction(vm->L, sandbox_init);
+    if (gkd_policy_vm_pcall(vm, 0, 0, 0, 0, NULL, err, sizeof err, NULL) != LUA_OK) {
+        gkd_policy_vm_close(vm);
+        return gkp_diag_set(diag, GK_ENOMEM, "policies", 0, "sandbox: %s", err);
+    }
+    for (size_t i = 0; i < set->count; i++) {
+        int st;
+        lua_pushcfunction(vm->L, load_file_cfn);
+        lua_pushinteger(vm->L, (lua_Integer) i);
+        st = gkd_policy_vm_pcall(vm, 1, 0, 0, 0, NULL, err, sizeof err, NULL);
+        if (st != LUA_OK) {
+            char src[80];
+            snprintf(src, sizeof src, "%s", set->files[i].chunk + 1);
+            gkd_log(GKD_LOG_ERROR, "policy load failed: %s", err);
+            atomic_fetch_add(&error_count, 1);
+            diag_from_error(diag, st == LUA_ERRMEM ? GK_ENOMEM : GK_EPROTO, src, err);
+            gkd_policy_vm_close(vm);
+            return st == LUA_ERRMEM ? GK_ENOMEM : GK_EPROTO;
+        }
+    }
+    lua_settop(vm->L, 0);
+    *vmp = vm;
+    return GK_OK;
+}
+
+/* ---- sets ---- */
+
+void
+gkd_policy_limits_default(gkd_policy_limits *l)
+{
+    l->instructions = GKD_POLICY_INSTRUCTIONS_DEFAULT;
+    l->timeout_ms = GKD_POLICY_TIMEOUT_MS_DEFAULT;
+    l->memory_bytes = GKD_POLICY_MEMORY_BYTES_DEFAULT;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+static void
+set_free(gkd_policy_set *set)
+{
+    if (set == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < set->count; i++) {
+        free(set->files[i].src);
+    }
+    free(set->files);
+    free(set->dir);
+    free(set);
+}
+
+static gk_err
+read_file(const char *path, const char *source, char **srcp, size_t *lenp, gk_diag *diag)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+
+    if (f == NULL) {
+        return gkp_diag_set(diag, errno == ENOENT ? GK_ENOENT : GK_EIO, source, 0, "%s",
+                            strerror(errno));
+    }
+    buf = xmalloc(GKD_POLICY_MAX_FILE_BYTES + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return gkp_diag_set(diag, GK_ENOMEM, source, 0, "out of memory");
+    }
+    n = fread(buf, 1, GKD_POLICY_MAX_FILE_BYTES + 1, f);
+    if (ferror(f)) {
+        fclose(f);
+        free(buf);
+        return gkp_diag_set(diag, GK_EIO, source, 0, "read error");
+    }
+    fclose(f);
+    if (n > GKD_POLICY_MAX_FILE_BYTES) {
+        free(buf);
+        return gkp_diag_set(diag, GK_EINVAL, source, 0, "larger than %zu bytes",
+                            GKD_POLICY_MAX_FILE_BYTES);
+    }
+    buf[n] = '\0';
+    *srcp = buf;
+    *lenp = n;
+    return GK_OK;
+}
+
+/* List DIR/ *<suffix> regular files, sorted; names are malloc'd. */
+static gk_err
+list_dir(const char *dir, const char *suffix, size_t max, char ***namesp, size_t *countp,
+         gk_diag *diag)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **names = NULL, path[4096];
+    size_t n = 0, slen = strlen(suffix);
+    gk_err rv = GK_OK;
+
+    *namesp = NULL;
+    *countp = 0;
+    if (d == NULL) {
+        return gkp_diag_set(diag, errno == ENOENT || errno == ENOTDIR ? GK_ENOENT : GK_EIO, dir,
+                            0, "cannot open directory: %s", strerror(errno));
+    }
+    names = xmalloc(sizeof *names * (max + 1));
+    if (names == NULL) {
+        closedir(d);
+        return gkp_diag_set(diag, GK_ENOMEM, dir, 0, "out of memory");
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        struct stat st;
+        if (e->d_name[0] == '.' || len <= slen || strcmp(e->d_name + len - slen, suffix) != 0) {
+            continue;
+        }
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int) sizeof path ||
+            stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            continue;
+        }
+        if (n == max) {
+            rv = gkp_diag_set(diag, GK_EINVAL, dir, 0, "more than %zu %s files", max, suffix);
+            break;
+        }
+        names[n] = xmalloc(len + 1);
+        if (names[n] == NULL) {
+            rv = gkp_diag_set(diag, GK_ENOMEM, dir, 0, "out of memory");
+            break;
+        }
+        memcpy(names[n++], e->d_name, len + 1);
+    }
+    closedir(d);
+    if (rv != GK_OK) {
+        for (size_t i = 0; i < n; i++) {
+            free(names[i]);
+        }
+        free(names);
+        return rv;
+    }
+    qsort(names, n, sizeof *names, cmp_names);
+    *namesp = names;
+    *countp = n;
+    return GK_OK;
+}
+
+gk_err
+gkd_policy_set_load(gkd_policy_set **setp, const char *dir, const gkd_policy_limits *limits,
+                    gk_diag *diag)
+{
+    gkd_policy_set *set;
+    gkd_policy_vm *vm;
+    char **names = NULL, path[4096];
+    size_t n = 0;
+    gk_err rv;
+
+    if (setp == NULL || dir == NULL) {
+        return gkp_diag_set(diag, GK_EINVAL, "policies", 0, "NULL argument");
+    }
+    *setp = NULL;
+    rv = list_dir(dir, ".lua", GKD_POLICY_MAX_FILES, &names, &n, diag);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    set = xmalloc(sizeof *set);
+    if (set == NULL) {
+        rv = gkp_diag_set(diag, GK_ENOMEM, dir, 0, "out of memory");
+        goto fail;
+    }
+    memset(set, 0, sizeof *set);
+    atomic_init(&set->refs, 1);
+    gkd_policy_limits_default(&set->limits);
+    if (limits != NULL) {
+        if (limits->instructions != 0) {
+            set->limits.instructions = limits->instructions;
+        }
+        if (limits->timeout_ms != 0) {
+            set->limits.timeout_ms = limits->timeout_ms;
+        }
+        if (limits->memory_bytes != 0) {
+            set->limits.memory_bytes = limits->memory_bytes;
+        }
+    }
+    set->dir = xmalloc(strlen(dir) + 1);
+    set->files = xmalloc(sizeof *set->files * (n + 1));
+    if (set->dir == NULL || set->files == NULL) {
+        rv = gkp_diag_set(diag, GK_ENOMEM, dir, 0, "out of memory");
+        goto fail;
+    }
+    memcpy(set->dir, dir, strlen(dir) + 1);
+    for (size_t i = 0; i < n; i++) {
+        struct policy_file *f = &set->files[i];
+        memset(f, 0, sizeof *f);
+        if (strlen(names[i]) >= sizeof f->name) {
+            rv = gkp_diag_set(diag, GK_EINVAL, names[i], 0, "policy file name longer than %zu",
+                              sizeof f->name - 1);
+            goto fail;
+        }
+        snprintf(f->name, sizeof f->name, "%s", names[i]);
+        snprintf(f->chunk, sizeof f->chunk, "@policies/%s", names[i]);
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int) sizeof path) {
+            rv = gkp_diag_set(diag, GK_EINVAL, dir, 0, "path too long");
+            goto fail;
+        }
+        rv = read_file(path, f->chunk + 1, &f->src, &f->len, diag);
+        if (rv != GK_OK) {
+            goto fail;
+        }
+        set->count++;
+    }
+    /* Compile and run every top level once in a scratch sandbox. */
+    rv = vm_create(&vm, set, diag);
+    if (rv != GK_OK) {
+        goto fail;
+    }
+    gkd_policy_vm_close(vm);
+    for (size_t i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+    *setp = set;
+    return GK_OK;
+fail:
+    for (size_t i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+    set_free(set);
+    return rv;
+}
+
+gkd_policy_set *
+gkd_policy_set_hold(gkd_policy_set *set)
+{
+    atomic_fetch_add(&set->refs, 1);
+    return set;
+}
+
+void
+gkd_policy_set_rele(gkd_policy_set *set)
+{
+    if (set != NULL && atomic_fetch_sub(&set->refs, 1) == 1) {
+        set_free(set);
+    }
+}
+
+size_t
+gkd_policy_set_count(const gkd_policy_set *set)
+{
+    return set->count;
+}
+
+const char *
+gkd_policy_set_name(const gkd_policy_set *set, size_t i)
+{
+    return i < set->count ? set->files[i].name : NULL;
+}
+
+const gkd_policy_limits *
+gkd_policy_set_limits(const gkd_policy_set *set)
+{
+    return &set->limits;
+}
+
+const char *
+gkd_policy_set_dir(const gkd_policy_set *set)
+{
+    return set->dir;
+}
+
+/* ---- vms ---- */
+
+gk_err
+gkd_policy_vm_open(gkd_policy_vm **vmp, gkd_policy_set *set, gk_diag *diag)
+{
+    if (vmp == NULL || set == NULL) {
+        return gkp_diag_set(diag, GK_EINVAL, "policies", 0, "NULL argument");
+    }
+    return vm_create(vmp, set, diag);
+}
+
+void
+gkd_policy_vm_close(gkd_policy_vm *vm)
+{
+    if (vm == NULL) {
+        return;
+    }
+    if (vm->L != NULL) {
+        lua_close(vm->L);
+    }
+    json_decref(vm->state);
+    gkd_policy_set_rele(vm->set);
+    free(vm);
+}
+
+const gkd_policy_set *
+gkd_policy_vm_set(const gkd_policy_vm *vm)
+{
+    return vm->set;
+}
+
+gkd_policy_vm *
+gkd_policy_vm_of(lua_State *L)
+{
+    return *(gkd_policy_vm **) lua_getextraspace(L);
+}
+
+lua_State *
+gkd_policy_vm_lua(gkd_policy_vm *vm)
+{
+    return vm->L;
+}
+
+int
+gkd_policy_hook_id(const char *name)
+{
+    for (int h = 0; h < GKD_HOOK_COUNT; h++) {
+        if (strcmp(name, hook_names[h]) == 0) {
+            return h;
+        }
+    }
+    return -1;
+}
+
+const char *
+gkd_policy_hook_name(int hook)
+{
+    return hook >= 0 && hook < GKD_HOOK_COUNT ? hook_names[hook] : NULL;
+}
+
+int
+gkd_policy_vm_has_hook(const gkd_policy_vm *vm, const char *hook)
+{
+    int h = hook != NULL ? gkd_policy_hook_id(hook) : -1;
+    return h >= 0 && vm->nhook[h] > 0;
+}
+
+static int
+find_file(const gkd_policy_set *set, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (size_t i = 0; i < set->count; i++) {
+        const char *fn = set->files[i].name;
+        if (strcmp(fn, name) == 0 ||
+            (strncmp(fn, name, len) == 0 && strcmp(fn + len, ".lua") == 0)) {
+            return (int) i;
+        }
+    }
+    return -1;
+}
+
+int
+gkd_policy_vm_push_env(gkd_policy_vm *vm, const char *name)
+{
+    int i = find_file(vm->set, name);
+
+    if (i < 0) {
+        return 0;
+    }
+    lua_rawgetp(vm->L, LUA_REGISTRYINDEX, &ENVS_KEY);
+    lua_rawgeti(vm->L, -1, i + 1);
+    lua_remove(vm->L, -2);
+    return 1;
+}
+
+void
+gkd_policy_vm_push_globals(gkd_policy_vm *vm)
+{
+    lua_pushglobaltable(vm->L);
+}
+
+/* ---- state ---- */
+
+struct state_arg {
+    gkd_policy_vm *vm;
+    const json_t *state;
+};
+
+static int
+state_cfn(lua_State *L)
+{
+    const struct state_arg *a = lua_touserdata(L, 1);
+
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEWS_KEY);
+    if (a->state != NULL) {
+        gkd_luajson_push(L, a->state, 1);
+    } else {
+        lua_createtable(L, 0, 3);
+        for (int k = 0; k < 3; k++) {
+            lua_newtable(L);
+            gkd_luajson_readonly(L, GKD_LUAJSON_OBJECT);
+            lua_setfield(L, -2, k == 0 ? "flags" : k == 1 ? "schemas" : "consumers");
+        }
+        gkd_luajson_readonly(L, GKD_LUAJSON_OBJECT);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    return 0;
+}
+
+static int
+convert_state(gkd_policy_vm *vm, const json_t *state)
+{
+    struct state_arg a = {vm, state};
+    char err[160];
+    int st;
+
+    lua_pushcfunction(vm->L, state_cfn);
+    lua_pushlightuserdata(vm->L, &a);
+    st = gkd_policy_vm_pcall(vm, 1, 0, UINT64_MAX / 2, 60000, NULL, err, sizeof err, NULL);
+    if (st != LUA_OK) {
+        lua_gc(vm->L, LUA_GCCOLLECT);
+        gkd_log(GKD_LOG_ERROR, "policy state: %s", err);
+    }
+    return st;
+}
+
+gk_err
+gkd_policy_vm_set_state(gkd_policy_vm *vm, const json_t *state, uint64_t version)
+{
+    if (vm == NULL || (state != NULL && !json_is_object(state))) {
+        return GK_EINVAL;
+    }
+    if (vm->have_state && vm->state_version == version) {
+        return vm->state_ok ? GK_OK : GK_ENOMEM;
+    }
+    json_decref(vm->state);
+    vm->state = NULL;
+    vm->have_state = 1;
+    vm->state_version = version;
+    vm->state_ok = 0;
+    lua_pushnil(vm->L); /* release the old tables before converting the new ones */
+    lua_rawsetp(vm->L, LUA_REGISTRYINDEX, &STATE_KEY);
+    lua_gc(vm->L, LUA_GCCOLLECT);
+    if (convert_state(vm, state) != LUA_OK) {
+        convert_state(vm, NULL);
+        return GK_ENOMEM;
+    }
+    /* Kept for building flag views lazily; the caller's state is immutable (a snapshot). */
+    vm->state = state != NULL ? json_incref((json_t *) (uintptr_t) state) : NULL;
+    vm->state_ok = 1;
+    return GK_OK;
+}
+
+/* ---- hook calls ---- */
+
+struct call {
+    gkd_policy_vm *vm;
+    int hook;
+    int trace;
+    gkd_policy_result *out;
+    /* argument sources: JSON (C entry points) or Lua stack slots (run()) */
+    const json_t *json_arg;
+    const char *flag_key;
+    const char *kind;
+    const gkd_policy_proposal *proposal;
+    int lua_first, lua_nargs;
+    json_t *tmp; /* released after the call (see push_flag_view) */
+    /* combination */
+    int any_allow, any_deny, any_error, conflict;
+    char deny_file[64];
+    char error_file[64];
+};
+
+static void
+set_error(struct call *c, const char *file, const char *msg)
+{
+    if (!c->any_error) {
+        c->any_error = 1;
+        snprintf(c->error_file, sizeof c->error_file, "%s", file);
+        snprintf(c->out->error, sizeof c->out->error, "%s", msg);
+    }
+    atomic_fetch_add(&error_count, 1);
+    gkd_log(GKD_LOG_WARN, "policy %s: %s", hook_names[c->hook], msg);
+}
+
+static void
+trace_add(struct call *c, json_t *entry)
+{
+    if (entry == NULL) {
+        return;
+    }
+    if (c->out->trace == NULL) {
+        c->out->trace = json_array();
+    }
+    if (c->out->trace == NULL || json_array_append_new(c->out->trace, entry) != 0) {
+        json_decref(entry);
+    }
+}
+
+static void
+mask_add(gkd_policy_result *out, const char *path)
+{
+    size_t i;
+    json_t *v;
+
+    if (out->mask == NULL) {
+        out->mask = json_array();
+        if (out->mask == NULL) {
+            return;
+        }
+    }
+    json_array_foreach (out->mask, i, v) {
+        if (strcmp(json_string_value(v), path) == 0) {
+            return;
+        }
+    }
+    json_array_append_new(out->mask, json_string(path));
+}
+
+/* Is `variant` one of the names in flag.variants (flag at index fidx)? */
+static int
+variant_known(lua_State *L, int fidx, const char *variant)
+{
+    int found = 0;
+
+    if (lua_type(L, fidx) != LUA_TTABLE) {
+        return 1; /* no flag view to check against */
+    }
+    if (lua_getfield(L, fidx, "variants") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 1;
+    }
+    for (lua_Integer k = 1; !found; k++) {
+        int t = lua_geti(L, -1, k);
+        if (t == LUA_TNIL) {
+            lua_pop(L, 1);
+            break;
+        }
+        found = t == LUA_TSTRING && strcmp(lua_tostring(L, -1), variant) == 0;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return found;
+}
+
+static void
+shape_error(struct call *c, int fn, const char *file, const char *what)
+{
+    lua_State *L = c->vm->L;
+    lua_Debug ar;
+    char msg[200];
+
+    lua_pushvalue(L, fn);
+    lua_getinfo(L, ">S", &ar);
+    snprintf(msg, sizeof msg, "%.70s:%d: %s: wrong return shape (%s)", ar.short_src,
+             ar.linedefined, hook_names[c->hook], what);
+    set_error(c, file, msg);
+    if (c->trace) {
+        char src[96];
+        snprintf(src, sizeof src, "%.70s:%d", ar.short_src, ar.linedefined);
+        trace_add(c, json_pack("{s:s,s:s,s:s,s:s,s:s}", "policy", file, "hook",
+                               hook_names[c->hook], "verdict", "error", "reason", msg, "source",
+                               src));
+    }
+}
+
+/*
+ * Combine the verdict at the top of the stack returned by policy `file`'s hook function at `fn`.
+ * args: index of the first hook argument (for on_evaluate's flag).
+ */
+static void
+take_verdict(struct call *c, int fn, const char *file, int args)
+{
+    lua_State *L = c->vm->L;
+    int v = lua_gettop(L), deny;
+    const char *verdict, *reason, *variant = NULL;
+    json_t *maskv = NULL;
+
+    if (lua_isnil(L, v)) {
+        return; /* abstain */
+    }
+    if (lua_type(L, v) != LUA_TTABLE) {
+        char what[80];
+        snprintf(what, sizeof what, "a %s; expected gk.allow(...), gk.deny(...) or nil",
+                 luaL_typename(L, v));
+        shape_error(c, fn, file, what);
+        return;
+    }
+    lua_getfield(L, v, "verdict");
+    verdict = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (strcmp(verdict, "allow") != 0 && strcmp(verdict, "deny") != 0) {
+        shape_error(c, fn, file, "a table without verdict = \"allow\" or \"deny\"");
+        return;
+    }
+    deny = verdict[0] == 'd';
+    lua_getfield(L, v, "reason");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
+        shape_error(c, fn, file, "reason is not a string");
+        return;
+    }
+    reason = lua_tostring(L, -1);
+    if (lua_getfield(L, v, "variant") != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING || c->hook != GKD_HOOK_ON_EVALUATE) {
+            shape_error(c, fn, file,
+                        c->hook != GKD_HOOK_ON_EVALUATE ? "variant is only for on_evaluate"
+                                                        : "variant is not a string");
+            return;
+        }
+        variant = lua_tostring(L, -1);
+        if (!deny && !variant_known(L, args + 1, variant)) {
+            char what[120];
+            snprintf(what, sizeof what, "variant \"%.60s\" is not a variant of the flag", variant);
+            shape_error(c, fn, file, what);
+            return;
+        }
+    }
+    if (lua_getfield(L, v, "mask") != LUA_TNIL) {
+        char err[120];
+        size_t i;
+        json_t *p;
+        maskv = gkd_luajson_to_json(L, -1, err, sizeof err);
+        int ok = json_is_array(maskv);
+        json_array_foreach (maskv, i, p) {
+            ok = ok && json_is_string(p);
+        }
+        if (!ok) {
+            json_decref(maskv);
+            shape_error(c, fn, file, "mask is not a list of strings");
+            return;
+        }
+        json_array_foreach (maskv, i, p) {
+            mask_add(c->out, json_string_value(p));
+        }
+    }
+    if (deny) {
+        if (!c->any_deny) {
+            snprintf(c->deny_file, sizeof c->deny_file, "%s", file);
+        }
+        c->any_deny = 1;
+    } else {
+        c->any_allow = 1;
+        if (variant != NULL) {
+            if (c->out->variant[0] == '\0' && !c->conflict) {
+                snprintf(c->out->variant, sizeof c->out->variant, "%s", variant);
+                snprintf(c->out->policy, sizeof c->out->policy, "%s", file);
+            } else if (strcmp(c->out->variant, variant) != 0) {
+                c->conflict = 1;
+                snprintf(c->out->policy, sizeof c->out->policy, "%s", file);
+            }
+        }
+    }
+    if (c->trace) {
+        json_t *e = json_pack("{s:s,s:s,s:s}", "policy", file, "hook", hook_names[c->hook],
+                              "verdict", verdict);
+        if (e != NULL) {
+            char err[120], src[96];
+            json_object_set_new(e, "reason", reason != NULL ? json_string(reason) : json_null());
+            if (lua_getfield(L, v, "source") == LUA_TSTRING) {
+                json_object_set_new(e, "source", json_string(lua_tostring(L, -1)));
+            } else {
+                lua_Debug ar;
+                lua_pushvalue(L, fn);
+                lua_getinfo(L, ">S", &ar);
+                snprintf(src, sizeof src, "%.70s:%d", ar.short_src, ar.linedefined);
+                json_object_set_new(e, "source", json_string(src));
+            }
+            if (variant != NULL) {
+                json_object_set_new(e, "variant", json_string(variant));
+            }
+            if (maskv != NULL) {
+                json_object_set(e, "mask", maskv);
+            }
+            if (lua_getfield(L, v, "violations") != LUA_TNIL) {
+                json_t *vio = gkd_luajson_to_json(L, -1, err, sizeof err);
+                json_object_set_new(e, "violations", vio != NULL ? vio : json_string(err));
+            }
+        }
+        trace_add(c, e);
+    }
+    json_decref(maskv);
+}
+
+/* Push the frozen flag view of c->flag_key (cached per state version). */
+static void
+push_flag_view(lua_State *L, struct call *c)
+{
+    gkd_policy_vm *vm = c->vm;
+    json_t *view, *def, *variants, *names, *val;
+    const char *name;
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEWS_KEY);
+    if (lua_getfield(L, -1, c->flag_key) == LUA_TTABLE) {
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pop(L, 1);
+    def = json_object_get(json_object_get(vm->state, "flags"), c->flag_key);
+    view = json_object();
+    names = json_array();
+    if (view == NULL || names == NULL) {
+        json_decref(view);
+        json_decref(names);
+        luaL_error(L, "out of memory");
+    }
+    json_object_set_new(view, "key", json_string(c->flag_key));
+    json_object_set_new(view, "variants", names);
+    if (json_is_string(json_object_get(def, "owner"))) {
+        json_object_set(view, "owner", json_object_get(def, "owner"));
+    }
+    if (json_is_string(json_object_get(def, "defaultVariant"))) {
+        json_object_set(view, "defaultVariant", json_object_get(def, "defaultVariant"));
+    }
+    variants = json_object_get(def, "variants");
+    json_object_foreach (variants, name, val) {
+        json_array_append_new(names, json_string(name));
+    }
+    if (json_object_get(def, "metadata") != NULL) {
+        json_object_set(view, "metadata", json_object_get(def, "metadata"));
+    }
+    /* Owned by the call until converted, so an unwinding memory error cannot leak it. */
+    c->tmp = view;
+    gkd_luajson_push(L, view, 1);
+    c->tmp = NULL;
+    json_decref(view);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, c->flag_key);
+    lua_remove(L, -2);
+}
+
+static void
+push_args(lua_State *L, struct call *c)
+{
+    switch (c->hook) {
+    case GKD_HOOK_AUTHORIZE:
+        gkd_luajson_push(L, c->json_arg, 0);
+        break;
+    case GKD_HOOK_ON_CHANGE:
+        gkd_luajson_push(L, c->json_arg, 0);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+        break;
+    case GKD_HOOK_ON_EVALUATE:
+        gkd_luajson_push(L, c->json_arg, 0);
+        push_flag_view(L, c);
+        lua_createtable(L, 0, 3);
+        if (c->proposal != NULL && c->proposal->variant != NULL) {
+            lua_pushstring(L, c->proposal->variant);
+            lua_setfield(L, -2, "variant");
+        }
+        if (c->proposal != NULL && c->proposal->reason != NULL) {
+            lua_pushstring(L, c->proposal->reason);
+            lua_setfield(L, -2, "reason");
+        }
+        if (c->proposal != NULL && c->proposal->rule_id != NULL) {
+            lua_pushstring(L, c->proposal->rule_id);
+            lua_setfield(L, -2, "ruleId");
+        }
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+        break;
+    case GKD_HOOK_MASK:
+    default:
+        lua_pushstring(L, c->kind);
+        gkd_luajson_push(L, c->json_arg, 0);
+        break;
+    }
+}
+
+static int
+call_cfn(lua_State *L)
+{
+    struct call *c = lua_touserdata(L, 1);
+    gkd_policy_vm *vm = c->vm;
+    int args, nargs, fns, h;
+
+    if (c->lua_nargs >= 0) {
+        args = c->lua_first;
+        nargs = c->lua_nargs;
+    } else {
+        args = lua_gettop(L) + 1;
+        push_args(L, c);
+        nargs = lua_gettop(L) - args + 1;
+    }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &HOOKS_KEY);
+    lua_rawgeti(L, -1, c->hook + 1);
+    lua_remove(L, -2);
+    fns = lua_gettop(L);
+    h = fns + 1;
+    for (size_t j = 0; j < vm->nhook[c->hook] && !vm->b.tripped; j++) {
+        const char *file = vm->set->files[vm->hook_file[c->hook][j]].name;
+        int st;
+        lua_settop(L, fns);
+        lua_pushcfunction(L, msgh);
+        lua_rawgeti(L, fns, (lua_Integer) j + 1);
+        luaL_checkstack(L, nargs + 2, "too many arguments");
+        for (int a = 0; a < nargs; a++) {
+            lua_pushvalue(L, args + a);
+        }
+        vm->where[0] = '\0';
+        st = lua_pcall(L, nargs, 1, h);
+        if (st != LUA_OK) {
+            char msg[160];
+            if (st == LUA_ERRMEM) {
+                snprintf(msg, sizeof msg, "policies/%s: not enough memory (memory budget %zu bytes)",
+                         file, vm->mem.cap);
+            } else {
+                snprintf(msg, sizeof msg, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+            }
+            set_error(c, file, msg);
+            if (c->trace) {
+                char src[100];
+                snprintf(src, sizeof src, "%s", vm->where[0] ? vm->where : "");
+                if (src[0] == '\0') {
+                    snprintf(src, sizeof src, "policies/%.60s", file);
+                }
+                trace_add(c, json_pack("{s:s,s:s,s:s,s:s,s:s}", "policy", file, "hook",
+                                       hook_names[c->hook], "verdict", "error", "reason", msg,
+                                       "source", src));
+            }
+            continue;
+        }
+        lua_pushvalue(L, fns);
+        lua_rawgeti(L, -1, (lua_Integer) j + 1);
+        lua_replace(L, -2);
+        lua_insert(L, -2); /* fn below the verdict */
+        take_verdict(c, lua_gettop(L) - 1, file, args);
+    }
+    return 0;
+}
+
+/* Mask every top-level field of `record` (mask's fail-closed answer). */
+static void
+mask_everything(gkd_policy_result *out, const json_t *record)
+{
+    const char *key;
+    json_t *v;
+
+    json_decref(out->mask);
+    out->mask = json_array();
+    json_object_foreach ((json_t *) (uintptr_t) record, key, v) {
+        json_array_append_new(out->mask, json_string(key));
+    }
+}
+
+static void
+run_call(gkd_policy_vm *vm, struct call *c)
+{
+    lua_State *L = vm->L;
+    gkd_policy_result *out = c->out;
+    struct budget saved = vm->b;
+    int top = lua_gettop(L), st;
+
+    budget_arm(vm, 0, 0);
+    lua_pushcfunction(L, call_cfn);
+    lua_pushlightuserdata(L, c);
+    st = lua_pcall(L, 1, 0, 0);
+    budget_restore(vm, &saved);
+    json_decref(c->tmp);
+    c->tmp = NULL;
+    if (st != LUA_OK) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "policy runtime: %s",
+                 st == LUA_ERRMEM ? "not enough memory"
+                                  : (lua_tostring(L, -1) ? lua_tostring(L, -1) : "error"));
+        set_error(c, "", msg);
+    }
+    lua_settop(L, top);
+    if (c->any_error) {
+        out->outcome = GKD_POLICY_ERROR;
+        out->variant[0] = '\0';
+        snprintf(out->policy, sizeof out->policy, "%s", c->error_file);
+    } else if (c->any_deny) {
+        out->outcome = GKD_POLICY_DENY;
+        out->variant[0] = '\0';
+        snprintf(out->policy, sizeof out->policy, "%s", c->deny_file);
+    } else if (c->conflict) {
+        out->outcome = GKD_POLICY_DENY;
+        out->variant[0] = '\0';
+    } else if (c->any_allow) {
+        out->outcome = GKD_POLICY_ALLOW;
+    } else {
+        out->outcome = GKD_POLICY_DEFAULT;
+        out->policy[0] = '\0';
+    }
+}
+
+static gk_err
+begin(gkd_policy_vm *vm, struct call *c, int hook, int trace, gkd_policy_result *out)
+{
+    memset(c, 0, sizeof *c);
+    c->vm = vm;
+    c->hook = hook;
+    c->trace = trace;
+    c->out = out;
+    c->lua_nargs = -1;
+    memset(out, 0, sizeof *out);
+    out->outcome = GKD_POLICY_DEFAULT;
+    if (trace) {
+        out->trace = json_array();
+    }
+    return GK_OK;
+}
+
+static gk_err
+finish_einval(gkd_policy_result *out, const char *what)
+{
+    out->outcome = GKD_POLICY_ERROR;
+    snprintf(out->error, sizeof out->error, "%s", what);
+    return GK_EINVAL;
+}
+
+gk_err
+gkd_policy_vm_authorize(gkd_policy_vm *vm, const json_t *req, int trace, gkd_policy_result *out)
+{
+    struct call c;
+
+    if (out == NULL) {
+        return GK_EINVAL;
+    }
+    if (vm == NULL) {
+        memset(out, 0, sizeof *out);
+        return finish_einval(out, "NULL vm");
+    }
+    begin(vm, &c, GKD_HOOK_AUTHORIZE, trace, out);
+    if (req == NULL) {
+        return finish_einval(out, "NULL req");
+    }
+    c.json_arg = req;
+    if (vm->nhook[c.hook] > 0) {
+        run_call(vm, &c);
+    }
+    return GK_OK;
+}
+
+static int
+state_usable(gkd_policy_vm *vm, struct call *c)
+{
+    if (vm->have_state && !vm->state_ok) {
+        set_error(c, "", "policy runtime: the state does not fit the policy memory budget");
+        c->out->outcome = GKD_POLICY_ERROR;
+        return 0;
+    }
+    if (!vm->have_state) {
+        gkd_policy_vm_set_state(vm, NULL, 0);
+        vm->have_state = 0; /* still "never set": a real state converts on the first set */
+    }
+    return 1;
+}
+
+gk_err
+gkd_policy_vm_on_change(gkd_policy_vm *vm, const json_t *change, int trace, gkd_policy_result *out)
+{
+    struct call c;
+
+    if (out == NULL) {
+        return GK_EINVAL;
+    }
+    if (vm == NULL) {
+        memset(out, 0, sizeof *out);
+        return finish_einval(out, "NULL vm");
+    }
+    begin(vm, &c, GKD_HOOK_ON_CHANGE, trace, out);
+    if (change == NULL) {
+        return finish_einval(out, "NULL change");
+    }
+    c.json_arg = change;
+    if (vm->nhook[c.hook] > 0 && state_usable(vm, &c)) {
+        run_call(vm, &c);
+    }
+    return GK_OK;
+}
+
+gk_err
+gkd_policy_vm_on_evaluate(gkd_policy_vm *vm, const char *flag_key, const json_t *ctx,
+                          const gkd_policy_proposal *proposal, int trace, gkd_policy_result *out)
+{
+    struct call c;
+
+    if (out == NULL) {
+        return GK_EINVAL;
+    }
+    if (vm == NULL) {
+        memset(out, 0, sizeof *out);
+        return finish_einval(out, "NULL vm");
+    }
+    begin(vm, &c, GKD_HOOK_ON_EVALUATE, trace, out);
+    if (flag_key == NULL || ctx == NULL) {
+        return finish_einval(out, "NULL flag_key or ctx");
+    }
+    c.json_arg = ctx;
+    c.flag_key = flag_key;
+    c.proposal = proposal;
+    if (vm->nhook[c.hook] > 0 && state_usable(vm, &c)) {
+        run_call(vm, &c);
+    }
+    return GK_OK;
+}
+
+gk_err
+gkd_policy_vm_mask(gkd_policy_vm *vm, const char *kind, const json_t *record, int trace,
+                   gkd_policy_result *out)
+{
+    struct call c;
+
+    if (out == NULL) {
+        return GK_EINVAL;
+    }
+    if (vm == NULL) {
+        memset(out, 0, sizeof *out);
+        return finish_einval(out, "NULL vm");
+    }
+    begin(vm, &c, GKD_HOOK_MASK, trace, out);
+    if (kind == NULL || !json_is_object(record)) {
+        finish_einval(out, "NULL kind or record not an object");
+        if (json_is_object(record)) {
+            mask_everything(out, record);
+        }
+        return GK_EINVAL;
+    }
+    c.json_arg = record;
+    c.kind = kind;
+    if (vm->nhook[c.hook] > 0) {
+        run_call(vm, &c);
+    }
+    if (out->outcome == GKD_POLICY_ERROR || out->outcome == GKD_POLICY_DENY) {
+        mask_everything(out, record);
+    }
+    return GK_OK;
+}
+
+void
+gkd_policy_vm_run_lua(gkd_policy_vm *vm, int hook, int first, int nargs, gkd_policy_result *out)
+{
+    struct call c;
+
+    begin(vm, &c, hook, 1, out);
+    c.lua_first = lua_absindex(vm->L, first);
+    c.lua_nargs = nargs;
+    if (vm->nhook[hook] > 0) {
+        run_call(vm, &c);
+    }
+}
+
+void
+gkd_policy_result_fini(gkd_policy_result *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    json_decref(r->mask);
+    json_decref(r->trace);
+    r->mask = NULL;
+    r->trace = NULL;
+}
+
+uint64_t
+gkd_policy_error_count(void)
+{
+    return atomic_load(&error_count);
+}
+
+const char *
+gkd_policy_outcome_name(gkd_policy_outcome outcome)
+{
+    switch (outcome) {
+    case GKD_POLICY_ALLOW:
+        return "allow";
+    case GKD_POLICY_DENY:
+        return "deny";
+    case GKD_POLICY_DEFAULT:
+        return "default";
+    case GKD_POLICY_ERROR:
+        return "error";
+    }
+    return "error";
+}
+
+/* ---- calling a policy's own function (gkctl schema check) ---- */
+
+struct gcall {
+    const json_t *args;
+    int fidx;
+    const char *name;
+    json_t *result;
+    char err[160];
+};
+
+static int
+global_cfn(lua_State *L)
+{
+    struct gcall *g = lua_touserdata(L, 1);
+    size_t k;
+    json_t *a;
+    int base;
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &FGS_KEY);
+    lua_rawgeti(L, -1, g->fidx + 1);
+    lua_pushstring(L, g->name);
+    lua_rawget(L, -2);
+    base = lua_gettop(L);
+    luaL_checkstack(L, (int) json_array_size(g->args) + 2, "too many arguments");
+    json_array_foreach (g->args, k, a) {
+        gkd_luajson_push(L, a, 0);
+    }
+    lua_call(L, lua_gettop(L) - base, 1);
+    g->result = gkd_luajson_to_json(L, -1, g->err, sizeof g->err);
+    return 0;
+}
+
+gk_err
+gkd_policy_vm_call_global(gkd_policy_vm *vm, const char *policy, const char *name,
+                          const json_t *args, json_t **resultp, char *error, size_t errlen)
+{
+    lua_State *L;
+    struct gcall g;
+    int top, t;
+
+    if (vm == NULL || policy == NULL || name == NULL || resultp == NULL || error == NULL ||
+        (args != NULL && !json_is_array(args))) {
+        return GK_EINVAL;
+    }
+    *resultp = NULL;
+    error[0] = '\0';
+    L = vm->L;
+    memset(&g, 0, sizeof g);
+    g.args = args;
+    g.name = name;
+    g.fidx = find_file(vm->set, policy);
+    if (g.fidx < 0) {
+        snprintf(error, errlen, "no policy file %s", policy);
+        return GK_ENOENT;
+    }
+    top = lua_gettop(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &FGS_KEY);
+    lua_rawgeti(L, -1, g.fidx + 1);
+    lua_pushstring(L, name);
+    t = lua_rawget(L, -2);
+    lua_settop(L, top);
+    if (t != LUA_TFUNCTION) {
+        snprintf(error, errlen, "policies/%s defines no function %s", vm->set->files[g.fidx].name,
+                 name);
+        return GK_ENOENT;
+    }
+    lua_pushcfunction(L, global_cfn);
+    lua_pushlightuserdata(L, &g);
+    if (gkd_policy_vm_pcall(vm, 1, 0, 0, 0, NULL, error, errlen, NULL) != LUA_OK) {
+        json_decref(g.result);
+        lua_settop(L, top);
+        atomic_fetch_add(&error_count, 1);
+        gkd_log(GKD_LOG_WARN, "policy %s: %s", name, error);
+        return GK_EPROTO;
+    }
+    lua_settop(L, top);
+    if (g.result == NULL) {
+        snprintf(error, errlen, "policies/%s: %s returned %s", vm->set->files[g.fidx].name, name,
+                 g.err);
+        return GK_EPROTO;
+    }
+    *resultp = g.result;
+    return GK_OK;
+}
