@@ -559,7 +559,7 @@ vm_create(gkd_policy_vm **vmp, gkd_policy_set *set, gk_diag *diag)
         if (st != LUA_OK) {
             char src[80];
             snprintf(src, sizeof src, "%s", set->files[i].chunk + 1);
-            gkd_log(GKD_LOG_ERROR, "policy load failed: %s", err);
+            gkd_log(GKD_LOG_WARN, "policy load failed: %s", err);
             atomic_fetch_add(&error_count, 1);
             diag_from_error(diag, st == LUA_ERRMEM ? GK_ENOMEM : GK_EPROTO, src, err);
             gkd_policy_vm_close(vm);
@@ -1314,7 +1314,7 @@ call_cfn(lua_State *L)
     int args, nargs, fns, h;
 
     if (c->lua_nargs >= 0) {
-        args = c->lua_first;
+        args = 2; /* run_call passed them after the light userdata */
         nargs = c->lua_nargs;
     } else {
         args = lua_gettop(L) + 1;
@@ -1393,7 +1393,13 @@ run_call(gkd_policy_vm *vm, struct call *c)
     budget_arm(vm, 0, 0);
     lua_pushcfunction(L, call_cfn);
     lua_pushlightuserdata(L, c);
-    st = lua_pcall(L, 1, 0, 0);
+    if (c->lua_nargs > 0 && !lua_checkstack(L, c->lua_nargs + 2)) {
+        c->lua_nargs = 0;
+    }
+    for (int a = 0; a < c->lua_nargs; a++) {
+        lua_pushvalue(L, c->lua_first + a);
+    }
+    st = lua_pcall(L, 1 + (c->lua_nargs > 0 ? c->lua_nargs : 0), 0, 0);
     budget_restore(vm, &saved);
     json_decref(c->tmp);
     c->tmp = NULL;

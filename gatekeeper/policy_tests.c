@@ -139,6 +139,7 @@ static int
 t_assert_eq(lua_State *L)
 {
     luaL_checkany(L, 2);
+    lua_settop(L, 3);
     if (!deep_eq(L, 1, 2, 0)) {
         const char *want = repr(L, 2), *got = repr(L, 1);
         lua_pushfstring(L, "expected %s, got %s", want, got);
@@ -150,6 +151,7 @@ t_assert_eq(lua_State *L)
 static int
 t_assert_true(lua_State *L)
 {
+    lua_settop(L, 2);
     if (!lua_toboolean(L, 1)) {
         lua_pushfstring(L, "expected a true value, got %s", repr(L, 1));
         return fail_msg(L, 2, lua_tostring(L, -1));
@@ -160,6 +162,7 @@ t_assert_true(lua_State *L)
 static int
 t_assert_false(lua_State *L)
 {
+    lua_settop(L, 2);
     if (lua_toboolean(L, 1)) {
         lua_pushfstring(L, "expected false or nil, got %s", repr(L, 1));
         return fail_msg(L, 2, lua_tostring(L, -1));
@@ -171,6 +174,8 @@ static int
 assert_verdict(lua_State *L, const char *want)
 {
     const char *got = "nil (abstain)", *reason = NULL, *err = NULL;
+
+    lua_settop(L, 2);
 
     if (lua_type(L, 1) == LUA_TTABLE) {
         lua_getfield(L, 1, "verdict");
@@ -208,6 +213,7 @@ t_assert_error(lua_State *L)
     const char *pattern = luaL_checkstring(L, 2);
     int st;
 
+    lua_settop(L, 3);
     luaL_checktype(L, 1, LUA_TFUNCTION);
     lua_pushvalue(L, 1);
     st = lua_pcall(L, 0, 0, 0);

@@ -1,0 +1,3 @@
+function authorize(req)
+  return nil
+end

@@ -1,0 +1,4 @@
+function authorize(req)
+  local x = = 1
+  return nil
+end
