@@ -202,6 +202,10 @@ gkp_claims_encode(char **outp, size_t *outlen, const gkp_claims *claims)
         PUT_LIT(&b, ",\"sub\":");
         put_str(&b, claims->sub);
     }
+    if (claims->nonce != NULL) {
+        PUT_LIT(&b, ",\"nonce\":");
+        put_str(&b, claims->nonce);
+    }
     PUT_LIT(&b, ",\"flags\":[");
     for (i = 0; i < claims->nflags; i++) {
         if (i > 0) {
@@ -331,6 +335,7 @@ gkp_claims_decode(gkp_claims_doc **docp, const char *json, size_t len, gk_diag *
     json_error_t jerr = {0};
     const json_t *flags;
     const json_t *sub;
+    const json_t *nonce;
     gkp_claims_doc *doc = NULL;
     json_int_t iat = 0;
     json_int_t exp = 0;
@@ -371,6 +376,11 @@ gkp_claims_decode(gkp_claims_doc **docp, const char *json, size_t len, gk_diag *
         rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "\"sub\" is not a string");
         goto fail;
     }
+    nonce = json_object_get(root, "nonce");
+    if (nonce != NULL && !json_is_string(nonce)) {
+        rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "\"nonce\" is not a string");
+        goto fail;
+    }
     flags = json_object_get(root, "flags");
     if (!json_is_array(flags)) {
         rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "claims have no \"flags\" array");
@@ -393,6 +403,7 @@ gkp_claims_decode(gkp_claims_doc **docp, const char *json, size_t len, gk_diag *
     doc->claims.exp = exp;
     doc->claims.snapshot_version = (uint64_t) ver;
     doc->claims.sub = json_string_value(sub);
+    doc->claims.nonce = json_string_value(nonce);
     doc->claims.nflags = n;
     doc->claims.flags = doc->flags;
     *docp = doc;

@@ -2,14 +2,16 @@
  * claims.h - the payload (JWT claims set) of a signed decision token.
  *
  *   {"iss":"gatekeeper","iat":1763740000,"exp":1763740300,"snapshotVersion":7,
- *    "sub":"<base64url keyed hash of the targetingKey>",
+ *    "sub":"<base64url keyed hash of the targetingKey>","nonce":"<the request's nonce>",
  *    "flags":[{"key":"orders.read_v2","variant":"on","value":true,"reason":"SPLIT","ruleId":"eu"},
  *             {"key":"nope","reason":"ERROR","errorCode":"FLAG_NOT_FOUND"}]}
  *
  * iat and exp are seconds since the Unix epoch (RFC 7519 NumericDate). "sub" is absent when the
- * context had no targetingKey. A flag entry has "variant" and "value" unless its reason is
- * DISABLED or ERROR; "ruleId" when a rule or target decided; "errorCode" (and "errorMessage")
- * when reason is ERROR. Documented with a schema in proto/README.md.
+ * context had no targetingKey. "nonce" is the evaluate request's nonce, echoed so that a client
+ * can tell the answer to its own request from a replayed one; absent when the request had none.
+ * A flag entry has "variant" and "value" unless its reason is DISABLED or ERROR; "ruleId" when a
+ * rule or target decided; "errorCode" (and "errorMessage") when reason is ERROR; "mask" when a
+ * privacy policy asked for one. Documented with a schema in proto/README.md.
  *
  * THREAD SAFETY: every function is reentrant; a decoded gkp_claims is immutable.
  */
@@ -35,12 +37,13 @@ typedef struct gkp_flag_claim {
     const json_t *mask;         /* array of field-path strings to mask, NULL when none */
 } gkp_flag_claim;
 
-/* The claims set. `sub` NULL when absent. */
+/* The claims set. `sub` and `nonce` NULL when absent. */
 typedef struct gkp_claims {
     int64_t iat;
     int64_t exp;
     uint64_t snapshot_version;
     const char *sub;
+    const char *nonce;
     size_t nflags;
     const gkp_flag_claim *flags;
 } gkp_claims;
@@ -63,8 +66,8 @@ typedef struct gkp_claims_doc gkp_claims_doc;
  * docp  out: caller frees with gkp_claims_doc_free(); gkp_claims_doc_get() exposes the claims.
  * Unknown members are ignored; a missing or wrong-typed iat, exp, snapshotVersion or flags, or a
  * flag entry without a string key or without a string reason, a negative snapshotVersion, or a
- * present but non-string sub, variant, ruleId, errorCode or errorMessage is GK_EPROTO (diag says
- * which). "value" may be any JSON value (JSON null included). `json` need not be NUL-terminated.
+ * present but non-string sub, nonce, variant, ruleId, errorCode or errorMessage is GK_EPROTO
+ * (diag says which). "value" may be any JSON value (JSON null included). `json` need not be NUL-terminated.
  * Unknown reason names decode as GK_REASON_UNKNOWN, unknown error codes as GK_ERROR_GENERAL
  * (forward compatibility).
  * Returns GK_OK, GK_EPROTO, GK_ENOMEM.

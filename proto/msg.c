@@ -184,6 +184,63 @@ check_flags(const json_t *flags, gk_diag *diag)
     return GK_OK;
 }
 
+/* Whether "c" is in the base64url alphabet (RFC 4648 section 5), padding excluded. */
+static int
+is_b64url_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+int
+gkp_nonce_valid(const char *s, size_t len)
+{
+    size_t i;
+
+    if (s == NULL || len < GKP_NONCE_MIN_CHARS || len > GKP_NONCE_MAX_CHARS) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!is_b64url_char((unsigned char) s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * "nonce" binds the token to this request (the gatekeeper signs it back): only what a client
+ * could have drawn at random is accepted, so it cannot smuggle text into a signed token.
+ */
+static gk_err
+check_nonce(const json_t *nonce, gk_diag *diag)
+{
+    size_t len;
+    size_t i;
+
+    if (!json_is_string(nonce)) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "\"nonce\" is %s; it must be a string of %u to %u base64url "
+                            "characters",
+                            type_name(nonce), GKP_NONCE_MIN_CHARS, GKP_NONCE_MAX_CHARS);
+    }
+    len = json_string_length(nonce);
+    if (len < GKP_NONCE_MIN_CHARS || len > GKP_NONCE_MAX_CHARS) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "\"nonce\" is %zu bytes; it must be %u to %u base64url characters",
+                            len, GKP_NONCE_MIN_CHARS, GKP_NONCE_MAX_CHARS);
+    }
+    for (i = 0; i < len; i++) {
+        if (!is_b64url_char((unsigned char) json_string_value(nonce)[i])) {
+            return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                                "\"nonce\" has a character outside the base64url alphabet "
+                                "(A-Z a-z 0-9 - _) at offset %zu",
+                                i);
+        }
+    }
+    return GK_OK;
+}
+
 static gk_err
 check_context(const json_t *ctx, gk_diag *diag)
 {
@@ -210,6 +267,7 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
     json_error_t jerr = {0};
     const json_t *flags = NULL;
     const json_t *ctx = NULL;
+    const json_t *nonce = NULL;
     const char *nul;
     gkp_op op = GKP_OP_EVALUATE;
     gk_err rv;
@@ -270,6 +328,13 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
                 goto parse_error;
             }
         }
+        nonce = json_object_get(root, "nonce");
+        if (nonce != NULL) {
+            rv = check_nonce(nonce, diag);
+            if (rv != GK_OK) {
+                goto parse_error;
+            }
+        }
         ctx = json_object_get(root, "context");
         if (ctx != NULL) {
             rv = check_context(ctx, diag);
@@ -283,6 +348,7 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
     req->op = op;
     req->flags = flags;
     req->context = ctx;
+    req->nonce = json_string_value(nonce);
     return GK_OK;
 
 parse_error:
@@ -322,13 +388,14 @@ dump_take(char **outp, size_t *outlen, json_t *root)
 
 gk_err
 gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flags, size_t nflags,
-                            const json_t *context)
+                            const json_t *context, const char *nonce)
 {
     json_t *root;
     json_t *arr;
     size_t i;
 
-    if (outp == NULL || (flags == NULL && nflags != 0)) {
+    if (outp == NULL || (flags == NULL && nflags != 0) ||
+        (nonce != NULL && !gkp_nonce_valid(nonce, strlen(nonce)))) {
         return GK_EINVAL;
     }
     *outp = NULL;
@@ -354,6 +421,10 @@ gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flag
         }
     }
     if (context != NULL && json_object_set(root, "context", json_unconst(context)) != 0) {
+        json_decref(root);
+        return GK_ENOMEM;
+    }
+    if (nonce != NULL && json_object_set_new(root, "nonce", json_string(nonce)) != 0) {
         json_decref(root);
         return GK_ENOMEM;
     }

@@ -2,7 +2,8 @@
  * msg.h - version 1 of the decision protocol: request and reply envelopes on the decision socket
  * (nng REQ/REP). The wire contract is proto/README.md and the JSON Schemas in proto/schemas/.
  *
- *   request  {"v":1,"op":"evaluate","flags":["orders.read_v2"],"context":{"targetingKey":"t-42"}}
+ *   request  {"v":1,"op":"evaluate","flags":["orders.read_v2"],"context":{"targetingKey":"t-42"},
+ *             "nonce":"<16..64 base64url characters, echoed in the token's claims>"}
  *            {"v":1,"op":"jwks"}
  *   reply    {"v":1,"ok":true,"token":"<JWS compact>"}            (evaluate)
  *            {"v":1,"ok":true,"jwks":{"keys":[...]}}               (jwks)
@@ -28,6 +29,12 @@
 #define GKP_REQUEST_MAX_BYTES (64u * 1024u)
 /* Most flag keys one evaluate request may name. */
 #define GKP_REQUEST_MAX_FLAGS 1024u
+/*
+ * Length bounds of an evaluate request's "nonce", in characters of the base64url alphabet
+ * (RFC 4648 section 5: A-Z a-z 0-9 - _). The SDK sends 22 (16 random bytes).
+ */
+#define GKP_NONCE_MIN_CHARS 16u
+#define GKP_NONCE_MAX_CHARS 64u
 
 typedef enum gkp_op {
     GKP_OP_EVALUATE = 1,
@@ -36,27 +43,35 @@ typedef enum gkp_op {
 
 /*
  * gkp_request - a decoded request. `root` owns everything; `flags` (an array of strings, possibly
- * empty, NULL when absent) and `context` (an object, NULL when absent) are borrowed from it.
- * Release with gkp_request_fini().
+ * empty, NULL when absent), `context` (an object, NULL when absent) and `nonce` (a valid nonce,
+ * see gkp_nonce_valid, NULL when absent) are borrowed from it. Release with gkp_request_fini().
  */
 typedef struct gkp_request {
     json_t *root;
     gkp_op op;
     const json_t *flags;
     const json_t *context;
+    const char *nonce;
 } gkp_request;
+
+/*
+ * gkp_nonce_valid - whether s[0..len) is a valid request nonce: GKP_NONCE_MIN_CHARS to
+ * GKP_NONCE_MAX_CHARS characters, all of the base64url alphabet. Returns 1 or 0.
+ */
+int gkp_nonce_valid(const char *s, size_t len);
 
 /*
  * gkp_request_decode - parse a request of `len` bytes (need not be NUL-terminated).
  * On failure `*code` is the OpenFeature error code for the error reply (PARSE_ERROR for bad JSON,
- * a missing or unsupported "v", an unknown "op", a wrong-typed or oversized "flags";
- * INVALID_CONTEXT for a context that is not an object or whose "targetingKey" is not a string) and
- * diag->text the errorDetails to send. req is left empty on failure.
+ * a missing or unsupported "v", an unknown "op", a wrong-typed or oversized "flags", a "nonce"
+ * that is not a string of 16..64 base64url characters; INVALID_CONTEXT for a context that is not
+ * an object or whose "targetingKey" is not a string) and diag->text the errorDetails to send. req
+ * is left empty on failure.
  * Checks run in this order and the first failure is reported: size (at most
  * GKP_REQUEST_MAX_BYTES, checked before parsing), no NUL byte, JSON (diag line/column from
- * jansson), root is an object, "v", "op", then for evaluate "flags" and "context". A jwks request
- * ignores every other member. code (optional) is GK_ERROR_NONE on success, GK_ERROR_GENERAL on
- * GK_ENOMEM/GK_EINVAL. diag->text is valid UTF-8 except where jansson quotes raw input bytes;
+ * jansson), root is an object, "v", "op", then for evaluate "flags", "nonce" and "context". A
+ * jwks request ignores every other member. code (optional) is GK_ERROR_NONE on success,
+ * GK_ERROR_GENERAL on GK_ENOMEM/GK_EINVAL. diag->text is valid UTF-8 except where jansson quotes raw input bytes;
  * gkp_reply_encode_error() copes with those.
  * Returns GK_OK, GK_EPROTO, GK_ENOMEM, GK_EINVAL (req NULL, or buf NULL with len > 0).
  */
@@ -68,11 +83,14 @@ void gkp_request_fini(gkp_request *req);
 
 /*
  * gkp_request_encode_evaluate - build an evaluate request. flags may be NULL (all flags) and is
- * borrowed; context is borrowed (may be NULL). outp: malloc'd NUL-terminated JSON, caller frees.
- * Returns GK_OK, GK_ENOMEM.
+ * borrowed; context is borrowed (may be NULL); nonce (NUL-terminated, may be NULL for none) is
+ * sent as "nonce" for the gatekeeper to echo in the token's claims. outp: malloc'd NUL-terminated
+ * JSON, caller frees.
+ * Returns GK_OK, GK_EINVAL (flags NULL with nflags > 0, a NULL flag, a nonce gkp_nonce_valid
+ * refuses), GK_ENOMEM.
  */
 gk_err gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flags,
-                                   size_t nflags, const json_t *context);
+                                   size_t nflags, const json_t *context, const char *nonce);
 
 /*
  * gkp_reply_encode_token - {"v":1,"ok":true,"token":token}; outp malloc'd. GK_OK, GK_ENOMEM.

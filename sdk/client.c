@@ -9,7 +9,8 @@
  *   4. otherwise the caller's fallback, reason ERROR, error code GENERAL (PROVIDER_NOT_READY when
  *      no token was ever verified) and a message saying what to check.
  * A token that fails verification, an error reply or a malformed reply is answered with the
- * fallback and its own error code, and never cached.
+ * fallback and its own error code, and never cached. Every request carries a fresh random nonce
+ * that the token must echo (token.h says why), so a replayed token is one that fails.
  *
  * Transport: one nng REQ socket dialled (non-blocking, so nng reconnects in the background) to
  * every endpoint; nng spreads requests over the connected pipes and fails over. Each request
@@ -36,6 +37,7 @@
 #include "context.h"
 #include "decision_set.h"
 #include "gatekeeper.h"
+#include "b64url.h"
 #include "jwk.h"
 #include "jws.h"
 #include "msg.h"
@@ -50,6 +52,8 @@
 #define REPLY_SLACK_BYTES 4096
 /* Endpoint text kept for error messages, in bytes. */
 #define ENDPOINT_TEXT_BYTES 96
+/* Random bytes in a request nonce (22 base64url characters). */
+#define NONCE_BYTES 16
 
 struct gk_client {
     nng_socket sock;
@@ -325,6 +329,8 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
       gk_detail *why)
 {
     const char *const flags[1] = {flag_key};
+    uint8_t nonce_bin[NONCE_BYTES];
+    char nonce[2 * NONCE_BYTES];
     char *req = NULL;
     size_t req_len = 0;
     nng_msg *reply_msg = NULL;
@@ -336,8 +342,11 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
 
     *setp = NULL;
     memset(&reply, 0, sizeof(reply));
+    /* A fresh nonce per request binds the signed answer to it (see token.h). */
+    randombytes_buf(nonce_bin, sizeof(nonce_bin));
+    gkp_b64url_encode(nonce, sizeof(nonce), nonce_bin, sizeof(nonce_bin));
     rv = gkp_request_encode_evaluate(&req, &req_len, flag_key != NULL ? flags : NULL,
-                                     flag_key != NULL ? 1 : 0, gks_context_json(ctx));
+                                     flag_key != NULL ? 1 : 0, gks_context_json(ctx), nonce);
     if (rv != GK_OK) {
         set_error(why, GK_ERROR_GENERAL, "cannot build the request: %s", gkp_strerror(rv));
         return FETCH_REFUSED;
@@ -373,8 +382,8 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
         set_error(why, GK_ERROR_PARSE_ERROR, "gatekeeper reply carries no token");
         goto done;
     }
-    rv = gks_token_open(setp, c->keys, reply.token, reply.token_len, gks_clock_wall_ms() / 1000,
-                        why);
+    rv = gks_token_open(setp, c->keys, reply.token, reply.token_len, nonce,
+                        gks_clock_wall_ms() / 1000, why);
     if (rv != GK_OK) {
         goto done;
     }

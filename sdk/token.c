@@ -11,6 +11,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
 
 #include "claims.h"
 #include "decision_set.h"
@@ -33,7 +36,7 @@ refuse(gk_detail *why, gk_err rv, gk_error_code code, const char *what, const ch
 
 gk_err
 gks_token_open(gk_decision_set **setp, const gkp_jwks *keys, const char *token, size_t toklen,
-               int64_t now_s, gk_detail *why)
+               const char *nonce, int64_t now_s, gk_detail *why)
 {
     gk_diag diag = {0};
     uint8_t *payload = NULL;
@@ -73,6 +76,19 @@ gks_token_open(gk_decision_set **setp, const gkp_jwks *keys, const char *token, 
         return refuse(why, GK_EPROTO, GK_ERROR_PARSE_ERROR, "malformed decision claims", diag.text);
     }
     claims = gkp_claims_doc_get(doc);
+    /*
+     * A genuine token that does not carry this request's nonce answers another request: a
+     * replay (another tenant's answer, one from before a kill switch) or a misrouted reply.
+     * Checked before the times, so a replayed expired token is reported as what it is.
+     */
+    if (claims->nonce == NULL || strlen(claims->nonce) != strlen(nonce) ||
+        sodium_memcmp(claims->nonce, nonce, strlen(nonce)) != 0) {
+        rv = refuse(why, GK_EPROTO, GK_ERROR_PROVIDER_FATAL,
+                    "the answer does not belong to this request (nonce mismatch): a replayed or "
+                    "misrouted token",
+                    "");
+        goto done;
+    }
     if (claims->exp <= now_s) {
         rv = refuse(why, GK_EEXPIRED, GK_ERROR_GENERAL, "", "");
         snprintf(why->error_message, sizeof(why->error_message),

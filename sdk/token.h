@@ -2,8 +2,13 @@
  * token.h - turn a reply's decision token into trusted decisions, or refuse it.
  *
  * Order of checks (RFC 8725 section 3): the JWS signature against the trusted JWKS by kid
- * (RFC 7515, RFC 8037), then the claims' shape, then the times: exp must be in the future and iat
- * at most GKS_TOKEN_IAT_SKEW_S in the future. A token that fails any check is never used.
+ * (RFC 7515, RFC 8037), then the claims' shape, then the binding to the request (the claims'
+ * "nonce" must be the one the request carried), then the times: exp must be in the future and
+ * iat at most GKS_TOKEN_IAT_SKEW_S in the future. A token that fails any check is never used.
+ *
+ * Why the nonce: a signature proves that a gatekeeper made the decisions, not that they answer
+ * this request. Without the binding, whoever can write to the transport (plain TCP) could replay
+ * any genuine token it has seen, another tenant's or one from before a kill switch, until its exp.
  *
  * THREAD SAFETY: reentrant; the key set is only read.
  */
@@ -24,14 +29,18 @@
  * gks_token_open - verify `token` and build its decision set.
  * setp     out on GK_OK: caller-owned, gk_decision_set_free().
  * keys     the trusted JWKS; borrowed.
+ * nonce    the nonce the request carried (NUL-terminated, not NULL); the claims must carry
+ *          exactly this one (compared in constant time).
  * now_s    the wall clock, seconds since the epoch.
  * why      out on failure (not NULL): reason ERROR, the OpenFeature error code (PROVIDER_FATAL for
- *          a bad signature or unknown kid, PARSE_ERROR for a malformed token or claims, GENERAL
- *          for an expired or not-yet-valid token) and an error_message naming what to check.
- * Returns GK_OK, GK_EBADSIG, GK_ENOKEY, GK_EPROTO, GK_EEXPIRED, GK_ENOMEM.
+ *          a bad signature, an unknown kid or a nonce that is missing or not this request's,
+ *          PARSE_ERROR for a malformed token or claims, GENERAL for an expired or not-yet-valid
+ *          token) and an error_message naming what to check.
+ * Returns GK_OK, GK_EBADSIG, GK_ENOKEY, GK_EPROTO (also for a nonce mismatch), GK_EEXPIRED,
+ * GK_ENOMEM.
  */
 GK_WARN_UNUSED gk_err gks_token_open(gk_decision_set **setp, const gkp_jwks *keys,
-                                     const char *token, size_t toklen, int64_t now_s,
-                                     gk_detail *why);
+                                     const char *token, size_t toklen, const char *nonce,
+                                     int64_t now_s, gk_detail *why);
 
 #endif

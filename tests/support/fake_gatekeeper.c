@@ -58,6 +58,8 @@ struct fake_gatekeeper {
     int64_t lifetime_s;
     fake_flag flags[MAX_FLAGS];
     size_t nflags;
+    char last_nonce[GKP_NONCE_MAX_CHARS + 1]; /* of the last evaluate request, "" for none */
+    char *last_token;                         /* the last token signed, for FAKE_GK_REPLAY */
 };
 
 uint64_t
@@ -142,6 +144,12 @@ make_token(fake_gatekeeper *fg, const gkp_request *req)
     claims.iat = now;
     claims.exp = fg->mode == FAKE_GK_EXPIRED ? now - 10 : now + fg->lifetime_s;
     claims.snapshot_version = SNAPSHOT_VERSION;
+    /* Echo the nonce as the daemon does, unless the mode says otherwise. */
+    if (fg->mode == FAKE_GK_NONCE_WRONG) {
+        claims.nonce = "AAAAAAAAAAAAAAAAAAAAAA";
+    } else if (fg->mode != FAKE_GK_NONCE_NONE) {
+        claims.nonce = req->nonce;
+    }
     claims.nflags = n;
     claims.flags = claims_flags;
     if (gkp_claims_encode(&payload, &payload_len, &claims) != GK_OK) {
@@ -202,6 +210,7 @@ answer(fake_gatekeeper *fg, const char *body, size_t len, size_t *outlen)
         return out;
     }
     pthread_mutex_lock(&fg->lock);
+    snprintf(fg->last_nonce, sizeof(fg->last_nonce), "%s", req.nonce != NULL ? req.nonce : "");
     switch (fg->mode) {
     case FAKE_GK_SILENT:
         break;
@@ -212,9 +221,16 @@ answer(fake_gatekeeper *fg, const char *body, size_t len, size_t *outlen)
         out = dup_or_null("this is not JSON");
         *outlen = strlen("this is not JSON");
         break;
+    case FAKE_GK_REPLAY:
+        if (fg->last_token != NULL) {
+            gkp_reply_encode_token(&out, outlen, fg->last_token, strlen(fg->last_token));
+        }
+        break;
     default:
         token = make_token(fg, &req);
         if (token != NULL) {
+            free(fg->last_token);
+            fg->last_token = dup_or_null(token);
             gkp_reply_encode_token(&out, outlen, token, strlen(token));
             free(token);
         }
@@ -345,6 +361,7 @@ fake_gatekeeper_free(fake_gatekeeper *fg)
         free(fg->flags[i].rule_id);
         json_decref(fg->flags[i].value);
     }
+    free(fg->last_token);
     unlink(fg->jwks_path);
     snprintf(path, sizeof(path), "%s/decide.sock", fg->dir);
     unlink(path);
@@ -420,4 +437,13 @@ unsigned
 fake_gatekeeper_requests(fake_gatekeeper *fg)
 {
     return atomic_load(&fg->requests);
+}
+
+char *
+fake_gatekeeper_last_nonce(fake_gatekeeper *fg, char *buf, size_t size)
+{
+    pthread_mutex_lock(&fg->lock);
+    snprintf(buf, size, "%s", fg->last_nonce);
+    pthread_mutex_unlock(&fg->lock);
+    return buf;
 }

@@ -3,9 +3,10 @@
  *
  * A thread serves an nng REP socket on ipc:// in a fresh temporary directory and answers evaluate
  * requests with tokens it signs itself (gkp_jws_sign, a key pair from crypto_sign_keypair), from a
- * small table of flags the test sets. A mode makes it misbehave on purpose: forged or tampered
- * tokens, an unknown kid, expired tokens, error replies, garbage, or no answer at all. The JWKS
- * holding its public key is written to a file the client can load.
+ * small table of flags the test sets. Like the daemon, it echoes the request's "nonce" in the
+ * claims. A mode makes it misbehave on purpose: forged or tampered tokens, an unknown kid, expired
+ * tokens, a wrong or missing nonce, a replayed token, error replies, garbage, or no answer at
+ * all. The JWKS holding its public key is written to a file the client can load.
  *
  * Needs nng at link time (the sdk_* test executables link nng::nng).
  * THREAD SAFETY: every function may be called from the test thread while the server runs;
@@ -14,6 +15,7 @@
 #ifndef FAKE_GATEKEEPER_H
 #define FAKE_GATEKEEPER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gatekeeper.h"
@@ -27,6 +29,9 @@ typedef enum fake_gatekeeper_mode {
     FAKE_GK_ERROR_REPLY, /* {"ok":false,"errorCode":<error_code>} */
     FAKE_GK_GARBAGE,     /* a reply that is not JSON */
     FAKE_GK_SILENT,      /* receive requests and never answer */
+    FAKE_GK_NONCE_WRONG, /* well-formed tokens whose nonce is not the request's */
+    FAKE_GK_NONCE_NONE,  /* well-formed tokens without a nonce */
+    FAKE_GK_REPLAY,      /* the token signed for the previous request, sent again */
 } fake_gatekeeper_mode;
 
 typedef struct fake_gatekeeper fake_gatekeeper;
@@ -63,6 +68,12 @@ void fake_gatekeeper_set_flag(fake_gatekeeper *fg, const char *key, const char *
 
 /* fake_gatekeeper_requests - number of requests received so far. */
 unsigned fake_gatekeeper_requests(fake_gatekeeper *fg);
+
+/*
+ * fake_gatekeeper_last_nonce - copy the "nonce" of the last evaluate request into buf ("" when it
+ * had none or there was none yet; truncated to fit). Returns buf.
+ */
+char *fake_gatekeeper_last_nonce(fake_gatekeeper *fg, char *buf, size_t size);
 
 /* fake_gatekeeper_snapshot_version - the snapshotVersion put in tokens (7). */
 uint64_t fake_gatekeeper_snapshot_version(void);

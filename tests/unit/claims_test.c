@@ -53,13 +53,15 @@ sample(gkp_claims *c, gkp_flag_claim f[3])
     c->exp = 1763740300;
     c->snapshot_version = 7;
     c->sub = "Mq1Q4yB0gVnKmXg9c3bYQ3l7pGJtqv3sW0f0hF1yN7E";
+    c->nonce = "q7Xv2Lr9T0aP4mWc1sHnZg";
     c->nflags = 3;
     c->flags = f;
 }
 
 #define SAMPLE_JSON                                                                                \
     "{\"iss\":\"gatekeeper\",\"iat\":1763740000,\"exp\":1763740300,\"snapshotVersion\":7,"         \
-    "\"sub\":\"Mq1Q4yB0gVnKmXg9c3bYQ3l7pGJtqv3sW0f0hF1yN7E\",\"flags\":["                          \
+    "\"sub\":\"Mq1Q4yB0gVnKmXg9c3bYQ3l7pGJtqv3sW0f0hF1yN7E\",\"nonce\":\"q7Xv2Lr9T0aP4mWc1sHnZg\","\
+    "\"flags\":["                                                                                \
     "{\"key\":\"orders.read_v2\",\"variant\":\"on\",\"value\":true,\"reason\":\"SPLIT\","          \
     "\"ruleId\":\"eu\"},"                                                                          \
     "{\"key\":\"checkout.limits\",\"variant\":\"strict\",\"value\":{\"limit\":25,\"regions\":["    \
@@ -150,15 +152,15 @@ START_TEST(test_encode_matches_jansson)
     ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_OK);
     mine = json_loads(out, JSON_REJECT_DUPLICATES, &jerr);
     ck_assert_msg(mine != NULL, "encoder output is not JSON: %s", jerr.text);
-    ref = json_pack("{s:s,s:I,s:I,s:I,s:s,s:[{s:s,s:s,s:O,s:s,s:s},{s:s,s:s,s:O,s:s,s:s},"
+    ref = json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:[{s:s,s:s,s:O,s:s,s:s},{s:s,s:s,s:O,s:s,s:s},"
                     "{s:s,s:s,s:s,s:s}]}",
                     "iss", "gatekeeper", "iat", (json_int_t) 1763740000, "exp",
                     (json_int_t) 1763740300, "snapshotVersion", (json_int_t) 7, "sub", c.sub,
-                    "flags", "key", "orders.read_v2", "variant", "on", "value", v_true, "reason",
-                    "SPLIT", "ruleId", "eu", "key", "checkout.limits", "variant", "strict",
-                    "value", v_obj, "reason", "TARGETING_MATCH", "ruleId", "targets", "key",
-                    "nope", "reason", "ERROR", "errorCode", "FLAG_NOT_FOUND", "errorMessage",
-                    "no flag \"nope\" in snapshot 7");
+                    "nonce", c.nonce, "flags", "key", "orders.read_v2", "variant", "on", "value",
+                    v_true, "reason", "SPLIT", "ruleId", "eu", "key", "checkout.limits",
+                    "variant", "strict", "value", v_obj, "reason", "TARGETING_MATCH", "ruleId",
+                    "targets", "key", "nope", "reason", "ERROR", "errorCode", "FLAG_NOT_FOUND",
+                    "errorMessage", "no flag \"nope\" in snapshot 7");
     ck_assert_ptr_nonnull(ref);
     ck_assert(json_equal(mine, ref));
     json_decref(mine);
@@ -209,6 +211,7 @@ START_TEST(test_round_trip)
     ck_assert_int_eq(d->exp, 1763740300);
     ck_assert_uint_eq(d->snapshot_version, 7);
     ck_assert_str_eq(d->sub, c.sub);
+    ck_assert_str_eq(d->nonce, c.nonce);
     ck_assert_uint_eq(d->nflags, 3);
     ck_assert_str_eq(d->flags[0].key, "orders.read_v2");
     ck_assert_str_eq(d->flags[0].variant, "on");
@@ -320,6 +323,7 @@ START_TEST(test_decode_forward_compatible)
     ck_assert_int_eq(gkp_claims_decode(&doc, json, sizeof(json) - 1, NULL), GK_OK);
     d = gkp_claims_doc_get(doc);
     ck_assert_ptr_null(d->sub);
+    ck_assert_ptr_null(d->nonce);
     ck_assert_int_eq(d->flags[0].reason, GK_REASON_UNKNOWN);
     ck_assert_int_eq(d->flags[1].error_code, GK_ERROR_GENERAL);
     ck_assert(json_is_null(d->flags[2].value));
@@ -350,6 +354,10 @@ static const struct {
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3}", "\"flags\""},
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":{}}", "\"flags\""},
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"sub\":7,\"flags\":[]}", "\"sub\""},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"nonce\":7,\"flags\":[]}",
+     "\"nonce\" is not a string"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"nonce\":null,\"flags\":[]}",
+     "\"nonce\" is not a string"},
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[7]}", "flags[0] is not an object"},
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"reason\":\"STATIC\"}]}",
      "flags[0] has no string \"key\""},

@@ -39,8 +39,39 @@ START_TEST(test_decode_evaluate)
     ck_assert_uint_eq(json_array_size(req.flags), 2);
     ck_assert_str_eq(json_string_value(json_array_get(req.flags, 0)), "orders.read_v2");
     ck_assert_str_eq(json_string_value(json_object_get(req.context, "targetingKey")), "t-42");
+    ck_assert_ptr_null(req.nonce);
     gkp_request_fini(&req);
     ck_assert_ptr_null(req.root);
+    gkp_request_fini(&req);
+}
+END_TEST
+
+/* A nonce of 16 to 64 base64url characters is accepted and handed out as is. */
+START_TEST(test_decode_nonce)
+{
+    static const char *const good[] = {
+        "AAAAAAAAAAAAAAAA",                                                 /* 16, the least */
+        "q7Xv2Lr9T0aP4mWc1sHnZg",                                           /* 22, as the SDK */
+        "-_-_-_-_-_-_-_-_-_-_",                                             /* both symbols */
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_", /* 64, the most */
+    };
+    gkp_request req;
+    char text[256];
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(text, sizeof(text), "{\"v\":1,\"op\":\"evaluate\",\"nonce\":\"%s\"}", good[i]);
+        ck_assert_msg(decode(&req, text, NULL, NULL) == GK_OK, "nonce %s refused", good[i]);
+        ck_assert_str_eq(req.nonce, good[i]);
+        gkp_request_fini(&req);
+        ck_assert_ptr_null(req.nonce);
+        ck_assert(gkp_nonce_valid(good[i], strlen(good[i])));
+    }
+    ck_assert(!gkp_nonce_valid("AAAAAAAAAAAAAAA", 15));
+    ck_assert(!gkp_nonce_valid("AAAAAAAAAAAAAAA=", 16));
+    ck_assert(!gkp_nonce_valid(NULL, 0));
+    /* A jwks request ignores a nonce, good or bad. */
+    ck_assert_int_eq(decode(&req, "{\"v\":1,\"op\":\"jwks\",\"nonce\":5}", NULL, NULL), GK_OK);
+    ck_assert_ptr_null(req.nonce);
     gkp_request_fini(&req);
 }
 END_TEST
@@ -53,6 +84,7 @@ START_TEST(test_decode_evaluate_minimal)
     ck_assert_int_eq(req.op, GKP_OP_EVALUATE);
     ck_assert_ptr_null(req.flags);
     ck_assert_ptr_null(req.context);
+    ck_assert_ptr_null(req.nonce);
     gkp_request_fini(&req);
 
     ck_assert_int_eq(decode(&req, "{\"v\":1,\"op\":\"evaluate\",\"flags\":[],\"context\":{}}",
@@ -144,6 +176,22 @@ static const struct {
     {"{\"v\":1,\"op\":\"evaluate\",\"flags\":[null]}", GK_ERROR_PARSE_ERROR, "flags[0] is null"},
     {"{\"v\":1,\"op\":\"evaluate\",\"flags\":[\"\"]}", GK_ERROR_PARSE_ERROR,
      "flags[0] is 0 bytes; a flag key is 1..127 bytes"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"nonce\":42}", GK_ERROR_PARSE_ERROR,
+     "\"nonce\" is an integer; it must be a string of 16 to 64 base64url characters"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"nonce\":null}", GK_ERROR_PARSE_ERROR, "\"nonce\" is null"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"nonce\":\"AAAAAAAAAAAAAAA\"}", GK_ERROR_PARSE_ERROR,
+     "\"nonce\" is 15 bytes; it must be 16 to 64 base64url characters"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"nonce\":\"\"}", GK_ERROR_PARSE_ERROR,
+     "\"nonce\" is 0 bytes"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"nonce\":"
+     "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+     GK_ERROR_PARSE_ERROR, "\"nonce\" is 65 bytes"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"nonce\":\"AAAAAAAAAAAAAAAAAAAA+/==\"}",
+     GK_ERROR_PARSE_ERROR,
+     "\"nonce\" has a character outside the base64url alphabet (A-Z a-z 0-9 - _) at offset 20"},
+    /* A bad nonce is reported before a bad context. */
+    {"{\"v\":1,\"op\":\"evaluate\",\"nonce\":1,\"context\":[]}", GK_ERROR_PARSE_ERROR,
+     "\"nonce\" is an integer"},
     {"{\"v\":1,\"op\":\"evaluate\",\"context\":[]}", GK_ERROR_INVALID_CONTEXT,
      "\"context\" is an array; it must be an object of attributes"},
     {"{\"v\":1,\"op\":\"evaluate\",\"context\":\"t-42\"}", GK_ERROR_INVALID_CONTEXT,
@@ -365,7 +413,7 @@ START_TEST(test_encode_evaluate_round_trip)
     size_t len = 0;
     gkp_request req;
 
-    ck_assert_int_eq(gkp_request_encode_evaluate(&out, &len, flags, 2, ctx), GK_OK);
+    ck_assert_int_eq(gkp_request_encode_evaluate(&out, &len, flags, 2, ctx, NULL), GK_OK);
     ck_assert_str_eq(out, "{\"v\":1,\"op\":\"evaluate\",\"flags\":[\"orders.read_v2\","
                           "\"caf\xc3\xa9\"],\"context\":{\"targetingKey\":\"t-42\",\"seats\":12}}");
     ck_assert_uint_eq(len, strlen(out));
@@ -378,10 +426,26 @@ START_TEST(test_encode_evaluate_round_trip)
     ck_assert_int_eq(ctx->refcount, 1);
     json_decref(ctx);
 
-    ck_assert_int_eq(gkp_request_encode_evaluate(&out, NULL, NULL, 0, NULL), GK_OK);
+    ck_assert_int_eq(gkp_request_encode_evaluate(&out, NULL, NULL, 0, NULL, NULL), GK_OK);
     ck_assert_str_eq(out, "{\"v\":1,\"op\":\"evaluate\"}");
     free(out);
-    ck_assert_int_eq(gkp_request_encode_evaluate(&out, NULL, NULL, 3, NULL), GK_EINVAL);
+    ck_assert_int_eq(gkp_request_encode_evaluate(&out, NULL, NULL, 3, NULL, NULL), GK_EINVAL);
+
+    /* A nonce goes out as "nonce" and comes back from the decoder. */
+    ck_assert_int_eq(
+        gkp_request_encode_evaluate(&out, &len, NULL, 0, NULL, "q7Xv2Lr9T0aP4mWc1sHnZg"), GK_OK);
+    ck_assert_str_eq(out, "{\"v\":1,\"op\":\"evaluate\",\"nonce\":\"q7Xv2Lr9T0aP4mWc1sHnZg\"}");
+    ck_assert_int_eq(gkp_request_decode(&req, out, len, NULL, NULL), GK_OK);
+    ck_assert_str_eq(req.nonce, "q7Xv2Lr9T0aP4mWc1sHnZg");
+    gkp_request_fini(&req);
+    free(out);
+    /* The encoder never sends a nonce the decoder would refuse. */
+    out = NULL;
+    ck_assert_int_eq(gkp_request_encode_evaluate(&out, NULL, NULL, 0, NULL, "short"), GK_EINVAL);
+    ck_assert_int_eq(
+        gkp_request_encode_evaluate(&out, NULL, NULL, 0, NULL, "has spaces in it, 22ch"),
+        GK_EINVAL);
+    ck_assert_ptr_null(out);
 }
 END_TEST
 
@@ -546,6 +610,7 @@ msg_suite(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_decode_evaluate);
     tcase_add_test(tc, test_decode_evaluate_minimal);
+    tcase_add_test(tc, test_decode_nonce);
     tcase_add_test(tc, test_decode_jwks);
     tcase_add_test(tc, test_decode_limits_accepted);
     tcase_add_test(tc, test_decode_not_nul_terminated);

@@ -199,6 +199,82 @@ START_TEST(test_unknown_kid_is_fatal)
 }
 END_TEST
 
+/* A genuine token that does not echo the request's nonce answers another request: refused. */
+START_TEST(test_wrong_nonce_is_fatal)
+{
+    check_refused(FAKE_GK_NONCE_WRONG, GK_ERROR_PROVIDER_FATAL);
+}
+END_TEST
+
+START_TEST(test_missing_nonce_is_fatal)
+{
+    check_refused(FAKE_GK_NONCE_NONE, GK_ERROR_PROVIDER_FATAL);
+}
+END_TEST
+
+/*
+ * The replay a reviewer showed: someone on the path answers tenant t-2's request with the
+ * genuine, unexpired token signed for tenant t-1. Refused, not cached, and says why.
+ */
+START_TEST(test_replayed_token_is_refused)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *first = tenant("t-1");
+    gk_context *second = tenant("t-2");
+    gk_detail d;
+    bool value = false;
+
+    ck_assert(eval_read_v2(client, first, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_SPLIT);
+
+    fake_gatekeeper_set_flag(fg, "orders.read_v2", "false", "off", GK_REASON_SPLIT, NULL,
+                             GK_ERROR_NONE);
+    fake_gatekeeper_set_mode(fg, FAKE_GK_REPLAY, GK_ERROR_NONE);
+    ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", second, false, &value, &d),
+                     GK_OK);
+    ck_assert(!value); /* the fallback, not t-1's true */
+    ck_assert_int_eq(d.reason, GK_REASON_ERROR);
+    ck_assert_int_eq(d.error_code, GK_ERROR_PROVIDER_FATAL);
+    ck_assert_ptr_nonnull(strstr(d.error_message, "nonce mismatch"));
+    ck_assert_uint_eq(d.snapshot_version, 0);
+
+    /* Nothing of it was cached: the next call asks again and gets t-2's own answer. */
+    fake_gatekeeper_set_mode(fg, FAKE_GK_OK, GK_ERROR_NONE);
+    ck_assert(!eval_read_v2(client, second, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_SPLIT);
+    ck_assert_str_eq(d.variant, "off");
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 3);
+    gk_context_free(first);
+    gk_context_free(second);
+    gk_client_close(client);
+}
+END_TEST
+
+/* Every request carries its own random nonce: 16 bytes, 22 base64url characters. */
+START_TEST(test_each_request_has_a_fresh_nonce)
+{
+    gk_client *client = open_client(1000, true);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    char seen[8][80];
+
+    for (int i = 0; i < 8; i++) {
+        ck_assert(eval_read_v2(client, ctx, &d));
+        ck_assert_int_eq(d.reason, GK_REASON_SPLIT);
+        fake_gatekeeper_last_nonce(fg, seen[i], sizeof(seen[i]));
+        ck_assert_uint_eq(strlen(seen[i]), 22);
+        ck_assert_uint_eq(strspn(seen[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789-_"),
+                          22);
+        for (int j = 0; j < i; j++) {
+            ck_assert_str_ne(seen[i], seen[j]);
+        }
+    }
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
 START_TEST(test_expired_token)
 {
     check_refused(FAKE_GK_EXPIRED, GK_ERROR_GENERAL);
@@ -515,6 +591,10 @@ client_suite(void)
     tcase_add_test(tc, test_forged_token_is_fatal);
     tcase_add_test(tc, test_tampered_payload_is_fatal);
     tcase_add_test(tc, test_unknown_kid_is_fatal);
+    tcase_add_test(tc, test_wrong_nonce_is_fatal);
+    tcase_add_test(tc, test_missing_nonce_is_fatal);
+    tcase_add_test(tc, test_replayed_token_is_refused);
+    tcase_add_test(tc, test_each_request_has_a_fresh_nonce);
     tcase_add_test(tc, test_expired_token);
     tcase_add_test(tc, test_garbage_reply);
     tcase_add_test(tc, test_error_reply_maps_error_code);
