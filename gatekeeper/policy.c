@@ -338,6 +338,38 @@ locked_global(lua_State *L)
                       lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?");
 }
 
+/*
+ * "xpcall" that runs the handler after the error has unwound, as an ordinary call. Lua runs a
+ * message handler inside the raising frame, and an error raised by the count hook is raised while
+ * hooks are off (L->allowhook is 0 during a hook), so a handler like `function() while true do
+ * end end` would run unmetered. Without the debug library a handler cannot inspect the stack, so
+ * only that timing differs from the standard xpcall.
+ */
+static int
+safe_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L), st;
+
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_insert(L, 1);
+    lua_remove(L, 3); /* handler, f, args... */
+    st = lua_pcall(L, n - 2, LUA_MULTRET, 0);
+    if (st == LUA_OK) {
+        lua_pushboolean(L, 1);
+        lua_replace(L, 1);
+        return lua_gettop(L);
+    }
+    if (st != LUA_ERRMEM) {
+        lua_pushvalue(L, 1);
+        lua_insert(L, -2);
+        lua_call(L, 1, 1);
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
 static void
 make_readonly_field(lua_State *L, int g, const char *name)
 {
@@ -372,6 +404,8 @@ sandbox_init(lua_State *L)
     lua_setfield(L, g, "print");
     lua_pushcfunction(L, gkd_luajson_next);
     lua_setfield(L, g, "next");
+    lua_pushcfunction(L, safe_xpcall);
+    lua_setfield(L, g, "xpcall");
     lua_getfield(L, g, "string");
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
