@@ -15,8 +15,8 @@
 --   * fixed types also need the same size; arrays compare items, maps compare values;
 --   * a writer union needs every branch readable by the reader; a reader union (with a writer that
 --     is not a union) needs one branch that reads the writer;
---   * logical types follow their underlying type; a recursive pair of named types that is already
---     being compared is assumed compatible, so recursion terminates.
+--   * logical types follow their underlying type; a pair of records that is already being compared
+--     (a recursive schema) is assumed compatible, so recursion terminates.
 --
 -- Compatibility modes (as in schema registries): BACKWARD means the new schema reads data written
 -- with the latest previous version; FORWARD means the latest previous version reads data written
@@ -25,10 +25,12 @@
 --
 -- A violation's location is a JSON-pointer-like path into the new schema (0-based indices): for
 -- BACKWARD the new schema is the reader, for FORWARD the writer. As Avro's reference
--- implementation reports it, an unreadable writer union branch is located by that branch's index.
+-- implementation reports them, an unreadable writer union branch is located by that branch's index
+-- and a reader field the writer lacks by the reader's field (in the writer: its "/fields").
 --
--- Hooks: on_change denies a schema registration that is invalid or incompatible under its mode;
--- on_evaluate keeps a consumer that does not support a flag's target schema version on the old path.
+-- Hooks: on_change denies a schema registration that is invalid or incompatible under its mode
+-- (the change's mode, else the registered one, else BACKWARD); on_evaluate keeps a consumer that
+-- does not support a flag's target schema version on the old path.
 
 local PRIMITIVES = {
   null = true, boolean = true, int = true, long = true,
@@ -43,6 +45,8 @@ local PROMOTIONS = {
   string = { bytes = true },
   bytes = { string = true },
 }
+
+local NO_PROMOTIONS = {}
 
 local MODES = {
   NONE = { backward = false, forward = false, transitive = false },
@@ -81,8 +85,11 @@ local function length(list)
   return n
 end
 
+-- Quiet checks carry no paths (nil), which saves building strings nobody reads.
 local function child(path, segment)
-  if path == "/" then
+  if path == nil then
+    return nil
+  elseif path == "/" then
     return "/" .. segment
   end
   return path .. "/" .. segment
@@ -117,22 +124,29 @@ end
 
 ---------------------------------------------------------------------------------------------------
 -- Parsing: Avro schema JSON to a graph of nodes. Named types are shared nodes, so a recursive
--- schema becomes a cycle. Nodes: {type = "int"}, {type = "record", name, fullname, aliases,
--- fields = {{name, aliases, type, has_default, index}}}, {type = "enum", ..., symbols, symbol_set,
--- default}, {type = "fixed", ..., size}, {type = "array", items}, {type = "map", values},
--- {type = "union", branches}.
+-- schema becomes a cycle. Nodes: {type = "int"}; {type = "record", name, fullname, aliases,
+-- fields = {{name, aliases (list), type, has_default, index}}, field_by_name}; {type = "enum",
+-- name, fullname, aliases, symbols, symbol_set, default}; {type = "fixed", name, fullname, aliases,
+-- size}; {type = "array", items}; {type = "map", values}; {type = "union", branches}.
 
 local parse_schema -- forward declaration
 
+-- Raised by a parse without paths: parse again with paths to locate the problem.
+local NEEDS_LOCATION = {}
+
 local function invalid(parser, path, fmt, ...)
+  if path == nil then
+    error(NEEDS_LOCATION, 0)
+  end
   error(string.format("invalid schema at %s%s: " .. fmt, path, parser.label, ...), 0)
 end
 
+-- Returns the aliases' unqualified names as a set and as a list (in their order).
 local function parse_aliases(parser, json, path)
-  local aliases = {}
+  local aliases, names = {}, {}
   local list = json.aliases
   if not present(list) then
-    return aliases
+    return aliases, names
   end
   if not is_list(list) then
     invalid(parser, child(path, "aliases"), "aliases must be an array of names")
@@ -142,8 +156,9 @@ local function parse_aliases(parser, json, path)
       invalid(parser, child(child(path, "aliases"), i - 1), "invalid alias %s", tostring(alias))
     end
     aliases[unqualified(alias)] = true
+    names[i] = unqualified(alias)
   end
-  return aliases
+  return aliases, names
 end
 
 -- Creates and registers a named node (before its body is parsed, so the body may refer to it).
@@ -154,7 +169,9 @@ local function define_named(parser, json, path, namespace, kind)
   end
   local own_namespace = namespace
   if present(json.namespace) then
-    if type(json.namespace) ~= "string" or (json.namespace ~= "" and not is_valid_fullname(json.namespace)) then
+    local namespace_ok = type(json.namespace) == "string"
+      and (json.namespace == "" or is_valid_fullname(json.namespace))
+    if not namespace_ok then
       invalid(parser, child(path, "namespace"), "invalid namespace")
     end
     own_namespace = json.namespace
@@ -184,8 +201,8 @@ local function parse_record(parser, json, path, namespace)
   if not is_list(fields) then
     invalid(parser, path, "record '%s' needs a fields array", node.fullname)
   end
-  node.fields = {}
-  local seen = {}
+  node.fields, node.field_by_name = {}, {}
+  local seen = node.field_by_name
   for i, field in ipairs(fields) do
     local field_path = child(child(path, "fields"), i - 1)
     if not is_object(field) or is_list(field) then
@@ -197,17 +214,19 @@ local function parse_record(parser, json, path, namespace)
     if seen[field.name] then
       invalid(parser, child(field_path, "name"), "field '%s' is defined twice", field.name)
     end
-    seen[field.name] = true
     if not present(field.type) then
       invalid(parser, field_path, "field '%s' needs a type", field.name)
     end
-    node.fields[i] = {
+    local _, aliases = parse_aliases(parser, field, field_path)
+    local parsed = {
       name = field.name,
-      aliases = parse_aliases(parser, field, field_path),
+      aliases = aliases,
       type = parse_schema(parser, field.type, child(field_path, "type"), node.namespace),
       has_default = field.default ~= nil,
       index = i,
     }
+    node.fields[i] = parsed
+    seen[field.name] = parsed
   end
   return node
 end
@@ -232,7 +251,8 @@ local function parse_enum(parser, json, path, namespace)
   end
   if present(json.default) then
     if not node.symbol_set[json.default] then
-      invalid(parser, child(path, "default"), "enum default %s is not a symbol", tostring(json.default))
+      invalid(parser, child(path, "default"), "enum default %s is not a symbol",
+        tostring(json.default))
     end
     node.default = json.default
   end
@@ -299,12 +319,14 @@ local function parse_object(parser, json, path, namespace)
     if not present(json.items) then
       invalid(parser, path, "an array needs items")
     end
-    return { type = "array", items = parse_schema(parser, json.items, child(path, "items"), namespace) }
+    local items = parse_schema(parser, json.items, child(path, "items"), namespace)
+    return { type = "array", items = items }
   elseif kind == "map" then
     if not present(json.values) then
       invalid(parser, path, "a map needs values")
     end
-    return { type = "map", values = parse_schema(parser, json.values, child(path, "values"), namespace) }
+    local values = parse_schema(parser, json.values, child(path, "values"), namespace)
+    return { type = "map", values = values }
   end
   -- a primitive, possibly with a logicalType (which follows its underlying type), or a reference
   return resolve_name(parser, kind, child(path, "type"), namespace)
@@ -325,9 +347,17 @@ function parse_schema(parser, json, path, namespace)
 end
 
 -- Parses a whole schema; `version` (nil for the new schema) labels error messages.
+-- The common, valid case is parsed without building paths; an invalid schema is parsed again with
+-- them, which raises the error with its location.
 local function parse(json, version)
-  local parser = { names = {}, label = version and (" of previous version " .. version) or "" }
-  return parse_schema(parser, json, "/", "")
+  local label = version and (" of previous version " .. version) or ""
+  local ok, node = pcall(parse_schema, { names = {}, label = label }, json, nil, "")
+  if ok then
+    return node
+  elseif node ~= NEEDS_LOCATION then
+    error(node, 0)
+  end
+  return parse_schema({ names = {}, label = label }, json, "/", "")
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -344,28 +374,49 @@ local function describe(node)
   return node.type
 end
 
+-- Records a violation; node arguments are described only when the message is kept.
 local function report(checker, reader_path, writer_path, fmt, ...)
   checker.failed = true
-  if not checker.quiet then
-    local list = checker.violations
-    list[#list + 1] = {
-      reader_path = reader_path,
-      writer_path = writer_path,
-      message = string.format(fmt, ...),
-    }
+  if checker.quiet then
+    return
   end
+  local args = { ... }
+  for i = 1, select("#", ...) do
+    if type(args[i]) == "table" then
+      args[i] = describe(args[i])
+    end
+  end
+  local list = checker.violations
+  list[#list + 1] = {
+    reader_path = reader_path,
+    writer_path = writer_path,
+    message = string.format(fmt, table.unpack(args, 1, select("#", ...))),
+  }
+end
+
+-- A quiet check stops at its first failure.
+local function done(checker)
+  return checker.quiet and checker.failed
 end
 
 local function reads(checker, reader, writer)
   local quiet = { quiet = true, failed = false, in_progress = checker.in_progress }
-  compare(quiet, reader, writer, "/", "/")
+  compare(quiet, reader, writer, nil, nil)
   return not quiet.failed
 end
 
+-- Whether some branch of `reader_union` reads `writer` (not a union). Only branches of the same
+-- kind as the writer (or a kind it promotes to) are candidates; for a primitive writer the kind
+-- decides, other candidates are compared in full.
 local function union_reads(checker, reader_union, writer)
+  local kind = writer.type
+  local promotes = PROMOTIONS[kind] or NO_PROMOTIONS
+  local primitive = PRIMITIVES[kind]
   for _, branch in ipairs(reader_union.branches) do
-    if reads(checker, branch, writer) then
-      return true
+    if branch.type == kind or promotes[branch.type] then
+      if primitive or reads(checker, branch, writer) then
+        return true
+      end
     end
   end
   return false
@@ -375,19 +426,20 @@ local function compare_names(checker, reader, writer, rpath, wpath)
   if reader.name ~= writer.name and not reader.aliases[writer.name] then
     report(checker, child(rpath, "name"), child(wpath, "name"),
       "reader %s does not match writer name '%s' (nor any reader alias)",
-      describe(reader), writer.fullname)
+      reader, writer.fullname)
   end
 end
 
+-- The writer field a reader field reads: same name, else the first of its aliases the writer has.
 local function find_writer_field(writer, reader_field)
-  for _, field in ipairs(writer.fields) do
-    if field.name == reader_field.name then
-      return field
-    end
+  local by_name = writer.field_by_name
+  local field = by_name[reader_field.name]
+  if field then
+    return field
   end
-  for _, field in ipairs(writer.fields) do
-    if reader_field.aliases[field.name] then
-      return field
+  for _, alias in ipairs(reader_field.aliases) do
+    if by_name[alias] then
+      return by_name[alias]
     end
   end
   return nil
@@ -397,6 +449,9 @@ local function compare_records(checker, reader, writer, rpath, wpath)
   compare_names(checker, reader, writer, rpath, wpath)
   local rfields, wfields = child(rpath, "fields"), child(wpath, "fields")
   for i, field in ipairs(reader.fields) do
+    if done(checker) then
+      return
+    end
     local writer_field = find_writer_field(writer, field)
     if writer_field then
       compare(checker, field.type, writer_field.type,
@@ -417,7 +472,7 @@ local function compare_enums(checker, reader, writer, rpath, wpath)
     if not reader.symbol_set[symbol] then
       report(checker, child(rpath, "symbols"), child(wpath, "symbols"),
         "writer symbol '%s' is missing from reader %s, which has no default",
-        symbol, describe(reader))
+        symbol, reader)
     end
   end
 end
@@ -426,7 +481,7 @@ local function compare_fixed(checker, reader, writer, rpath, wpath)
   compare_names(checker, reader, writer, rpath, wpath)
   if reader.size ~= writer.size then
     report(checker, child(rpath, "size"), child(wpath, "size"),
-      "reader %s has size %d, the writer's has size %d", describe(reader), reader.size, writer.size)
+      "reader %s has size %d, the writer's has size %d", reader, reader.size, writer.size)
   end
 end
 
@@ -436,8 +491,7 @@ local function compare_plain(checker, reader, writer, rpath, wpath)
   if kind ~= writer.type then
     local promotes = PROMOTIONS[writer.type]
     if not (promotes and promotes[kind]) then
-      report(checker, rpath, wpath, "reader type %s cannot read writer type %s",
-        describe(reader), describe(writer))
+      report(checker, rpath, wpath, "reader type %s cannot read writer type %s", reader, writer)
     end
   elseif kind == "record" then
     compare_records(checker, reader, writer, rpath, wpath)
@@ -455,21 +509,24 @@ end
 function compare(checker, reader, writer, rpath, wpath)
   if writer.type == "union" then
     for i, branch in ipairs(writer.branches) do
-      if reader.type ~= "union" then
+      if done(checker) then
+        return
+      elseif reader.type ~= "union" then
         compare(checker, reader, branch, rpath, child(wpath, i - 1))
       elseif not union_reads(checker, reader, branch) then
         report(checker, child(rpath, i - 1), child(wpath, i - 1),
-          "the reader union has no branch that reads writer union branch %d (%s)",
-          i - 1, describe(branch))
+          "the reader union has no branch that reads writer union branch %d (%s)", i - 1, branch)
       end
     end
   elseif reader.type == "union" then
     if not union_reads(checker, reader, writer) then
       report(checker, rpath, wpath, "the reader union has no branch that reads writer type %s",
-        describe(writer))
+        writer)
     end
+  elseif reader.type ~= "record" or writer.type ~= "record" then
+    compare_plain(checker, reader, writer, rpath, wpath)
   else
-    -- a pair already being compared (recursive named types) is assumed compatible
+    -- only records can recur: a pair already being compared is assumed compatible
     local in_progress = checker.in_progress
     local readers = in_progress[writer]
     if readers and readers[reader] then
@@ -486,12 +543,17 @@ function compare(checker, reader, writer, rpath, wpath)
 end
 
 -- Appends to `violations` every reason `reader` cannot read `writer`, located in the new schema.
+-- Only the new schema's side builds paths (the other side's path stays nil).
 local function collect(violations, reader, writer, new_is_reader, prefix)
   local checker = { quiet = false, failed = false, violations = {}, in_progress = {} }
-  compare(checker, reader, writer, "/", "/")
+  if new_is_reader then
+    compare(checker, reader, writer, "/", nil)
+  else
+    compare(checker, reader, writer, nil, "/")
+  end
   for _, v in ipairs(checker.violations) do
     violations[#violations + 1] = {
-      location = new_is_reader and v.reader_path or v.writer_path,
+      location = v.reader_path or v.writer_path,
       message = prefix .. v.message,
     }
   end
@@ -507,6 +569,8 @@ end
 --
 -- Returns a sequence of {location = "/fields/1/type", message = "..."}, one per incompatibility
 -- (locations are JSON-pointer-like paths into the new schema, 0-based); empty when compatible.
+-- Messages name a previous schema as vN, N being its position in previous_schemas (its version
+-- number when the list holds every registered version).
 -- Raises "invalid schema at <location>: ..." when a schema is not valid Avro (the new one is always
 -- validated, even under NONE) and "unknown compatibility mode ..." for a bad mode.
 function check(mode, new_schema, previous_schemas)
@@ -527,10 +591,12 @@ function check(mode, new_schema, previous_schemas)
   for version = first, count do
     local old = parse(previous_schemas[version], version)
     if rules.backward then
-      collect(violations, new, old, true, string.format("the new schema cannot read v%d: ", version))
+      local prefix = string.format("the new schema cannot read v%d: ", version)
+      collect(violations, new, old, true, prefix)
     end
     if rules.forward then
-      collect(violations, old, new, false, string.format("v%d cannot read the new schema: ", version))
+      local prefix = string.format("v%d cannot read the new schema: ", version)
+      collect(violations, old, new, false, prefix)
     end
   end
   return violations
@@ -561,7 +627,8 @@ function on_change(change, state)
   local ok, result = pcall(check, mode, after.schema, previous)
   if not ok then
     local message = tostring(result)
-    if starts_with(message, "invalid schema") or starts_with(message, "unknown compatibility mode") then
+    if starts_with(message, "invalid schema")
+      or starts_with(message, "unknown compatibility mode") then
       return gk.deny(string.format("schema '%s' rejected: %s", name, message))
     end
     error(result, 0)
@@ -573,7 +640,8 @@ function on_change(change, state)
   return nil
 end
 
--- Cheap on purpose: runs for every decision; only table lookups (and no allocation) when abstaining.
+-- Cheap on purpose, as it runs for every decision: only table lookups (and no allocation) when
+-- abstaining.
 function on_evaluate(ctx, flag, proposal, state)
   local metadata = flag.metadata
   if not is_object(metadata) then

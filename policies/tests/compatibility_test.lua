@@ -337,6 +337,22 @@ function test_transitive_modes_check_every_previous_version()
     "both directions against both versions")
 end
 
+-- A long history under FULL_TRANSITIVE stays well inside the per-call instruction budget.
+function test_full_transitive_over_a_long_history()
+  local function version(n)
+    local fields = {}
+    for i = 1, n do
+      fields[i] = field("f" .. i, { "null", "string", { type = "array", items = "long" } }, gk.null)
+    end
+    return record("Wide", fields, { namespace = "com.example" })
+  end
+  local previous = {}
+  for v = 1, 10 do
+    previous[v] = version(30 + v)
+  end
+  assert_eq(check("FULL_TRANSITIVE", version(41), previous), {})
+end
+
 function test_unknown_mode_is_an_error()
   assert_error(function() check("backward", "int", {}) end, "^unknown compatibility mode")
   assert_error(function() check("SIDEWAYS", "int", { "int" }) end, "^unknown compatibility mode 'SIDEWAYS'")
@@ -470,7 +486,7 @@ end
 
 local function evaluate(service, proposal_variant, data, flag)
   data = data or fixture("compat_orders")
-  flag = flag or data.state.flags["orders.read_v3"]
+  flag = flag or data.flag_view
   return policy("compatibility").on_evaluate({ targetingKey = "tenant-42", service = service },
     flag, { variant = proposal_variant, reason = "SPLIT" }, data.state)
 end
@@ -486,7 +502,7 @@ end
 
 function test_on_evaluate_falls_back_to_the_default_variant()
   local data = fixture("compat_orders")
-  local flag = data.state.flags["orders.read_v3"]
+  local flag = data.flag_view
   local plain = { key = flag.key, owner = flag.owner, defaultVariant = "off", variants = flag.variants,
     metadata = { schema = "orders", targetVersion = 3 } }
   local verdict = evaluate("billing", "live", data, plain)
@@ -500,8 +516,8 @@ function test_on_evaluate_abstains_otherwise()
   assert_eq(evaluate("billing", "dualwrite", data), nil, "already on the old path")
   assert_eq(evaluate("unknown-service", "live", data), nil, "not a registered consumer")
   assert_eq(policy("compatibility").on_evaluate({ targetingKey = "t" },
-    data.state.flags["orders.read_v3"], { variant = "live" }, data.state), nil, "no service")
-  local flag = data.state.flags["orders.read_v3"]
+    data.flag_view, { variant = "live" }, data.state), nil, "no service")
+  local flag = data.flag_view
   local no_target = { key = flag.key, defaultVariant = "off", variants = flag.variants,
     metadata = { schema = "orders" } }
   assert_eq(evaluate("billing", "live", data, no_target), nil, "no target version")
@@ -514,7 +530,7 @@ end
 function test_on_evaluate_through_run_forces_the_variant()
   local data = fixture("compat_orders")
   local result = run("on_evaluate", { targetingKey = "tenant-42", service = "billing" },
-    data.state.flags["orders.read_v3"], { variant = "live", reason = "SPLIT" }, data.state)
+    data.flag_view, { variant = "live", reason = "SPLIT" }, data.state)
   assert_allow(result)
   assert_eq(result.variant, "dualwrite")
 end
