@@ -855,14 +855,17 @@ START_TEST(test_perf_on_evaluate)
         gkd_policy_vm_on_evaluate(vm, "orders.read_v2", ctx, &p, 0, &r);
         gkd_policy_result_fini(&r);
     }
+    int defaults = 0;
+    /* no ck_assert inside the timed loop: Check records every passed assertion */
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (int i = 0; i < n; i++) {
         gkd_policy_vm_set_state(vm, state, 1);
         gkd_policy_vm_on_evaluate(vm, "orders.read_v2", ctx, &p, 0, &r);
-        ck_assert_int_eq(r.outcome, GKD_POLICY_DEFAULT);
+        defaults += r.outcome == GKD_POLICY_DEFAULT;
         gkd_policy_result_fini(&r);
     }
     clock_gettime(CLOCK_MONOTONIC, &b);
+    ck_assert_int_eq(defaults, n);
     us = ((double) (b.tv_sec - a.tv_sec) * 1e9 + (double) (b.tv_nsec - a.tv_nsec)) / n / 1000.0;
     printf("policy: on_evaluate across 4 trivial policies: %.2f us per call (%d calls)\n", us, n);
     ck_assert_msg(us < 100.0, "on_evaluate took %.2f us", us);
