@@ -75,9 +75,12 @@ round_trip(const char *text, int frozen)
     push(text, frozen);
     back = gkd_luajson_to_json(L, -1, err, sizeof err);
     ck_assert_msg(back != NULL, "%s: %s", text, err);
+    json_t *orig = json_loads(text, JSON_DECODE_ANY, NULL);
     s = json_dumps(back, JSON_COMPACT | JSON_ENCODE_ANY);
-    ck_assert_str_eq(s, text);
+    ck_assert_msg(json_equal(back, orig), "%s became %s", text, s);
+    ck_assert_int_eq(json_typeof(back), json_typeof(orig)); /* [] stays [], {} stays {} */
     free(s);
+    json_decref(orig);
     json_decref(back);
     lua_pop(L, 1);
 }
