@@ -1,8 +1,9 @@
 /*
- * decide.c - request -> signed decision token -> reply.
+ * decide.c - request -> engine -> policies -> signed decision token -> reply.
  *
  * One token answers one request, whatever the number of flags: every entry comes from one held
- * snapshot (one "snapshotVersion") under one signature, so a service sees a consistent set.
+ * snapshot (one "snapshotVersion") and one policy set, under one signature, so a service sees a
+ * consistent set.
  */
 #include "decide.h"
 
@@ -12,11 +13,20 @@
 
 #include "claims.h"
 #include "engine.h"
+#include "gate.h"
+#include "log.h"
 #include "msg.h"
+#include "snapshot.h"
 #include "vocab.h"
 
 /* Flags evaluated with stack storage before falling back to the heap. */
 #define DECIDE_STACK_FLAGS 32
+
+/* What an entry needs beside its claim, until the token is signed. */
+typedef struct entry_aux {
+    char rule[GKD_GATE_RULE_MAX];
+    json_t *mask;
+} entry_aux;
 
 static gk_err
 error_reply(char **replyp, size_t *replylen, gk_error_code code, const char *details)
@@ -24,27 +34,67 @@ error_reply(char **replyp, size_t *replylen, gk_error_code code, const char *det
     return gkp_reply_encode_error(replyp, replylen, code, details);
 }
 
-static void
-claim_of(gkp_flag_claim *claim, const gkd_decision *d)
+/* A claim from a decision; members not named are zero, so a new claim field defaults to "none". */
+static gkp_flag_claim
+claim_of(const gkd_decision *d, const json_t *mask)
 {
-    claim->key = d->flag_key;
-    claim->variant = d->variant;
-    claim->value = d->value;
-    claim->reason = d->reason;
-    claim->error_code = d->error_code;
-    claim->rule_id = d->rule_id;
-    claim->error_message = d->error_message;
-    claim->mask = NULL;
+    return (gkp_flag_claim){
+        .key = d->flag_key,
+        .variant = d->variant,
+        .value = d->value,
+        .reason = d->reason,
+        .error_code = d->error_code,
+        .rule_id = d->rule_id,
+        .error_message = d->error_message,
+        .mask = mask,
+    };
 }
 
 /*
- * Evaluates the flags the request names, or every flag of the snapshot when it names none, into
- * `claims` (room for n).
+ * Brings the worker's vm up to the current policy set and the snapshot's state. Returns the vm
+ * to gate with, or NULL when policies are on but no vm could be had (gating then fails closed);
+ * *gated says whether policies are on at all.
+ */
+static gkd_policy_vm *
+policy_vm(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot *snap, int *gated)
+{
+    gkd_policy_set *set = decider->policies != NULL ? gkd_slot_acquire(decider->policies) : NULL;
+    gk_diag diag = {0};
+
+    *gated = set != NULL;
+    if (set == NULL) {
+        return NULL;
+    }
+    if (*vmp != NULL && gkd_policy_vm_set(*vmp) != set) {
+        gkd_policy_vm_close(*vmp);
+        *vmp = NULL;
+    }
+    if (*vmp == NULL && gkd_policy_vm_open(vmp, set, &diag) != GK_OK) {
+        gkd_log(GKD_LOG_ERROR, "cannot start the policies for a worker: %s:%d: %s", diag.source,
+                diag.line, diag.text);
+        *vmp = NULL;
+    }
+    gkd_policy_set_rele(set);
+    if (*vmp != NULL &&
+        gkd_policy_vm_set_state(*vmp, gkd_snapshot_state(snap), gkd_snapshot_version(snap)) !=
+            GK_OK) {
+        gkd_log(GKD_LOG_ERROR, "cannot give the policies snapshot %llu",
+                (unsigned long long) gkd_snapshot_version(snap));
+        return NULL;
+    }
+    return *vmp;
+}
+
+/*
+ * Evaluates the flags the request names, or every flag of the snapshot when it names none, gates
+ * each through the policies, and fills `claims` (room for n).
  */
 static void
-evaluate(const gkd_snapshot *snap, const gkp_request *req, int named, gkp_flag_claim *claims,
-         size_t n)
+evaluate(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot *snap,
+         const gkp_request *req, int named, gkp_flag_claim *claims, entry_aux *aux, size_t n)
 {
+    int gated;
+    gkd_policy_vm *vm = policy_vm(decider, vmp, snap, &gated);
     gkd_decision d;
 
     for (size_t i = 0; i < n; i++) {
@@ -55,16 +105,22 @@ evaluate(const gkd_snapshot *snap, const gkp_request *req, int named, gkp_flag_c
         } else {
             gkd_engine_eval(snap, gkd_snapshot_flag_at(snap, i), req->context, &d);
         }
-        claim_of(&claims[i], &d);
+        aux[i].mask = NULL;
+        if (gated) {
+            gkd_gate_apply(vm, snap, req->context, &d, aux[i].rule, &aux[i].mask);
+        }
+        claims[i] = claim_of(&d, aux[i].mask);
     }
 }
 
 static gk_err
-sign_claims(const gkd_decider *decider, const gkd_snapshot *snap, const gkp_request *req,
-            char **replyp, size_t *replylen)
+sign_claims(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot *snap,
+            const gkp_request *req, char **replyp, size_t *replylen)
 {
     gkp_flag_claim stack_claims[DECIDE_STACK_FLAGS];
+    entry_aux stack_aux[DECIDE_STACK_FLAGS];
     gkp_flag_claim *claims = stack_claims;
+    entry_aux *aux = stack_aux;
     char subject[GKD_SUBJECT_MAX];
     const json_t *tk = json_object_get(req->context, "targetingKey");
     char *payload = NULL, *token = NULL;
@@ -76,11 +132,14 @@ sign_claims(const gkd_decider *decider, const gkd_snapshot *snap, const gkp_requ
 
     if (n > DECIDE_STACK_FLAGS) {
         claims = malloc(n * sizeof(*claims));
-        if (claims == NULL) {
+        aux = malloc(n * sizeof(*aux));
+        if (claims == NULL || aux == NULL) {
+            free(claims);
+            free(aux);
             return GK_ENOMEM;
         }
     }
-    evaluate(snap, req, named, claims, n);
+    evaluate(decider, vmp, snap, req, named, claims, aux, n);
     memset(&set, 0, sizeof(set));
     set.iat = (int64_t) time(NULL);
     set.exp = set.iat + (int64_t) decider->token_ttl_s;
@@ -90,6 +149,7 @@ sign_claims(const gkd_decider *decider, const gkd_snapshot *snap, const gkp_requ
                            subject);
         set.sub = subject;
     }
+    set.nonce = req->nonce;
     set.nflags = n;
     set.flags = claims;
     rv = gkp_claims_encode(&payload, &payload_len, &set);
@@ -101,15 +161,19 @@ sign_claims(const gkd_decider *decider, const gkd_snapshot *snap, const gkp_requ
     }
     free(token);
     free(payload);
+    for (size_t i = 0; i < n; i++) {
+        json_decref(aux[i].mask);
+    }
     if (claims != stack_claims) {
         free(claims);
+        free(aux);
     }
     return rv;
 }
 
 gk_err
-gkd_decide_handle(const gkd_decider *decider, const char *req, size_t len, char **replyp,
-                  size_t *replylen)
+gkd_decide_handle(const gkd_decider *decider, gkd_policy_vm **vmp, const char *req, size_t len,
+                  char **replyp, size_t *replylen)
 {
     gkp_request request;
     gk_error_code code = GK_ERROR_GENERAL;
@@ -131,18 +195,26 @@ gkd_decide_handle(const gkd_decider *decider, const char *req, size_t len, char 
         rv = jwks != NULL ? gkp_reply_encode_jwks(replyp, replylen, jwks) : GK_ENOMEM;
         json_decref(jwks);
     } else {
-        snap = gkd_snapshot_slot_acquire(decider->slot);
+        snap = gkd_slot_acquire(decider->snapshots);
         if (snap == NULL) {
             rv = error_reply(replyp, replylen, GK_ERROR_PROVIDER_NOT_READY,
                              "no flag snapshot is loaded yet; try again shortly");
         } else {
-            rv = sign_claims(decider, snap, &request, replyp, replylen);
+            rv = sign_claims(decider, vmp, snap, &request, replyp, replylen);
             gkd_snapshot_rele(snap);
         }
     }
     gkp_request_fini(&request);
-    if (rv == GK_ENOMEM && *replyp == NULL) {
-        rv = error_reply(replyp, replylen, GK_ERROR_GENERAL, "out of memory; try again");
+    if (rv != GK_OK) {
+        /* Never leave a request unanswered: the client would take it for a dead gatekeeper. */
+        free(*replyp);
+        *replyp = NULL;
+        rv = error_reply(replyp, replylen, GK_ERROR_GENERAL,
+                         rv == GK_ENOMEM ? "out of memory; try again"
+                         : rv == GK_EINVAL
+                             ? "the signed answer would exceed the 1 MiB token limit; name fewer "
+                               "flags or use smaller values"
+                             : gkp_strerror(rv));
     }
     return rv;
 }

@@ -67,6 +67,28 @@ member_is(const json_t *obj, const char *name, const char *value)
     return text != NULL && strcmp(text, value) == 0;
 }
 
+/*
+ * A kid travels inside the JWS protected header and in file names: keep it to the base64url
+ * alphabet and '.', so it can never change the header's JSON or a path.
+ */
+static int
+valid_kid(const char *kid)
+{
+    size_t n = strlen(kid);
+
+    if (n == 0 || n >= GKP_KID_MAX || kid[0] == '.') {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = kid[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static gk_err
 decode_member(uint8_t out[32], const json_t *jwk, const char *name, const char *path,
               gk_diag *diag)
@@ -130,8 +152,10 @@ gkd_keyfile_read(uint8_t **skp, char kid[GKP_KID_MAX], const char *path, gk_diag
         goto fail;
     }
     name = json_string_value(json_object_get(jwk, "kid"));
-    if (name != NULL && (name[0] == '\0' || strlen(name) >= GKP_KID_MAX)) {
-        rv = gkp_diag_set(diag, GK_EPROTO, path, 0, "\"kid\" must be 1 to %d characters",
+    if (name != NULL && !valid_kid(name)) {
+        rv = gkp_diag_set(diag, GK_EPROTO, path, 0,
+                          "\"kid\" must be 1 to %d letters, digits, '-', '_' or '.' (an RFC 7638 "
+                          "thumbprint is)",
                           GKP_KID_MAX - 1);
         goto fail;
     }

@@ -23,7 +23,8 @@
  * kid  out: the key's kid.
  * Refuses (diag names the file and what to do): a missing or unreadable file (GK_ENOENT/GK_EIO), a
  * file that group or others may read (GK_EINVAL: "chmod 600"), malformed JSON or a key that is
- * not an Ed25519 private JWK, or whose "x" does not match "d" (GK_EPROTO).
+ * not an Ed25519 private JWK, whose "x" does not match "d", or whose "kid" is not 1-63 characters
+ * of [A-Za-z0-9._-] (GK_EPROTO). Without a "kid" the RFC 7638 thumbprint is used.
  */
 gk_err gkd_keyfile_read(uint8_t **skp, char kid[GKP_KID_MAX], const char *path, gk_diag *diag);
 

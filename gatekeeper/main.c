@@ -41,13 +41,17 @@ static const char usage_text[] =
     "             --workers N         concurrent decision workers (1-1024), default 2 per CPU\n"
     "             --token-ttl SECONDS decision token lifetime (1-86400), default 300\n"
     "             --ready-file PATH   write the bound URLs here once serving\n"
+    "             --policies DIR      Lua policy directory; DIR/tests must pass  default policies\n"
+    "             --policy-instructions N   Lua instructions per hook call, default 1000000\n"
+    "             --policy-timeout-ms N     wall-clock ms per hook call, default 50\n"
+    "             --policy-memory-mib N     memory cap per policy state in MiB, default 32\n"
     "             --log-level LEVEL   debug, info, warn or error; default info\n"
     "  keygen   make an Ed25519 signing key: --out DIR writes DIR/<kid>.jwk (mode 0600)\n"
     "           and adds its public key to DIR/jwks.json\n"
     "  jwks     print the public JWKS of the given --key files\n"
     "  version  print the version\n"
     "\n"
-    "signals (serve): SIGHUP re-reads the flags file; SIGINT/SIGTERM stop.\n";
+    "signals (serve): SIGHUP re-reads the flags file and the policies; SIGINT/SIGTERM stop.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -88,7 +92,20 @@ default_workers(void)
     return n > 0 ? (size_t) n * 2 : 2;
 }
 
-enum { OPT_FLAGS = 1, OPT_KEY, OPT_LISTEN, OPT_WORKERS, OPT_TTL, OPT_READY, OPT_LOG, OPT_OUT };
+enum {
+    OPT_FLAGS = 1,
+    OPT_KEY,
+    OPT_LISTEN,
+    OPT_WORKERS,
+    OPT_TTL,
+    OPT_READY,
+    OPT_LOG,
+    OPT_OUT,
+    OPT_POLICIES,
+    OPT_POLICY_INSNS,
+    OPT_POLICY_TIMEOUT,
+    OPT_POLICY_MEMORY,
+};
 
 static const struct option long_options[] = {
     {"flags", required_argument, NULL, OPT_FLAGS},
@@ -99,6 +116,10 @@ static const struct option long_options[] = {
     {"ready-file", required_argument, NULL, OPT_READY},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"out", required_argument, NULL, OPT_OUT},
+    {"policies", required_argument, NULL, OPT_POLICIES},
+    {"policy-instructions", required_argument, NULL, OPT_POLICY_INSNS},
+    {"policy-timeout-ms", required_argument, NULL, OPT_POLICY_TIMEOUT},
+    {"policy-memory-mib", required_argument, NULL, OPT_POLICY_MEMORY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -160,6 +181,30 @@ parse_options(cli *c, int argc, char **argv)
         case OPT_OUT:
             c->out = optarg;
             break;
+        case OPT_POLICIES:
+            c->serve.policies_dir = optarg;
+            break;
+        case OPT_POLICY_INSNS:
+            v = parse_range(optarg, 1000, 1000000000L);
+            if (v < 0) {
+                return usage_error("--policy-instructions %s: give 1000 to 1000000000", optarg);
+            }
+            c->serve.policy_limits.instructions = (uint64_t) v;
+            break;
+        case OPT_POLICY_TIMEOUT:
+            v = parse_range(optarg, 1, 60000);
+            if (v < 0) {
+                return usage_error("--policy-timeout-ms %s: give 1 to 60000 ms", optarg);
+            }
+            c->serve.policy_limits.timeout_ms = (uint32_t) v;
+            break;
+        case OPT_POLICY_MEMORY:
+            v = parse_range(optarg, 1, 4096);
+            if (v < 0) {
+                return usage_error("--policy-memory-mib %s: give 1 to 4096 MiB", optarg);
+            }
+            c->serve.policy_limits.memory_bytes = (size_t) v * 1024 * 1024;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             exit(0);
@@ -190,6 +235,9 @@ cmd_serve(cli *c)
     }
     if (c->serve.token_ttl_s == 0) {
         c->serve.token_ttl_s = GKD_TOKEN_TTL_DEFAULT_S;
+    }
+    if (c->serve.policies_dir == NULL) {
+        c->serve.policies_dir = "policies";
     }
     return gkd_daemon_run(&c->serve);
 }

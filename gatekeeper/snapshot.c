@@ -452,47 +452,6 @@ gkd_snapshot_flag_at(const gkd_snapshot *snap, size_t i)
     return i < snap->count ? &snap->flags[i] : NULL;
 }
 
-/* ---- slot -------------------------------------------------------------------------------- */
-
-gk_err
-gkd_snapshot_slot_init(gkd_snapshot_slot *slot)
-{
-    slot->current = NULL;
-    return pthread_mutex_init(&slot->lock, NULL) == 0 ? GK_OK : GK_ENOMEM;
-}
-
-void
-gkd_snapshot_slot_fini(gkd_snapshot_slot *slot)
-{
-    gkd_snapshot_rele(slot->current);
-    slot->current = NULL;
-    pthread_mutex_destroy(&slot->lock);
-}
-
-gkd_snapshot *
-gkd_snapshot_slot_acquire(gkd_snapshot_slot *slot)
-{
-    gkd_snapshot *snap;
-
-    pthread_mutex_lock(&slot->lock);
-    snap = gkd_snapshot_hold(slot->current);
-    pthread_mutex_unlock(&slot->lock);
-    return snap;
-}
-
-void
-gkd_snapshot_slot_swap_take(gkd_snapshot_slot *slot, gkd_snapshot *snap)
-{
-    gkd_snapshot *old;
-
-    pthread_mutex_lock(&slot->lock);
-    old = slot->current;
-    slot->current = snap;
-    pthread_mutex_unlock(&slot->lock);
-    /* Outside the lock: the last release frees a whole snapshot. */
-    gkd_snapshot_rele(old);
-}
-
 const json_t *
 gkd_snapshot_state(const gkd_snapshot *snap)
 {

@@ -1,18 +1,16 @@
 /*
- * snapshot.h - an immutable, reference-counted set of flag definitions, and the slot through which
- * workers read the current one while a reload swaps in the next.
+ * snapshot.h - an immutable, reference-counted set of flag definitions with the schemas and
+ * consumers the policies read.
  *
  * A snapshot is built once (from a flags document) and never changes; readers hold a reference for
- * the length of one request. The slot's swap is atomic for readers: a reader gets either the old or
- * the new snapshot, whole. The slot's lock is held only to copy a pointer and take a reference.
+ * the length of one request, and a reload swaps in the next one through a gkd_slot (slot.h).
  *
  * THREAD SAFETY: gkd_snapshot_hold/rele and every read function are safe from any thread on a held
- * snapshot. The slot functions are safe from any thread.
+ * snapshot.
  */
 #ifndef GKD_SNAPSHOT_H
 #define GKD_SNAPSHOT_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,25 +72,5 @@ const gkd_flag *gkd_snapshot_find(const gkd_snapshot *snap, const char *key, siz
  * is held; never modified.
  */
 const json_t *gkd_snapshot_state(const gkd_snapshot *snap);
-
-/* ---- slot -------------------------------------------------------------------------------- */
-
-typedef struct gkd_snapshot_slot {
-    pthread_mutex_t lock;
-    gkd_snapshot *current;
-} gkd_snapshot_slot;
-
-/* gkd_snapshot_slot_init - an empty slot (current NULL). Returns GK_OK or GK_ENOMEM. */
-gk_err gkd_snapshot_slot_init(gkd_snapshot_slot *slot);
-
-/* gkd_snapshot_slot_fini - release the current snapshot and the lock. */
-void gkd_snapshot_slot_fini(gkd_snapshot_slot *slot);
-
-/* gkd_snapshot_slot_acquire - the current snapshot with a reference the caller releases, or NULL. */
-gkd_snapshot *gkd_snapshot_slot_acquire(gkd_snapshot_slot *slot);
-
-/* gkd_snapshot_slot_swap_take - make snap current (taking the caller's reference) and release the
- * old one; readers still holding the old one keep it until they release it. */
-void gkd_snapshot_slot_swap_take(gkd_snapshot_slot *slot, gkd_snapshot *snap);
 
 #endif

@@ -21,7 +21,7 @@ answer(gkd_worker *w, nng_msg *msg)
     char *reply = NULL;
     size_t len = 0;
 
-    if (gkd_decide_handle(w->decider, nng_msg_body(msg), nng_msg_len(msg), &reply, &len) !=
+    if (gkd_decide_handle(w->decider, &w->vm, nng_msg_body(msg), nng_msg_len(msg), &reply, &len) !=
         GK_OK && reply == NULL) {
         /* Out of memory even for an error reply: drop it; the client's timeout answers. */
         gkd_log(GKD_LOG_ERROR, "out of memory answering a request; dropped");
@@ -77,6 +77,7 @@ gkd_worker_start(gkd_worker *w, nng_socket sock, const gkd_decider *decider)
 
     w->decider = decider;
     w->sending = 0;
+    w->vm = NULL;
     rv = nng_aio_alloc(&w->aio, worker_cb, w);
     if (rv != 0) {
         return GK_ENOMEM;
@@ -101,4 +102,6 @@ gkd_worker_fini(gkd_worker *w)
     nng_ctx_close(w->ctx);
     nng_aio_free(w->aio);
     w->aio = NULL;
+    gkd_policy_vm_close(w->vm);
+    w->vm = NULL;
 }

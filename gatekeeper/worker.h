@@ -2,7 +2,7 @@
  * worker.h - one decision worker: an nng context on the decision socket and the asynchronous
  * receive -> decide -> send loop that runs on it (nng's context-based REP server pattern). Several
  * workers on one socket serve requests concurrently on all cores; each worker handles one request
- * at a time, so per-worker state (later: its Lua state) needs no lock.
+ * at a time, so its own policy vm (one lua_State) needs no lock.
  *
  * THREAD SAFETY: the callbacks run on nng's threads, serialised per worker. gkd_worker_start and
  * gkd_worker_fini are called by the server only.
@@ -20,6 +20,7 @@ typedef struct gkd_worker {
     nng_ctx ctx;
     int sending;                        /* 1 while a reply is being sent */
     const gkd_decider *decider;
+    gkd_policy_vm *vm;                  /* this worker's policies; opened on the first request */
 } gkd_worker;
 
 /*
@@ -28,7 +29,7 @@ typedef struct gkd_worker {
  */
 gk_err gkd_worker_start(gkd_worker *w, nng_socket sock, const gkd_decider *decider);
 
-/* gkd_worker_fini - stop the loop (waits for a running callback) and release the context. */
+/* gkd_worker_fini - stop the loop (waits for a running callback), release the context and vm. */
 void gkd_worker_fini(gkd_worker *w);
 
 #endif

@@ -1,6 +1,6 @@
 #!/bin/sh
-# `make run`: starts a gatekeeper on the default decision endpoint with the shipped flags file and a
-# signing key of its own (made on first run in .run/keys), shows a decision through the SDK's
+# `make run`: starts a gatekeeper on the default decision endpoint with the shipped flags file, the
+# shipped policies and a signing key of its own (made on first run in .run/keys), shows a decision through the SDK's
 # example program and the nngcat command to ask by hand, then serves until Ctrl-C.
 set -eu
 build=${1:-build}
@@ -17,7 +17,7 @@ fi
 
 rm -f "$run/ready"
 "$top/$build/gatekeeper/gatekeeper" serve --flags "$top/config/flags.json" --key "$key" \
-    --listen "$url" --listen "ipc://$run/gatekeeper.sock" --ready-file "$run/ready" &
+    --policies "$top/policies" --listen "$url" --listen "ipc://$run/gatekeeper.sock" --ready-file "$run/ready" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM EXIT
 
@@ -35,12 +35,23 @@ cat <<EOT
 
 == the gatekeeper is serving signed decisions on $url
    flags:       config/flags.json (edit it, then: kill -HUP $pid)
+   policies:    policies/*.lua (tested at start and on every reload)
    public JWKS: $run/keys/jwks.json
 
-== all flags for tenant-42, through the SDK (sdk/examples/evaluate.c):
+== all flags for tenant-42 as seen by the billing service, through the SDK
+   (sdk/examples/evaluate.c):
 EOT
 "$top/$build/sdk/gk-evaluate" --endpoint "$url" --jwks "$run/keys/jwks.json" \
-    --targeting-key tenant-42 --attr plan=gold || true
+    --targeting-key tenant-42 --attr tenantId=tenant-42 --attr plan=gold \
+    --attr service=billing || true
+cat <<EOT
+
+== the same for the reporting service, which reads orders v1 only (the compatibility policy
+   keeps it on the old path):
+EOT
+"$top/$build/sdk/gk-evaluate" --endpoint "$url" --jwks "$run/keys/jwks.json" \
+    --flag orders.read_v2 --targeting-key tenant-42 --attr tenantId=tenant-42 --attr plan=gold \
+    --attr service=reporting || true
 cat <<EOT
 
 == ask by hand:

@@ -28,12 +28,19 @@ data_path(const char *name)
     return path;
 }
 
-/* Runs `gatekeeper serve` with argv tail; returns its exit status with output in `out`. */
+/*
+ * Runs `gatekeeper serve` with the integration policies and the argv tail; returns its exit status
+ * with output in `out`.
+ */
 static int
 serve(const char *const *args)
 {
-    const char *argv[24] = {gkt_env("GK_DAEMON"), "serve"};
-    size_t n = 2;
+    char policies[4096];
+    const char *argv[24] = {gkt_env("GK_DAEMON"), "serve", "--policies", policies};
+    size_t n = 4;
+
+    /* Not data_path(): its buffer may hold the caller's flags path. */
+    snprintf(policies, sizeof(policies), "%s/integration/policies", gkt_env("GK_TEST_DATA"));
 
     while (*args != NULL && n < 23) {
         argv[n++] = *args++;

@@ -237,7 +237,7 @@ int
 gkt_daemon_start(gkt_daemon *d, const char *flags_path, const char *const *extra)
 {
     const char *argv[32];
-    char ready[300];
+    char ready[300], policies[4096];
     size_t n = 0;
     char *text;
     long long deadline;
@@ -263,6 +263,9 @@ gkt_daemon_start(gkt_daemon *d, const char *flags_path, const char *const *extra
     argv[n++] = d->ipc_url;
     argv[n++] = "--ready-file";
     argv[n++] = ready;
+    snprintf(policies, sizeof(policies), "%s/integration/policies", gkt_env("GK_TEST_DATA"));
+    argv[n++] = "--policies";
+    argv[n++] = policies;
     for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++) {
         argv[n++] = extra[i];
     }

@@ -54,7 +54,8 @@ typedef struct gkt_daemon {
 
 /*
  * gkt_daemon_start - make a temp dir and a signing key, start `gatekeeper serve` on tcp port 0
- * and an ipc socket with `flags_path` and any `extra` arguments (NULL-terminated, may be NULL),
+ * and an ipc socket with `flags_path`, the policies of tests/data/integration/policies, and any
+ * `extra` arguments (NULL-terminated, may be NULL; a later --policies overrides),
  * and wait (at most 10 s) until it is serving. Returns 0, or -1 (the log is printed to stderr).
  */
 int gkt_daemon_start(gkt_daemon *d, const char *flags_path, const char *const *extra);

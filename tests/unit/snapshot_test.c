@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "flag.h"
+#include "slot.h"
 #include "snapshot.h"
 
 /* 10,000 flags build in well under 20 ms in an optimised build; -O0 and sanitizers get slack. */
@@ -533,7 +534,20 @@ START_TEST(test_hold_rele_threads)
 }
 END_TEST
 
-static gkd_snapshot_slot slot;
+/* The slot (slot.h) holding snapshots, as the daemon uses it. */
+static void *
+snap_hold(void *snap)
+{
+    return gkd_snapshot_hold(snap);
+}
+
+static void
+snap_rele(void *snap)
+{
+    gkd_snapshot_rele(snap);
+}
+
+static gkd_slot slot;
 static atomic_bool stop_readers;
 static atomic_long reads_done;
 
@@ -545,7 +559,7 @@ slot_reader(void *arg)
 
     (void) arg;
     while (!atomic_load(&stop_readers)) {
-        gkd_snapshot *snap = gkd_snapshot_slot_acquire(&slot);
+        gkd_snapshot *snap = gkd_slot_acquire(&slot);
         gkd_decision d;
         if (snap == NULL) {
             continue;
@@ -574,15 +588,15 @@ START_TEST(test_slot_swap_threads)
 {
     pthread_t t[N_THREADS];
 
-    ck_assert_int_eq(gkd_snapshot_slot_init(&slot), GK_OK);
-    ck_assert_ptr_null(gkd_snapshot_slot_acquire(&slot));
+    ck_assert_int_eq(gkd_slot_init(&slot, snap_hold, snap_rele), GK_OK);
+    ck_assert_ptr_null(gkd_slot_acquire(&slot));
     atomic_store(&stop_readers, false);
     atomic_store(&reads_done, 0);
     for (int i = 0; i < N_THREADS; i++) {
         ck_assert_int_eq(pthread_create(&t[i], NULL, slot_reader, NULL), 0);
     }
     for (uint64_t v = 1; v <= 300; v++) {
-        gkd_snapshot_slot_swap_take(&slot, versioned_snapshot(v));
+        gkd_slot_swap_take(&slot, versioned_snapshot(v));
     }
     while (atomic_load(&reads_done) < 1000) {
         sched_yield();
@@ -592,30 +606,30 @@ START_TEST(test_slot_swap_threads)
         ck_assert_int_eq(pthread_join(t[i], NULL), 0);
     }
     {
-        gkd_snapshot *cur = gkd_snapshot_slot_acquire(&slot);
+        gkd_snapshot *cur = gkd_slot_acquire(&slot);
         ck_assert_uint_eq(gkd_snapshot_version(cur), 300);
         gkd_snapshot_rele(cur);
     }
     /* A reader keeps an old snapshot alive across a swap. */
     {
-        gkd_snapshot *old = gkd_snapshot_slot_acquire(&slot);
-        gkd_snapshot_slot_swap_take(&slot, versioned_snapshot(301));
+        gkd_snapshot *old = gkd_slot_acquire(&slot);
+        gkd_slot_swap_take(&slot, versioned_snapshot(301));
         ck_assert_uint_eq(gkd_snapshot_version(old), 300);
         ck_assert_ptr_nonnull(gkd_snapshot_find(old, "build", 5));
         gkd_snapshot_rele(old);
     }
-    gkd_snapshot_slot_fini(&slot);
+    gkd_slot_fini(&slot);
 }
 END_TEST
 
 START_TEST(test_slot_empty_fini)
 {
-    gkd_snapshot_slot s;
+    gkd_slot s;
 
-    ck_assert_int_eq(gkd_snapshot_slot_init(&s), GK_OK);
-    gkd_snapshot_slot_swap_take(&s, NULL);
-    ck_assert_ptr_null(gkd_snapshot_slot_acquire(&s));
-    gkd_snapshot_slot_fini(&s);
+    ck_assert_int_eq(gkd_slot_init(&s, snap_hold, snap_rele), GK_OK);
+    gkd_slot_swap_take(&s, NULL);
+    ck_assert_ptr_null(gkd_slot_acquire(&s));
+    gkd_slot_fini(&s);
     gkd_snapshot_rele(NULL);
     ck_assert_ptr_null(gkd_snapshot_hold(NULL));
 }
