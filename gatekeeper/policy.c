@@ -221,13 +221,16 @@ count_hook(lua_State *L, lua_Debug *ar)
         /* Redis's trick: fire at every line and instruction until the call unwinds. */
         lua_sethook(L, count_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
     }
+    /* lua_pushfstring + lua_error, not luaL_error: that would prefix the caller's position. */
     lua_getinfo(L, "Sl", ar);
     if (vm->b.tripped == 1) {
-        luaL_error(L, "%s:%d: instruction budget exceeded (%I instructions per hook call)",
-                   ar->short_src, ar->currentline, (lua_Integer) vm->b.limit);
+        lua_pushfstring(L, "%s:%d: instruction budget exceeded (%I instructions per hook call)",
+                        ar->short_src, ar->currentline, (lua_Integer) vm->b.limit);
+    } else {
+        lua_pushfstring(L, "%s:%d: time budget exceeded (%I ms per hook call)", ar->short_src,
+                        ar->currentline, (lua_Integer) vm->set->limits.timeout_ms);
     }
-    luaL_error(L, "%s:%d: time budget exceeded (%I ms per hook call)", ar->short_src,
-               ar->currentline, (lua_Integer) vm->set->limits.timeout_ms);
+    lua_error(L);
 }
 
 /* Does `msg` start with "<something>:<digits>:"? Then it already names its source line. */
