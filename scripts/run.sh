@@ -38,11 +38,11 @@ cat <<EOT
    policies:    policies/*.lua (tested at start and on every reload)
    public JWKS: $run/keys/jwks.json
 
-== all flags for tenant-42 as seen by the billing service, through the SDK
+== all flags for tenant-7 as seen by the billing service, through the SDK
    (sdk/examples/evaluate.c):
 EOT
 "$top/$build/sdk/gk-evaluate" --endpoint "$url" --jwks "$run/keys/jwks.json" \
-    --targeting-key tenant-42 --attr tenantId=tenant-42 --attr plan=gold \
+    --targeting-key tenant-7 --attr tenantId=tenant-7 --attr plan=gold \
     --attr service=billing || true
 cat <<EOT
 
@@ -50,7 +50,7 @@ cat <<EOT
    keeps it on the old path):
 EOT
 "$top/$build/sdk/gk-evaluate" --endpoint "$url" --jwks "$run/keys/jwks.json" \
-    --flag orders.read_v2 --targeting-key tenant-42 --attr tenantId=tenant-42 --attr plan=gold \
+    --flag orders.read_v2 --targeting-key tenant-7 --attr tenantId=tenant-7 --attr plan=gold \
     --attr service=reporting || true
 cat <<EOT
 
