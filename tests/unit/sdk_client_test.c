@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <check.h>
+#include <nng/nng.h>
 
 #include "fake_gatekeeper.h"
 #include "gatekeeper.h"
@@ -31,11 +32,21 @@ setup(void)
                              GK_ERROR_NONE);
 }
 
+/*
+ * nng 1.5.2 frees closed sockets, dialers and pipes on its reaper thread after nng_close()
+ * returns, so a forked test could exit before the reaper has run, and nng's global state would
+ * look leaked. nng_fini() drains the reaper and releases that state (nng.h provides it for memory
+ * checkers); every client and the fake are closed by now and nothing else calls nng. It also
+ * turns nng 1.5.2's leak of a dialer whose connection is still in its SP handshake when the
+ * socket closes (a dialer and its pipe, 3328 bytes) from an occasional report into a certain one,
+ * which is why every test makes at least one request before it closes its client.
+ */
 static void
 teardown(void)
 {
     fake_gatekeeper_free(fg);
     fg = NULL;
+    nng_fini();
 }
 
 static gk_client *
@@ -517,6 +528,9 @@ START_TEST(test_invalid_arguments)
     ck_assert_ptr_null(other);
     gk_options_free(opts);
     gk_client_close(NULL);
+
+    /* One valid call, so the client's connection is set up before it closes (see teardown). */
+    ck_assert(eval_read_v2(client, ctx, NULL));
     gk_context_free(ctx);
     gk_client_close(client);
 }
