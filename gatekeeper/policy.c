@@ -562,6 +562,8 @@ diag_from_error(gk_diag *diag, gk_err code, const char *fallback_source, const c
     gkp_diag_set(diag, code, source, line, "%s", p);
 }
 
+static int convert_state(gkd_policy_vm *vm, const json_t *state);
+
 static gk_err
 vm_create(gkd_policy_vm **vmp, gkd_policy_set *set, gk_diag *diag)
 {
@@ -602,6 +604,11 @@ vm_create(gkd_policy_vm **vmp, gkd_policy_set *set, gk_diag *diag)
             gkd_policy_vm_close(vm);
             return st == LUA_ERRMEM ? GK_ENOMEM : GK_EPROTO;
         }
+    }
+    /* The empty state {flags = {}, schemas = {}, consumers = {}} until the first set_state. */
+    if (convert_state(vm, NULL) != LUA_OK) {
+        gkd_policy_vm_close(vm);
+        return gkp_diag_set(diag, GK_ENOMEM, "policies", 0, "out of memory (empty state)");
     }
     lua_settop(vm->L, 0);
     *vmp = vm;
@@ -1301,8 +1308,10 @@ push_flag_view(lua_State *L, struct call *c)
     gkd_luajson_push(L, view, 1);
     c->tmp = NULL;
     json_decref(view);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, c->flag_key);
+    if (def != NULL) { /* keys absent from the state are not cached: they could be unbounded */
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, c->flag_key);
+    }
     lua_remove(L, -2);
 }
 
@@ -1523,11 +1532,7 @@ state_usable(gkd_policy_vm *vm, struct call *c)
         c->out->outcome = GKD_POLICY_ERROR;
         return 0;
     }
-    if (!vm->have_state) {
-        gkd_policy_vm_set_state(vm, NULL, 0);
-        vm->have_state = 0; /* still "never set": a real state converts on the first set */
-    }
-    return 1;
+    return 1; /* never set: the empty state made at open */
 }
 
 gk_err
