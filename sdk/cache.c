@@ -43,6 +43,7 @@ typedef struct entry {
     gks_kind kind;
     bool bool_value;
     int64_t fetched_ms;
+    int64_t iat_s;
     int64_t exp_s;
     int64_t expires_ms;
     gk_detail detail;
@@ -237,9 +238,26 @@ put_bytes(char **cursor, const char *src, size_t len)
     return start;
 }
 
+/*
+ * Whether "old" must stay rather than be replaced by "e": it is still valid when "e" arrived and
+ * comes from a later snapshot (or the same snapshot, signed later). Snapshot versions only grow,
+ * so an answer decided before a reload but received after a newer one is the older of the two.
+ */
+static bool
+keeps_newer(const entry *old, const entry *e)
+{
+    if (old->expires_ms <= e->fetched_ms) {
+        return false;
+    }
+    if (old->detail.snapshot_version != e->detail.snapshot_version) {
+        return old->detail.snapshot_version > e->detail.snapshot_version;
+    }
+    return old->iat_s > e->iat_s;
+}
+
 gk_err
 gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t ctx_len,
-              int64_t fetched_ms, int64_t exp_s, int64_t expires_ms)
+              int64_t fetched_ms, int64_t iat_s, int64_t exp_s, int64_t expires_ms)
 {
     size_t key_len = strlen(d->key);
     size_t json_len = d->value_json != NULL ? strlen(d->value_json) : 0;
@@ -267,6 +285,7 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
     e->bool_value = d->bool_value;
     e->detail = d->detail;
     e->fetched_ms = fetched_ms;
+    e->iat_s = iat_s;
     e->exp_s = exp_s;
     e->expires_ms = expires_ms;
     e->hash = hash_pair(cache, d->key, key_len, ctx, ctx_len);
@@ -274,6 +293,11 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
     s = shard_of(cache, e->hash);
     pthread_mutex_lock(&s->lock);
     old = shard_find(s, e->hash, d->key, key_len, ctx, ctx_len);
+    if (old != NULL && keeps_newer(old, e)) {
+        pthread_mutex_unlock(&s->lock);
+        free(e);
+        return GK_OK;
+    }
     if (old != NULL) {
         shard_remove(s, old);
     }
@@ -323,6 +347,7 @@ gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx
     view->str_len = e->str_len;
     view->str_fits = false;
     view->fetched_ms = e->fetched_ms;
+    view->iat_s = e->iat_s;
     view->exp_s = e->exp_s;
     view->detail = e->detail;
     if (e->kind == GKS_KIND_STRING && buf != NULL && e->str_len < bufsize) {

@@ -45,6 +45,7 @@ typedef struct gks_cache_view {
     size_t str_len;     /* length of the string value (kind STRING) */
     bool str_fits;      /* it was copied whole into the caller's buffer */
     int64_t fetched_ms; /* monotonic */
+    int64_t iat_s;      /* token iat, wall clock */
     int64_t exp_s;      /* token exp, wall clock */
     gk_detail detail;
 } gks_cache_view;
@@ -59,14 +60,21 @@ gk_err gks_cache_new(gks_cache **cachep, size_t max_entries);
 void gks_cache_free(gks_cache *cache);
 
 /*
- * gks_cache_put - insert or replace the entry for (d->key, ctx).
+ * gks_cache_put - insert the entry for (d->key, ctx), or replace the one there unless that one
+ * is newer.
  * ctx, ctx_len  canonical context text (copied).
  * fetched_ms    monotonic time the token arrived.
+ * iat_s         token iat (wall-clock s).
  * exp_s         token exp (wall-clock s); expires_ms the same instant on the monotonic clock.
- * Returns GK_OK, GK_ENOMEM (the cache is unchanged).
+ * Newer means from a later snapshot: a higher d->detail.snapshot_version, or the same version and
+ * a later iat_s. An unexpired entry that is newer than `d` is kept (and `d` dropped), so an
+ * answer that was in flight across a reload (a kill switch, say) cannot put the decision it
+ * replaced back into the cache for a whole TTL. An entry whose token has expired by fetched_ms is
+ * always replaced.
+ * Returns GK_OK (also when the newer entry was kept), GK_ENOMEM (the cache is unchanged).
  */
 gk_err gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t ctx_len,
-                     int64_t fetched_ms, int64_t exp_s, int64_t expires_ms);
+                     int64_t fetched_ms, int64_t iat_s, int64_t exp_s, int64_t expires_ms);
 
 /*
  * gks_cache_get - look up (key, ctx) at monotonic time now_ms with a TTL of ttl_ms.

@@ -32,12 +32,12 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <sodium.h>
 
+#include "b64url.h"
 #include "cache.h"
 #include "clock.h"
 #include "context.h"
 #include "decision_set.h"
 #include "gatekeeper.h"
-#include "b64url.h"
 #include "jwk.h"
 #include "jws.h"
 #include "msg.h"
@@ -315,8 +315,10 @@ cache_fill(gk_client *c, const gk_decision_set *set, const gk_context *ctx, int6
              d->detail.error_code == GK_ERROR_PROVIDER_NOT_READY)) {
             continue;
         }
-        /* On GK_ENOMEM the entry is simply not cached; the answer is still given. */
-        (void) gks_cache_put(c->cache, d, ctx_text, ctx_len, fetched_ms, set->exp_s, expires_ms);
+        /* On GK_ENOMEM the entry is simply not cached; the answer is still given. An entry from
+         * a newer snapshot stays (an answer in flight across a reload is the older one). */
+        (void) gks_cache_put(c->cache, d, ctx_text, ctx_len, fetched_ms, set->iat_s, set->exp_s,
+                             expires_ms);
     }
 }
 

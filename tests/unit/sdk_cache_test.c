@@ -59,7 +59,8 @@ START_TEST(test_hit_and_miss)
 
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
     ck_assert_int_eq(get(c, "orders.stage", ctx_a, 1000, 500, &view, NULL, 0), GKS_CACHE_MISS);
-    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 1700000000, 100000), GK_OK);
+    ck_assert_int_eq(
+        gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 1699999700, 1700000000, 100000), GK_OK);
     ck_assert_int_eq(get(c, "orders.stage", ctx_a, 1100, 500, &view, buf, sizeof(buf)),
                      GKS_CACHE_FRESH);
     ck_assert_int_eq(view.kind, GKS_KIND_STRING);
@@ -89,16 +90,93 @@ START_TEST(test_replace)
     gks_cache_view view;
 
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
     d.kind = GKS_KIND_BOOL;
     d.bool_value = true;
     d.value_json = (char *) (uintptr_t) "true";
-    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 10, 1, 100000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 10, 0, 1, 100000), GK_OK);
     ck_assert_uint_eq(gks_cache_count(c), 1);
     ck_assert_int_eq(get(c, "f", ctx_a, 20, 500, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(view.kind, GKS_KIND_BOOL);
     ck_assert(view.bool_value);
     ck_assert_int_eq(view.fetched_ms, 10);
+    gks_cache_free(c);
+}
+END_TEST
+
+/*
+ * An answer in flight across a reload: the post-reload answer (snapshot 8, the kill switch) is
+ * cached first, then the pre-reload answer (snapshot 7) arrives. The newer entry stays.
+ */
+START_TEST(test_older_snapshot_does_not_replace_newer)
+{
+    gks_cache *c = NULL;
+    gks_decision killed = string_decision("f");
+    gks_decision before = string_decision("f");
+    gks_cache_view view;
+
+    killed.kind = GKS_KIND_NONE;
+    killed.value_json = NULL;
+    killed.str = NULL;
+    killed.str_len = 0;
+    killed.detail.reason = GK_REASON_DISABLED;
+    killed.detail.variant[0] = '\0';
+    killed.detail.snapshot_version = 8;
+    ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &killed, ctx_a, strlen(ctx_a), 1000, 5000, 5300, 300000),
+                     GK_OK);
+    /* Older snapshot, even though its token was signed later and arrived later: kept out. */
+    ck_assert_int_eq(gks_cache_put(c, &before, ctx_a, strlen(ctx_a), 1010, 5001, 5301, 300010),
+                     GK_OK);
+    ck_assert_uint_eq(gks_cache_count(c), 1);
+    ck_assert_int_eq(get(c, "f", ctx_a, 1020, 500, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(view.detail.reason, GK_REASON_DISABLED);
+    ck_assert_uint_eq(view.detail.snapshot_version, 8);
+    ck_assert_int_eq(view.fetched_ms, 1000);
+    ck_assert_int_eq(view.iat_s, 5000);
+
+    /* Same snapshot, earlier iat: kept out too. */
+    before.detail.snapshot_version = 8;
+    ck_assert_int_eq(gks_cache_put(c, &before, ctx_a, strlen(ctx_a), 1030, 4999, 5299, 299000),
+                     GK_OK);
+    ck_assert_int_eq(get(c, "f", ctx_a, 1040, 500, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(view.detail.reason, GK_REASON_DISABLED);
+
+    /* Same snapshot and iat (another answer from the same instant): replaces, fresher TTL. */
+    ck_assert_int_eq(gks_cache_put(c, &before, ctx_a, strlen(ctx_a), 1050, 5000, 5300, 300000),
+                     GK_OK);
+    ck_assert_int_eq(get(c, "f", ctx_a, 1060, 500, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(view.detail.reason, GK_REASON_SPLIT);
+    ck_assert_int_eq(view.fetched_ms, 1050);
+
+    /* A newer snapshot replaces. */
+    killed.detail.snapshot_version = 9;
+    ck_assert_int_eq(gks_cache_put(c, &killed, ctx_a, strlen(ctx_a), 1070, 4000, 5400, 400000),
+                     GK_OK);
+    ck_assert_int_eq(get(c, "f", ctx_a, 1080, 500, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(view.detail.reason, GK_REASON_DISABLED);
+    ck_assert_uint_eq(view.detail.snapshot_version, 9);
+    ck_assert_uint_eq(gks_cache_count(c), 1);
+    gks_cache_free(c);
+}
+END_TEST
+
+/* A newer entry whose token has expired is no reason to refuse an older, valid answer. */
+START_TEST(test_expired_newer_entry_is_replaced)
+{
+    gks_cache *c = NULL;
+    gks_decision newer = string_decision("f");
+    gks_decision older = string_decision("f");
+    gks_cache_view view;
+
+    newer.detail.snapshot_version = 8;
+    ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &newer, ctx_a, strlen(ctx_a), 1000, 5000, 5001, 2000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &older, ctx_a, strlen(ctx_a), 2000, 5001, 5300, 301000),
+                     GK_OK);
+    ck_assert_int_eq(get(c, "f", ctx_a, 2010, 500, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_uint_eq(view.detail.snapshot_version, 7);
+    ck_assert_int_eq(view.fetched_ms, 2000);
     gks_cache_free(c);
 }
 END_TEST
@@ -110,7 +188,7 @@ START_TEST(test_ttl_expiry_turns_stale)
     gks_cache_view view;
 
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 1, 100000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 0, 1, 100000), GK_OK);
     ck_assert_int_eq(get(c, "f", ctx_a, 1499, 500, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(get(c, "f", ctx_a, 1500, 500, &view, NULL, 0), GKS_CACHE_STALE);
     ck_assert_int_eq(get(c, "f", ctx_a, 99999, 500, &view, NULL, 0), GKS_CACHE_STALE);
@@ -128,7 +206,7 @@ START_TEST(test_token_expiry_drops_entry)
 
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
     /* A long TTL does not outlive the token. */
-    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 1, 2000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 0, 1, 2000), GK_OK);
     ck_assert_int_eq(get(c, "f", ctx_a, 1999, 86400000, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(get(c, "f", ctx_a, 2000, 86400000, &view, NULL, 0), GKS_CACHE_MISS);
     ck_assert_uint_eq(gks_cache_count(c), 0);
@@ -151,7 +229,7 @@ START_TEST(test_eviction_bound)
         ck_assert_int_eq(gks_cache_new(&c, bounds[b]), GK_OK);
         for (size_t i = 0; i < n; i++) {
             snprintf(ctx, sizeof(ctx), "{\"targetingKey\":\"t-%zu\"}", i);
-            ck_assert_int_eq(gks_cache_put(c, &d, ctx, strlen(ctx), (int64_t) i, 1, 1000000),
+            ck_assert_int_eq(gks_cache_put(c, &d, ctx, strlen(ctx), (int64_t) i, 0, 1, 1000000),
                              GK_OK);
             ck_assert_uint_le(gks_cache_count(c), bounds[b]);
         }
@@ -176,10 +254,10 @@ START_TEST(test_lru_keeps_recently_used)
     ck_assert_int_eq(gks_cache_new(&c, 4), GK_OK); /* one shard of 4 */
     for (int i = 0; i < 4; i++) {
         snprintf(ctx, sizeof(ctx), "c%d", i);
-        ck_assert_int_eq(gks_cache_put(c, &d, ctx, strlen(ctx), 0, 1, 1000000), GK_OK);
+        ck_assert_int_eq(gks_cache_put(c, &d, ctx, strlen(ctx), 0, 0, 1, 1000000), GK_OK);
     }
     ck_assert_int_eq(get(c, "f", "c0", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH); /* touch */
-    ck_assert_int_eq(gks_cache_put(c, &d, "c4", 2, 0, 1, 1000000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &d, "c4", 2, 0, 0, 1, 1000000), GK_OK);
     ck_assert_int_eq(get(c, "f", "c0", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(get(c, "f", "c1", 1, 1000, &view, NULL, 0), GKS_CACHE_MISS);
     gks_cache_free(c);
@@ -203,7 +281,7 @@ hammer(void *arg)
         gks_cache_state st;
 
         snprintf(ctx, sizeof(ctx), "ctx-%d", i % 500);
-        if (i % 3 == 0 && gks_cache_put(c, &d, ctx, strlen(ctx), 0, 1, 1000000) != GK_OK) {
+        if (i % 3 == 0 && gks_cache_put(c, &d, ctx, strlen(ctx), 0, 0, 1, 1000000) != GK_OK) {
             bad++;
         }
         st = gks_cache_get(c, "f", 1, ctx, strlen(ctx), 1, 1000, &view, buf, sizeof(buf));
@@ -246,6 +324,8 @@ main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_hit_and_miss);
     tcase_add_test(tc, test_replace);
+    tcase_add_test(tc, test_older_snapshot_does_not_replace_newer);
+    tcase_add_test(tc, test_expired_newer_entry_is_replaced);
     tcase_add_test(tc, test_ttl_expiry_turns_stale);
     tcase_add_test(tc, test_token_expiry_drops_entry);
     tcase_add_test(tc, test_eviction_bound);
