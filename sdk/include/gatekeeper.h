@@ -141,7 +141,10 @@ typedef enum gk_reason {
  *   TYPE_MISMATCH          the flag's value is not of the type asked for
  *   TARGETING_KEY_MISSING  the rollout needs a bucketing attribute the context lacks
  *   INVALID_CONTEXT        the context is not a JSON object of attributes
- *   PROVIDER_FATAL         the answer cannot be trusted (bad signature, unknown key id): not retried
+ *   PROVIDER_FATAL         the answer cannot be trusted (bad signature, unknown key id, the nonce
+ *                          of another request): the call gets the fallback (not the last known
+ *                          good decision), the answer is never cached, and the next call asks
+ *                          the gatekeeper again (there is no latch and no back-off)
  *   GENERAL                anything else (timeout, unreachable gatekeeper, internal error)
  */
 typedef enum gk_error_code {

@@ -286,6 +286,36 @@ START_TEST(test_each_request_has_a_fresh_nonce)
 }
 END_TEST
 
+/*
+ * PROVIDER_FATAL as gatekeeper.h documents it: the fallback (not the last known good decision),
+ * nothing cached, no latch and no back-off: every call asks again, and a good answer is used.
+ */
+START_TEST(test_provider_fatal_asks_again)
+{
+    gk_client *client = open_client(1000, true);
+    gk_context *ctx = tenant("t-42");
+    gk_detail d;
+    bool value = true;
+
+    ck_assert(eval_read_v2(client, ctx, &d)); /* a last known good decision exists */
+    fake_gatekeeper_set_mode(fg, FAKE_GK_FORGED, GK_ERROR_NONE);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &value, &d),
+                         GK_OK);
+        ck_assert(!value);
+        ck_assert_int_eq(d.reason, GK_REASON_ERROR);
+        ck_assert_int_eq(d.error_code, GK_ERROR_PROVIDER_FATAL);
+    }
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 4);
+    fake_gatekeeper_set_mode(fg, FAKE_GK_OK, GK_ERROR_NONE);
+    ck_assert(eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_SPLIT);
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 5);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
 START_TEST(test_expired_token)
 {
     check_refused(FAKE_GK_EXPIRED, GK_ERROR_GENERAL);
@@ -609,6 +639,7 @@ client_suite(void)
     tcase_add_test(tc, test_missing_nonce_is_fatal);
     tcase_add_test(tc, test_replayed_token_is_refused);
     tcase_add_test(tc, test_each_request_has_a_fresh_nonce);
+    tcase_add_test(tc, test_provider_fatal_asks_again);
     tcase_add_test(tc, test_expired_token);
     tcase_add_test(tc, test_garbage_reply);
     tcase_add_test(tc, test_error_reply_maps_error_code);
