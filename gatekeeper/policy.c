@@ -1501,29 +1501,6 @@ finish_einval(gkd_policy_result *out, const char *what)
     return GK_EINVAL;
 }
 
-gk_err
-gkd_policy_vm_authorize(gkd_policy_vm *vm, const json_t *req, int trace, gkd_policy_result *out)
-{
-    struct call c;
-
-    if (out == NULL) {
-        return GK_EINVAL;
-    }
-    if (vm == NULL) {
-        memset(out, 0, sizeof *out);
-        return finish_einval(out, "NULL vm");
-    }
-    begin(vm, &c, GKD_HOOK_AUTHORIZE, trace, out);
-    if (req == NULL) {
-        return finish_einval(out, "NULL req");
-    }
-    c.json_arg = req;
-    if (vm->nhook[c.hook] > 0) {
-        run_call(vm, &c);
-    }
-    return GK_OK;
-}
-
 static int
 state_usable(gkd_policy_vm *vm, struct call *c)
 {
@@ -1535,8 +1512,13 @@ state_usable(gkd_policy_vm *vm, struct call *c)
     return 1; /* never set: the empty state made at open */
 }
 
-gk_err
-gkd_policy_vm_on_change(gkd_policy_vm *vm, const json_t *change, int trace, gkd_policy_result *out)
+/*
+ * The shape shared by authorize and on_change: one JSON argument, and for on_change the state.
+ * `what` names the argument in the NULL-argument error.
+ */
+static gk_err
+call_json_hook(gkd_policy_vm *vm, int hook, const json_t *arg, const char *what, int trace,
+               gkd_policy_result *out)
 {
     struct call c;
 
@@ -1547,15 +1529,27 @@ gkd_policy_vm_on_change(gkd_policy_vm *vm, const json_t *change, int trace, gkd_
         memset(out, 0, sizeof *out);
         return finish_einval(out, "NULL vm");
     }
-    begin(vm, &c, GKD_HOOK_ON_CHANGE, trace, out);
-    if (change == NULL) {
-        return finish_einval(out, "NULL change");
+    begin(vm, &c, hook, trace, out);
+    if (arg == NULL) {
+        return finish_einval(out, what);
     }
-    c.json_arg = change;
-    if (vm->nhook[c.hook] > 0 && state_usable(vm, &c)) {
+    c.json_arg = arg;
+    if (vm->nhook[c.hook] > 0 && (hook != GKD_HOOK_ON_CHANGE || state_usable(vm, &c))) {
         run_call(vm, &c);
     }
     return GK_OK;
+}
+
+gk_err
+gkd_policy_vm_authorize(gkd_policy_vm *vm, const json_t *req, int trace, gkd_policy_result *out)
+{
+    return call_json_hook(vm, GKD_HOOK_AUTHORIZE, req, "NULL req", trace, out);
+}
+
+gk_err
+gkd_policy_vm_on_change(gkd_policy_vm *vm, const json_t *change, int trace, gkd_policy_result *out)
+{
+    return call_json_hook(vm, GKD_HOOK_ON_CHANGE, change, "NULL change", trace, out);
 }
 
 gk_err
