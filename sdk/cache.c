@@ -21,6 +21,7 @@
 
 #include "decision_set.h"
 #include "gatekeeper.h"
+#include "mask.h"
 
 /* Shard when the bound is large enough for each shard to hold a useful number of entries. */
 #define SHARDS_MANY   16u
@@ -47,6 +48,7 @@ typedef struct entry {
     int64_t exp_s;
     int64_t expires_ms;
     gk_detail detail;
+    gk_mask *mask; /* one reference, released with the entry */
     char data[];
 } entry;
 
@@ -67,6 +69,16 @@ struct gks_cache {
     size_t nshards;
     shard *shards;
 };
+
+/* Free an entry (NULL ignored) and its reference to the mask; call without a shard lock. */
+static void
+entry_free(entry *e)
+{
+    if (e != NULL) {
+        gk_mask_free(e->mask);
+        free(e);
+    }
+}
 
 static uint64_t
 hash_pair(const gks_cache *cache, const char *key, size_t key_len, const char *ctx, size_t ctx_len)
@@ -214,7 +226,7 @@ gks_cache_free(gks_cache *cache)
         while (e != NULL) {
             entry *next = e->lru_next;
 
-            free(e);
+            entry_free(e);
             e = next;
         }
         free(s->buckets);
@@ -284,6 +296,7 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
     e->kind = d->kind;
     e->bool_value = d->bool_value;
     e->detail = d->detail;
+    e->mask = gks_mask_hold(d->mask);
     e->fetched_ms = fetched_ms;
     e->iat_s = iat_s;
     e->exp_s = exp_s;
@@ -295,7 +308,7 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
     old = shard_find(s, e->hash, d->key, key_len, ctx, ctx_len);
     if (old != NULL && keeps_newer(old, e)) {
         pthread_mutex_unlock(&s->lock);
-        free(e);
+        entry_free(e);
         return GK_OK;
     }
     if (old != NULL) {
@@ -310,14 +323,15 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
         shard_remove(s, evicted);
     }
     pthread_mutex_unlock(&s->lock);
-    free(old);
-    free(evicted);
+    entry_free(old);
+    entry_free(evicted);
     return GK_OK;
 }
 
 gks_cache_state
 gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx, size_t ctx_len,
-              int64_t now_ms, uint32_t ttl_ms, gks_cache_view *view, char *buf, size_t bufsize)
+              int64_t now_ms, uint32_t ttl_ms, gks_cache_view *view, char *buf, size_t bufsize,
+              gk_mask **maskp)
 {
     uint64_t hash = hash_pair(cache, key, key_len, ctx, ctx_len);
     shard *s = shard_of(cache, hash);
@@ -334,7 +348,7 @@ gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx
         /* Its token has expired: it can never be served again, not even as STALE. */
         shard_remove(s, e);
         pthread_mutex_unlock(&s->lock);
-        free(e);
+        entry_free(e);
         return GKS_CACHE_MISS;
     }
     if (s->lru_head != e) {
@@ -353,6 +367,9 @@ gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx
     if (e->kind == GKS_KIND_STRING && buf != NULL && e->str_len < bufsize) {
         memcpy(buf, e->str, e->str_len + 1);
         view->str_fits = true;
+    }
+    if (maskp != NULL) {
+        *maskp = gks_mask_hold(e->mask);
     }
     pthread_mutex_unlock(&s->lock);
     return state;

@@ -1,7 +1,8 @@
 /*
  * cache.h - the SDK's decision cache: verified decisions keyed by (flag key, canonical context).
  *
- * Each entry keeps the decision (detail, value as compact JSON text and decoded bool/string), the
+ * Each entry keeps the decision (detail, value as compact JSON text and decoded bool/string, a
+ * reference to its mask list, so that CACHED and STALE answers keep their mask), the
  * monotonic time it was fetched, the token's exp (wall-clock s) and the same instant on the
  * monotonic clock, so a lookup needs one clock read by the caller and no allocation. The table is
  * bounded: a full shard evicts its least recently used entry; an entry whose token has expired is
@@ -61,7 +62,7 @@ void gks_cache_free(gks_cache *cache);
 
 /*
  * gks_cache_put - insert the entry for (d->key, ctx), or replace the one there unless that one
- * is newer.
+ * is newer. The entry takes a reference to d->mask (NULL: the empty mask).
  * ctx, ctx_len  canonical context text (copied).
  * fetched_ms    monotonic time the token arrived.
  * iat_s         token iat (wall-clock s).
@@ -80,11 +81,13 @@ gk_err gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, s
  * gks_cache_get - look up (key, ctx) at monotonic time now_ms with a TTL of ttl_ms.
  * view       out when the result is not MISS; not NULL.
  * buf, size  optional (NULL, 0): receives a string value, NUL-terminated, when it fits.
+ * maskp      optional (NULL): when the result is not MISS, one reference to the entry's mask list
+ *            (the empty mask when it has none); release it with gk_mask_free().
  * Allocates nothing; holds one shard lock for the copy.
  */
 gks_cache_state gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx,
                               size_t ctx_len, int64_t now_ms, uint32_t ttl_ms, gks_cache_view *view,
-                              char *buf, size_t bufsize);
+                              char *buf, size_t bufsize, gk_mask **maskp);
 
 /* gks_cache_count - number of entries (a snapshot; others may be changing it). */
 size_t gks_cache_count(gks_cache *cache);

@@ -8,6 +8,8 @@
  *   3. gatekeeper unreachable or silent -> the last known good entry (token unexpired) -> STALE;
  *   4. otherwise the caller's fallback, reason ERROR, error code GENERAL (PROVIDER_NOT_READY when
  *      no token was ever verified) and a message saying what to check.
+ * gk_client_eval_mask takes the same steps and answers with the decision's mask list; where a
+ * typed evaluation would answer ERROR it answers with a mask that masks every field.
  * A token that fails verification, an error reply or a malformed reply is answered with the
  * fallback and its own error code, and never cached. Every request carries a fresh random nonce
  * that the token must echo (token.h says why), so a replayed token is one that fails.
@@ -40,6 +42,7 @@
 #include "gatekeeper.h"
 #include "jwk.h"
 #include "jws.h"
+#include "mask.h"
 #include "msg.h"
 #include "options.h"
 #include "token.h"
@@ -432,10 +435,12 @@ from_decision(answer *ans, gk_detail *d, const gks_decision *dec, char *buf, siz
 /*
  * Decide `flag_key` for ctx: fills ans (the value's kind and value) and d (reason, error code,
  * variant, ...). Never fails: an unanswerable question gives kind NONE and reason ERROR.
+ * maskp (optional): one reference to the decision's mask list when there is a decision (fresh,
+ * CACHED or STALE); left NULL when there is none.
  */
 static void
 eval_one(gk_client *c, const char *flag_key, size_t key_len, const gk_context *ctx, char *buf,
-         size_t bufsize, answer *ans, gk_detail *d)
+         size_t bufsize, answer *ans, gk_detail *d, gk_mask **maskp)
 {
     size_t ctx_len;
     const char *ctx_text = gks_context_text(ctx, &ctx_len);
@@ -449,10 +454,14 @@ eval_one(gk_client *c, const char *flag_key, size_t key_len, const gk_context *c
     memset(ans, 0, sizeof(*ans));
     if (!c->cache_disabled) {
         state = gks_cache_get(c->cache, flag_key, key_len, ctx_text, ctx_len, now_ms, c->ttl_ms,
-                              &view, buf, bufsize);
+                              &view, buf, bufsize, maskp);
         if (state == GKS_CACHE_FRESH) {
             from_view(ans, d, &view, GK_REASON_CACHED);
             return;
+        }
+        if (maskp != NULL) {
+            gk_mask_free(*maskp); /* a STALE entry's: looked up again below if it is needed */
+            *maskp = NULL;
         }
     }
 
@@ -468,6 +477,9 @@ eval_one(gk_client *c, const char *flag_key, size_t key_len, const gk_context *c
             dec = gks_decision_find(set, flag_key);
             if (dec != NULL) {
                 from_decision(ans, d, dec, buf, bufsize);
+                if (maskp != NULL) {
+                    *maskp = gks_mask_hold(dec->mask);
+                }
             } else {
                 set_error(d, GK_ERROR_GENERAL,
                           "the gatekeeper's token has no decision for flag \"%.60s\"", flag_key);
@@ -484,7 +496,7 @@ eval_one(gk_client *c, const char *flag_key, size_t key_len, const gk_context *c
     /* Unreachable: the last known good decision, if its token is still valid (looked up
      * again: the token may have expired while the request waited). */
     state = gks_cache_get(c->cache, flag_key, key_len, ctx_text, ctx_len, gks_clock_mono_ms(), 0,
-                          &view, buf, bufsize);
+                          &view, buf, bufsize, maskp);
     if (state != GKS_CACHE_MISS) {
         from_view(ans, d, &view, GK_REASON_STALE);
         return;
@@ -563,7 +575,7 @@ gk_client_eval_bool(gk_client *client, const char *flag_key, const gk_context *c
         set_error(d, GK_ERROR_GENERAL, "invalid argument to gk_client_eval_bool");
         return GK_EINVAL;
     }
-    eval_one(client, flag_key, key_len, ctx, NULL, 0, &ans, d);
+    eval_one(client, flag_key, key_len, ctx, NULL, 0, &ans, d, NULL);
     *value = use_value(&ans, d, GKS_KIND_BOOL, flag_key) ? ans.bool_value : fallback;
     return GK_OK;
 }
@@ -586,7 +598,7 @@ gk_client_eval_string(gk_client *client, const char *flag_key, const gk_context 
         set_error(d, GK_ERROR_GENERAL, "invalid argument to gk_client_eval_string");
         return GK_EINVAL;
     }
-    eval_one(client, flag_key, key_len, ctx, buf, bufsize, &ans, d);
+    eval_one(client, flag_key, key_len, ctx, buf, bufsize, &ans, d, NULL);
     if (use_value(&ans, d, GKS_KIND_STRING, flag_key)) {
         if (ans.str_fits) {
             return GK_OK;
@@ -600,6 +612,31 @@ gk_client_eval_string(gk_client *client, const char *flag_key, const gk_context 
         return GK_ENOSPC;
     }
     memcpy(buf, fallback, fallback_len + 1);
+    return GK_OK;
+}
+
+gk_err
+gk_client_eval_mask(gk_client *client, const char *flag_key, const gk_context *ctx, gk_mask **maskp)
+{
+    gk_mask *mask = NULL;
+    size_t key_len = 0;
+    gk_detail d;
+    answer ans;
+
+    if (maskp == NULL) {
+        return GK_EINVAL;
+    }
+    if (!args_ok(client, flag_key, ctx, &key_len)) {
+        *maskp = gks_mask_all(); /* fail closed even for a caller that ignores the status */
+        return GK_EINVAL;
+    }
+    eval_one(client, flag_key, key_len, ctx, NULL, 0, &ans, &d, &mask);
+    /* No verified decision for this flag (whatever the error): privacy fails closed. */
+    if (d.reason == GK_REASON_ERROR || mask == NULL) {
+        gk_mask_free(mask);
+        mask = gks_mask_all();
+    }
+    *maskp = mask;
     return GK_OK;
 }
 

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "gatekeeper.h"
+#include "mask.h"
 
 void
 gks_copy_str(char *dst, size_t dstsize, const char *src)
@@ -82,6 +83,7 @@ gk_err
 gks_decision_fill(gks_decision *d, const gkp_flag_claim *claim, uint64_t snapshot_version)
 {
     bool has_value = claim->reason != GK_REASON_DISABLED && claim->reason != GK_REASON_ERROR;
+    gk_err rv;
 
     gks_detail_clear(&d->detail);
     d->key = dup_bytes(claim->key, strlen(claim->key));
@@ -90,6 +92,10 @@ gks_decision_fill(gks_decision *d, const gkp_flag_claim *claim, uint64_t snapsho
     }
     d->detail.reason = claim->reason;
     d->detail.snapshot_version = snapshot_version;
+    rv = gks_mask_from_json(&d->mask, claim->mask);
+    if (rv != GK_OK) {
+        return rv;
+    }
     if (!has_value) {
         /* Per claims.h these entries carry no value; one sent anyway is ignored. */
         d->kind = GKS_KIND_NONE;
@@ -148,6 +154,7 @@ gk_decision_set_free(gk_decision_set *set)
         free(set->items[i].key);
         free(set->items[i].value_json);
         free(set->items[i].str);
+        gk_mask_free(set->items[i].mask);
     }
     free(set->items);
     free(set);
@@ -178,5 +185,23 @@ gk_decision_set_get(const gk_decision_set *set, size_t index, const char **key,
     if (detail != NULL) {
         *detail = d->detail;
     }
+    return GK_OK;
+}
+
+gk_err
+gk_decision_set_mask(const gk_decision_set *set, size_t index, gk_mask **maskp)
+{
+    const gks_decision *d;
+
+    if (maskp == NULL) {
+        return GK_EINVAL;
+    }
+    if (set == NULL || index >= set->count) {
+        *maskp = gks_mask_all(); /* fail closed even for a caller that ignores the status */
+        return GK_EINVAL;
+    }
+    d = &set->items[index];
+    /* An ERROR entry is no decision: as for gk_client_eval_mask, every field is masked. */
+    *maskp = d->detail.reason == GK_REASON_ERROR ? gks_mask_all() : gks_mask_hold(d->mask);
     return GK_OK;
 }

@@ -32,6 +32,7 @@ typedef struct gks_decision {
     gks_kind kind;
     bool bool_value;  /* the value when kind is BOOL */
     gk_detail detail; /* as signed: variant, reason, error code, rule id, snapshot version */
+    gk_mask *mask;    /* one reference to the signed mask list (the empty mask when none) */
 } gks_decision;
 
 struct gk_decision_set {
@@ -46,7 +47,7 @@ struct gk_decision_set {
 gk_err gks_decision_set_new(gk_decision_set **setp, size_t count);
 
 /*
- * gks_decision_fill - fill `d` from one decoded claim (strings and value are copied).
+ * gks_decision_fill - fill `d` from one decoded claim (strings, value and mask list are copied).
  * A DISABLED or ERROR entry never has a value (one sent anyway is ignored); any other entry
  * must have one.
  * Returns GK_OK, GK_EPROTO (an entry that should have a value has none), GK_ENOMEM.

@@ -11,6 +11,11 @@
  * --flag, gk_client_eval_all() returns every flag's value as JSON text. Values that fell back to
  * the caller's default print as "-" (null with --json).
  *
+ * Each flag's privacy mask list (the fields a service must mask in the records it reads on that
+ * flag's path) comes from gk_client_eval_mask() or gk_decision_set_mask(): the MASK column lists
+ * the field paths ("-" for none, "ALL" when no verified decision could be had and every field
+ * must be masked); --json prints it as "mask": an array of paths, or "ALL".
+ *
  * Exit status: 0 when the client answered (even with fallbacks), 1 when the client could not be
  * opened, 2 for a usage error.
  */
@@ -25,10 +30,14 @@
 #define MAX_ROWS   1024
 #define VALUE_SIZE 256
 
+#define MASK_SIZE 512
+
 typedef struct row {
     char key[GK_FLAG_KEY_MAX];
     char value[VALUE_SIZE]; /* JSON text, or "" for a fallback */
     gk_detail detail;
+    char mask_text[MASK_SIZE]; /* "email,address.street", "-" or "ALL" */
+    char mask_json[MASK_SIZE]; /* ["email","address.street"] or "ALL" */
 } row;
 
 static void
@@ -101,15 +110,51 @@ json_quote(char *out, size_t size, const char *s)
     out[n] = '\0';
 }
 
+/* Write a mask list into the row, as text for the table and as JSON; releases the mask. */
+static void
+set_mask(row *r, gk_mask *mask)
+{
+    size_t t = 0, j = 0;
+
+    if (gk_mask_masks_all(mask)) {
+        snprintf(r->mask_text, sizeof(r->mask_text), "ALL");
+        snprintf(r->mask_json, sizeof(r->mask_json), "\"ALL\"");
+        gk_mask_free(mask);
+        return;
+    }
+    snprintf(r->mask_text, sizeof(r->mask_text), "-");
+    r->mask_json[j++] = '[';
+    for (size_t i = 0; i < gk_mask_count(mask); i++) {
+        const char *field = gk_mask_field(mask, i);
+        char quoted[2 * GK_FLAG_KEY_MAX];
+
+        json_quote(quoted, sizeof(quoted), field);
+        if (t + strlen(field) + 2 < sizeof(r->mask_text)) {
+            t += (size_t) snprintf(r->mask_text + t, sizeof(r->mask_text) - t, "%s%s",
+                                   i > 0 ? "," : "", field);
+        }
+        if (j + strlen(quoted) + 3 < sizeof(r->mask_json)) {
+            j += (size_t) snprintf(r->mask_json + j, sizeof(r->mask_json) - j, "%s%s",
+                                   i > 0 ? "," : "", quoted);
+        }
+    }
+    r->mask_json[j++] = ']';
+    r->mask_json[j] = '\0';
+    gk_mask_free(mask);
+}
+
 /* Evaluate one flag: as a string first, as a boolean when it is not one. */
 static void
 eval_flag(gk_client *client, const gk_context *ctx, const char *key, row *r)
 {
     char buf[VALUE_SIZE - 16];
+    gk_mask *mask = NULL;
     bool value;
 
     snprintf(r->key, sizeof(r->key), "%s", key);
     r->value[0] = '\0';
+    (void) gk_client_eval_mask(client, key, ctx, &mask); /* always written: masks all on error */
+    set_mask(r, mask);
     if (gk_client_eval_string(client, key, ctx, "", buf, sizeof(buf), &r->detail) == GK_OK &&
         r->detail.reason != GK_REASON_ERROR && r->detail.reason != GK_REASON_DISABLED) {
         json_quote(r->value, sizeof(r->value), buf);
@@ -140,8 +185,9 @@ print_json(const row *r)
     } else {
         printf("null");
     }
-    printf(",\"ruleId\":%s,\"snapshotVersion\":%llu}\n", r->detail.rule_id[0] ? rule : "null",
-           (unsigned long long) r->detail.snapshot_version);
+    printf(",\"ruleId\":%s,\"snapshotVersion\":%llu,\"mask\":%s}\n",
+           r->detail.rule_id[0] ? rule : "null", (unsigned long long) r->detail.snapshot_version,
+           r->mask_json);
 }
 
 static int
@@ -153,7 +199,8 @@ width(const row *rows, size_t n, size_t col, int min)
         const char *s = col == 0   ? rows[i].key
                         : col == 1 ? rows[i].value
                         : col == 2 ? rows[i].detail.variant
-                                   : rows[i].detail.rule_id;
+                        : col == 3 ? rows[i].detail.rule_id
+                                   : rows[i].mask_text;
         if ((int) strlen(s) > w) {
             w = (int) strlen(s);
         }
@@ -165,17 +212,17 @@ static void
 print_table(const row *rows, size_t n)
 {
     int wk = width(rows, n, 0, 4), wv = width(rows, n, 1, 5), wr = width(rows, n, 2, 7);
-    int wu = width(rows, n, 3, 4);
+    int wu = width(rows, n, 3, 4), wm = width(rows, n, 4, 4);
 
-    printf("%-*s  %-*s  %-*s  %-15s  %-*s  %8s  %s\n", wk, "FLAG", wv, "VALUE", wr, "VARIANT",
-           "REASON", wu, "RULE", "SNAPSHOT", "ERROR");
+    printf("%-*s  %-*s  %-*s  %-15s  %-*s  %8s  %-*s  %s\n", wk, "FLAG", wv, "VALUE", wr, "VARIANT",
+           "REASON", wu, "RULE", "SNAPSHOT", wm, "MASK", "ERROR");
     for (size_t i = 0; i < n; i++) {
         const gk_detail *d = &rows[i].detail;
 
-        printf("%-*s  %-*s  %-*s  %-15s  %-*s  %8llu  %s%s%s\n", wk, rows[i].key, wv,
+        printf("%-*s  %-*s  %-*s  %-15s  %-*s  %8llu  %-*s  %s%s%s\n", wk, rows[i].key, wv,
                rows[i].value[0] ? rows[i].value : "-", wr, d->variant[0] ? d->variant : "-",
                gk_reason_str(d->reason), wu, d->rule_id[0] ? d->rule_id : "-",
-               (unsigned long long) d->snapshot_version,
+               (unsigned long long) d->snapshot_version, wm, rows[i].mask_text,
                d->error_code != GK_ERROR_NONE ? gk_error_code_str(d->error_code) : "-",
                d->error_message[0] ? ": " : "", d->error_message);
     }
@@ -312,7 +359,11 @@ main(int argc, char **argv)
             const char *value_json;
             row *r = &rows[nrows++];
 
+            gk_mask *mask = NULL;
+
             (void) gk_decision_set_get(set, i, &key, &value_json, &r->detail);
+            (void) gk_decision_set_mask(set, i, &mask); /* masks all on failure */
+            set_mask(r, mask);
             snprintf(r->key, sizeof(r->key), "%s", key);
             snprintf(r->value, sizeof(r->value), "%s", value_json != NULL ? value_json : "");
         }

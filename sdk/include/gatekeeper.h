@@ -13,12 +13,15 @@
  * gk_client_* function is safe to call concurrently on one client, except gk_client_close(), which
  * must be the last call. gk_options and gk_context are single-threaded objects: build one, use it
  * from one thread at a time (a gk_context that is no longer modified may be read by several
- * evaluations at once). gk_decision_set results are immutable and may be read from any thread.
+ * evaluations at once). gk_decision_set and gk_mask results are immutable and may be read from
+ * any thread; gk_mask_apply() is reentrant.
  * Process-wide initialisation (sodium_init) is done by gk_client_open() and is thread-safe.
  *
  * MEMORY: objects returned through a `T **` parameter are owned by the caller and released with
  * the named _free/_close function; `const char *` arguments are copied; `const T *` results are
  * borrowed with the lifetime stated on each function. _free(NULL) and _close(NULL) do nothing.
+ * Text the SDK allocates for the caller (gk_mask_apply's output) is released with gk_free(), so a
+ * caller built against another allocator (another C runtime) stays safe.
  *
  * Standards: OpenFeature specification (Evaluation Details: reasons and error codes), RFC 7515
  * (JWS), RFC 7517 (JWK/JWKS), RFC 8037 (EdDSA/Ed25519 in JOSE).
@@ -370,6 +373,118 @@ GK_API size_t gk_decision_set_count(const gk_decision_set *set);
  */
 GK_API gk_err gk_decision_set_get(const gk_decision_set *set, size_t index, const char **key,
                                   const char **value_json, gk_detail *detail);
+
+/* ---- privacy masks ------------------------------------------------------------------------ */
+
+/*
+ * gk_mask - the privacy mask list of one decision: field paths ("email", "address.street") that
+ * the service must mask in the records it reads on the flag's path before they leave it or reach
+ * a log (a privacy policy of the gatekeeper puts them in the signed token). Immutable; read it
+ * from any thread; release it with gk_mask_free(). A mask may also say "every field"
+ * (gk_mask_masks_all): the answer when no verified decision could be had, since privacy fails
+ * closed.
+ */
+typedef struct gk_mask gk_mask;
+
+/* gk_mask_mode - what gk_mask_apply() does to a masked value. */
+typedef enum gk_mask_mode {
+    GK_MASK_REMOVE = 0,   /* the member is removed from the record */
+    GK_MASK_PSEUDONYMIZE, /* the value becomes "pseudo:" + a keyed hash of it (see below) */
+} gk_mask_mode;
+
+/* Length bounds of the key of GK_MASK_PSEUDONYMIZE, in bytes (BLAKE2b's key sizes). */
+#define GK_MASK_KEY_MIN_BYTES 16
+#define GK_MASK_KEY_MAX_BYTES 64
+
+/*
+ * gk_client_eval_mask - the mask list of flag_key's decision for one context.
+ *
+ * client    handle from gk_client_open(); not NULL.
+ * flag_key  NUL-terminated key (shorter than GK_FLAG_KEY_MAX).
+ * ctx       evaluation context; borrowed for the call.
+ * maskp     out: caller-owned, released with gk_mask_free(). Always written when not NULL, on
+ *           GK_EINVAL too, so a caller that ignores the status still masks.
+ *
+ * The decision is found exactly as gk_client_eval_bool() finds it: from the cache within the TTL
+ * (CACHED), fresh from the gatekeeper, or the last known good decision when the gatekeeper is
+ * unreachable (STALE); a CACHED or STALE decision keeps the mask it was signed with. A decision
+ * without a mask gives an empty list (gk_mask_count 0). When no verified decision can be had
+ * (every case in which the typed functions answer reason ERROR: unreachable with nothing cached,
+ * a refused token, FLAG_NOT_FOUND, ...), *maskp masks every field (gk_mask_masks_all true):
+ * privacy fails closed. A DISABLED decision gives the mask it was signed with.
+ *
+ * Returns GK_OK (also for the masks-all answer), GK_EINVAL (NULL argument, flag_key empty or
+ * too long).
+ * Latency: as gk_client_eval_bool(). Thread safety: safe to call concurrently on one client.
+ * Since: 0.1
+ */
+GK_API gk_err gk_client_eval_mask(gk_client *client, const char *flag_key, const gk_context *ctx,
+                                  gk_mask **maskp);
+
+/*
+ * gk_decision_set_mask - the mask list of decision `index` (0 .. count-1) of a set.
+ * maskp  out: caller-owned, released with gk_mask_free(); it stays valid after the set is freed.
+ *        Always written when not NULL: an empty list when the decision has no mask, a mask that
+ *        masks every field when the decision is an ERROR (no decision for that flag) or on
+ *        GK_EINVAL.
+ * Returns GK_OK, GK_EINVAL (NULL set or maskp, index out of range). Since: 0.1
+ */
+GK_API gk_err gk_decision_set_mask(const gk_decision_set *set, size_t index, gk_mask **maskp);
+
+/* gk_mask_count - number of field paths in the list (0 for NULL and for a masks-all mask). */
+GK_API size_t gk_mask_count(const gk_mask *mask);
+
+/*
+ * gk_mask_field - field path `i` (0 .. count-1), e.g. "address.street": dot-separated member
+ * names of nested objects. Borrowed until gk_mask_free(); NULL when i is out of range.
+ * Since: 0.1
+ */
+GK_API const char *gk_mask_field(const gk_mask *mask, size_t i);
+
+/*
+ * gk_mask_masks_all - whether every field must be masked (no verified decision could be had).
+ * true for NULL. Since: 0.1
+ */
+GK_API bool gk_mask_masks_all(const gk_mask *mask);
+
+/* gk_mask_free - release a mask (NULL is ignored). Since: 0.1 */
+GK_API void gk_mask_free(gk_mask *mask);
+
+/*
+ * gk_mask_apply - mask a record (a JSON object) as `mask` says, into a new record.
+ *
+ * mask         from gk_client_eval_mask() or gk_decision_set_mask(); not NULL.
+ * record_json  NUL-terminated JSON text of an object; copied (parsed), never modified.
+ * mode         GK_MASK_REMOVE: each masked member is removed. GK_MASK_PSEUDONYMIZE: each masked
+ *              value (any JSON value) is replaced by the string "pseudo:" followed by the
+ *              base64url (22 characters) of the 16-byte keyed BLAKE2b (libsodium
+ *              crypto_generichash) of the value's compact JSON text with object members sorted.
+ *              Equal values under one key give equal pseudonyms, so records can still be joined
+ *              and counted; nobody without the key can reverse or recompute them.
+ * key, keylen  the pseudonym key, GK_MASK_KEY_MIN_BYTES..GK_MASK_KEY_MAX_BYTES bytes; keep it
+ *              secret and stable for as long as pseudonyms must match. Ignored (may be NULL) for
+ *              GK_MASK_REMOVE.
+ * outp         out: the masked record as compact JSON, NUL-terminated, member order kept;
+ *              caller-owned, released with gk_free(). NULL on failure.
+ *
+ * Each field path names members by dot-separated names ("address.street": member "street" of
+ * the object in member "address"); a path that is absent from the record changes nothing; where a
+ * path meets an array, the rest of it applies to every element ("contacts.email"); a path that
+ * ends at an object or array masks it whole. A masks-all mask masks every top-level member. A
+ * member name that itself contains a dot cannot be named. Duplicate member names in the record
+ * keep the last value.
+ *
+ * Returns GK_OK, GK_EINVAL (NULL mask, record or outp; a record that is not a JSON object; an
+ * unknown mode; for GK_MASK_PSEUDONYMIZE a NULL key or a key length out of range), GK_ENOMEM,
+ * GK_EIO (libsodium could not be initialised).
+ * Thread safety: reentrant. Since: 0.1
+ */
+GK_API gk_err gk_mask_apply(const gk_mask *mask, const char *record_json, gk_mask_mode mode,
+                            const uint8_t *key, size_t keylen, char **outp);
+
+/* gk_free - release memory the SDK allocated for the caller (gk_mask_apply's output). NULL is
+ * ignored. Since: 0.1 */
+GK_API void gk_free(void *p);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,7 @@ typedef struct fake_flag {
     json_t *value;
     gk_reason reason;
     gk_error_code error_code;
+    json_t *mask; /* array of field paths, NULL for none */
 } fake_flag;
 
 struct fake_gatekeeper {
@@ -94,6 +95,7 @@ flag_claim(gkp_flag_claim *c, const fake_flag *f)
     c->error_code = f->error_code;
     c->rule_id = f->rule_id;
     c->error_message = f->reason == GK_REASON_ERROR ? "fake gatekeeper error" : NULL;
+    c->mask = f->mask;
 }
 
 /* Build the signed token for `req` under the current mode; NULL on failure. Lock held. */
@@ -360,6 +362,7 @@ fake_gatekeeper_free(fake_gatekeeper *fg)
         free(fg->flags[i].variant);
         free(fg->flags[i].rule_id);
         json_decref(fg->flags[i].value);
+        json_decref(fg->flags[i].mask);
     }
     free(fg->last_token);
     unlink(fg->jwks_path);
@@ -416,6 +419,8 @@ fake_gatekeeper_set_flag(fake_gatekeeper *fg, const char *key, const char *value
             free(f->variant);
             free(f->rule_id);
             json_decref(f->value);
+            json_decref(f->mask);
+            f->mask = NULL;
             break;
         }
     }
@@ -446,4 +451,25 @@ fake_gatekeeper_last_nonce(fake_gatekeeper *fg, char *buf, size_t size)
     snprintf(buf, size, "%s", fg->last_nonce);
     pthread_mutex_unlock(&fg->lock);
     return buf;
+}
+
+void
+fake_gatekeeper_set_mask(fake_gatekeeper *fg, const char *key, const char *const *fields,
+                         size_t count)
+{
+    pthread_mutex_lock(&fg->lock);
+    for (size_t i = 0; i < fg->nflags; i++) {
+        if (strcmp(fg->flags[i].key, key) == 0) {
+            json_decref(fg->flags[i].mask);
+            fg->flags[i].mask = NULL;
+            if (count > 0) {
+                fg->flags[i].mask = json_array();
+                for (size_t j = 0; j < count; j++) {
+                    json_array_append_new(fg->flags[i].mask, json_string(fields[j]));
+                }
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&fg->lock);
 }

@@ -66,6 +66,13 @@ void fake_gatekeeper_set_flag(fake_gatekeeper *fg, const char *key, const char *
                               const char *variant, gk_reason reason, const char *rule_id,
                               gk_error_code error_code);
 
+/*
+ * fake_gatekeeper_set_mask - give flag `key` (set before; set_flag clears it) a mask list of
+ * `count` field paths, copied, signed as the entry's "mask"; count 0 removes it.
+ */
+void fake_gatekeeper_set_mask(fake_gatekeeper *fg, const char *key, const char *const *fields,
+                              size_t count);
+
 /* fake_gatekeeper_requests - number of requests received so far. */
 unsigned fake_gatekeeper_requests(fake_gatekeeper *fg);
 

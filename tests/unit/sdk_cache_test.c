@@ -46,7 +46,8 @@ static gks_cache_state
 get(gks_cache *c, const char *key, const char *ctx, int64_t now_ms, uint32_t ttl_ms,
     gks_cache_view *view, char *buf, size_t bufsize)
 {
-    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx), now_ms, ttl_ms, view, buf, bufsize);
+    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx), now_ms, ttl_ms, view, buf, bufsize,
+                         NULL);
 }
 
 START_TEST(test_hit_and_miss)
@@ -284,7 +285,7 @@ hammer(void *arg)
         if (i % 3 == 0 && gks_cache_put(c, &d, ctx, strlen(ctx), 0, 0, 1, 1000000) != GK_OK) {
             bad++;
         }
-        st = gks_cache_get(c, "f", 1, ctx, strlen(ctx), 1, 1000, &view, buf, sizeof(buf));
+        st = gks_cache_get(c, "f", 1, ctx, strlen(ctx), 1, 1000, &view, buf, sizeof(buf), NULL);
         if (st == GKS_CACHE_FRESH && (strcmp(buf, "new") != 0 || view.kind != GKS_KIND_STRING)) {
             bad++;
         }

@@ -566,6 +566,169 @@ START_TEST(test_invalid_arguments)
 }
 END_TEST
 
+/* The mask of orders.read_v2 for ctx must be exactly email, address.street. */
+static void
+check_read_v2_mask(gk_client *client, const gk_context *ctx)
+{
+    gk_mask *mask = NULL;
+
+    ck_assert_int_eq(gk_client_eval_mask(client, "orders.read_v2", ctx, &mask), GK_OK);
+    ck_assert(!gk_mask_masks_all(mask));
+    ck_assert_uint_eq(gk_mask_count(mask), 2);
+    ck_assert_str_eq(gk_mask_field(mask, 0), "email");
+    ck_assert_str_eq(gk_mask_field(mask, 1), "address.street");
+    gk_mask_free(mask);
+}
+
+static const char *const read_v2_mask[] = {"email", "address.street"};
+
+/* The signed mask list comes with the decision: fresh, then CACHED. */
+START_TEST(test_mask_fresh_and_cached)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_mask *mask = NULL;
+    gk_detail d;
+
+    fake_gatekeeper_set_mask(fg, "orders.read_v2", read_v2_mask, 2);
+    check_read_v2_mask(client, ctx); /* fresh */
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 1);
+    check_read_v2_mask(client, ctx); /* from the cache */
+    ck_assert(eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_CACHED);
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 1);
+
+    /* A decision without a mask: an empty list, not masks-all; DISABLED keeps its (empty) list. */
+    ck_assert_int_eq(gk_client_eval_mask(client, "orders.stage", ctx, &mask), GK_OK);
+    ck_assert_uint_eq(gk_mask_count(mask), 0);
+    ck_assert(!gk_mask_masks_all(mask));
+    gk_mask_free(mask);
+    ck_assert_int_eq(gk_client_eval_mask(client, "orders.killed", ctx, &mask), GK_OK);
+    ck_assert(!gk_mask_masks_all(mask));
+    gk_mask_free(mask);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+/* The last known good decision keeps its mask; once nothing valid is left, everything is masked. */
+START_TEST(test_mask_stale_then_masks_all)
+{
+    gk_client *client = open_client(100, true);
+    gk_context *ctx = tenant("t-42");
+    gk_mask *mask = NULL;
+    gk_detail d;
+    time_t exp;
+
+    fake_gatekeeper_set_mask(fg, "orders.read_v2", read_v2_mask, 2);
+    fake_gatekeeper_set_lifetime_s(fg, 2);
+    exp = time(NULL) + 2;
+    check_read_v2_mask(client, ctx);
+    fake_gatekeeper_stop(fg);
+    ck_assert(eval_read_v2(client, ctx, &d));
+    ck_assert_int_eq(d.reason, GK_REASON_STALE);
+    check_read_v2_mask(client, ctx); /* STALE */
+
+    while (time(NULL) <= exp) {
+        sleep_ms(100);
+    }
+    ck_assert_int_eq(gk_client_eval_mask(client, "orders.read_v2", ctx, &mask), GK_OK);
+    ck_assert(gk_mask_masks_all(mask));
+    ck_assert_uint_eq(gk_mask_count(mask), 0);
+    gk_mask_free(mask);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
+/* No verified decision, whatever the reason: the mask masks every field (privacy fails closed). */
+START_TEST(test_mask_fallback_masks_all)
+{
+    gk_client *client = open_client(200, false);
+    gk_context *ctx = tenant("t-42");
+    gk_context *other = tenant("t-43");
+    gk_mask *mask = NULL;
+
+    fake_gatekeeper_set_mask(fg, "orders.read_v2", read_v2_mask, 2);
+    /* A flag the gatekeeper does not know (a signed ERROR entry). */
+    ck_assert_int_eq(gk_client_eval_mask(client, "no.such.flag", ctx, &mask), GK_OK);
+    ck_assert(gk_mask_masks_all(mask));
+    gk_mask_free(mask);
+    /* A refused token (another request's). */
+    fake_gatekeeper_set_mode(fg, FAKE_GK_NONCE_WRONG, GK_ERROR_NONE);
+    ck_assert_int_eq(gk_client_eval_mask(client, "orders.read_v2", ctx, &mask), GK_OK);
+    ck_assert(gk_mask_masks_all(mask));
+    gk_mask_free(mask);
+    /* Unreachable, nothing cached for this context. */
+    fake_gatekeeper_set_mode(fg, FAKE_GK_SILENT, GK_ERROR_NONE);
+    ck_assert_int_eq(gk_client_eval_mask(client, "orders.read_v2", other, &mask), GK_OK);
+    ck_assert(gk_mask_masks_all(mask));
+    gk_mask_free(mask);
+    /* A caller bug still gets a mask that masks everything. */
+    mask = NULL;
+    ck_assert_int_eq(gk_client_eval_mask(client, "", ctx, &mask), GK_EINVAL);
+    ck_assert(gk_mask_masks_all(mask));
+    gk_mask_free(mask);
+    ck_assert_int_eq(gk_client_eval_mask(client, "orders.read_v2", NULL, &mask), GK_EINVAL);
+    ck_assert(gk_mask_masks_all(mask));
+    ck_assert_int_eq(gk_client_eval_mask(NULL, "orders.read_v2", ctx, &mask), GK_EINVAL);
+    ck_assert(gk_mask_masks_all(mask));
+    ck_assert_int_eq(gk_client_eval_mask(client, "orders.read_v2", ctx, NULL), GK_EINVAL);
+    gk_context_free(ctx);
+    gk_context_free(other);
+    gk_client_close(client);
+}
+END_TEST
+
+/* eval_all: each decision's mask, valid after the set is freed; masks apply to a record. */
+START_TEST(test_mask_in_decision_set)
+{
+    gk_client *client = open_client(1000, false);
+    gk_context *ctx = tenant("t-42");
+    gk_decision_set *set = NULL;
+    gk_mask *mask = NULL;
+    gk_mask *kept = NULL;
+    char *out = NULL;
+
+    fake_gatekeeper_set_mask(fg, "orders.read_v2", read_v2_mask, 2);
+    ck_assert_int_eq(gk_client_eval_all(client, ctx, &set, NULL), GK_OK);
+    for (size_t i = 0; i < gk_decision_set_count(set); i++) {
+        const char *key;
+
+        ck_assert_int_eq(gk_decision_set_get(set, i, &key, NULL, NULL), GK_OK);
+        ck_assert_int_eq(gk_decision_set_mask(set, i, &mask), GK_OK);
+        ck_assert(!gk_mask_masks_all(mask));
+        if (strcmp(key, "orders.read_v2") == 0) {
+            ck_assert_uint_eq(gk_mask_count(mask), 2);
+            kept = mask;
+        } else {
+            ck_assert_uint_eq(gk_mask_count(mask), 0);
+            gk_mask_free(mask);
+        }
+    }
+    ck_assert_int_eq(gk_decision_set_mask(set, gk_decision_set_count(set), &mask), GK_EINVAL);
+    ck_assert(gk_mask_masks_all(mask));
+    ck_assert_int_eq(gk_decision_set_mask(NULL, 0, &mask), GK_EINVAL);
+    ck_assert_int_eq(gk_decision_set_mask(set, 0, NULL), GK_EINVAL);
+    gk_decision_set_free(set);
+
+    ck_assert_ptr_nonnull(kept);
+    ck_assert_int_eq(gk_mask_apply(kept,
+                                   "{\"id\":1,\"email\":\"ada@example.com\","
+                                   "\"address\":{\"street\":\"Main 1\",\"city\":\"Lyon\"}}",
+                                   GK_MASK_REMOVE, NULL, 0, &out),
+                     GK_OK);
+    ck_assert_str_eq(out, "{\"id\":1,\"address\":{\"city\":\"Lyon\"}}");
+    gk_free(out);
+    gk_mask_free(kept);
+    /* The decisions of the set were cached with their masks. */
+    check_read_v2_mask(client, ctx);
+    ck_assert_uint_eq(fake_gatekeeper_requests(fg), 1);
+    gk_context_free(ctx);
+    gk_client_close(client);
+}
+END_TEST
+
 #define THREADS    4
 #define ITERATIONS 2000
 
@@ -650,6 +813,10 @@ client_suite(void)
     tcase_add_test(tc, test_silent_gatekeeper_bounded_by_timeout);
     tcase_add_test(tc, test_eval_all);
     tcase_add_test(tc, test_invalid_arguments);
+    tcase_add_test(tc, test_mask_fresh_and_cached);
+    tcase_add_test(tc, test_mask_stale_then_masks_all);
+    tcase_add_test(tc, test_mask_fallback_masks_all);
+    tcase_add_test(tc, test_mask_in_decision_set);
     tcase_add_test(tc, test_concurrent_threads);
     suite_add_tcase(s, tc);
     return s;
