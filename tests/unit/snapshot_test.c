@@ -21,14 +21,6 @@
 #include "slot.h"
 #include "snapshot.h"
 
-/* 10,000 flags build in well under 20 ms in an optimised build; -O0 and sanitizers get slack. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BUILD_LIMIT_MS 200.0
-#elif defined(__OPTIMIZE__)
-#define BUILD_LIMIT_MS 20.0
-#else
-#define BUILD_LIMIT_MS 40.0
-#endif
 
 static const char *
 env_dir(const char *name)
@@ -352,15 +344,6 @@ END_TEST
 
 /* ---- scale ------------------------------------------------------------------------------ */
 
-static double
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 START_TEST(test_ten_thousand_flags)
 {
     const size_t n = 10000;
@@ -369,9 +352,6 @@ START_TEST(test_ten_thousand_flags)
     gkd_snapshot *snap;
     gk_diag diag = {0};
     char key[64];
-    double t0;
-    double ms;
-    double best = 0;
 
     ck_assert_ptr_nonnull(doc);
     for (size_t i = 0; i < n; i++) {
@@ -386,23 +366,8 @@ START_TEST(test_ten_thousand_flags)
                                       90000, "on", 10000));
     }
     ck_assert_uint_eq(json_object_size(flags), n);
-    /*
-     * The best of a few builds: the first one in a process also pays for faulting in fresh heap
-     * pages, and the machine may be busy; a reload in the daemon reuses freed memory.
-     */
-    for (int r = 0; r < 5; r++) {
-        t0 = now_ms();
-        ck_assert_msg(gkd_snapshot_build(&snap, doc, 1, "generated", &diag) == GK_OK, "%s",
-                      diag.text);
-        ms = now_ms() - t0;
-        fprintf(stderr, "snapshot: %zu flags built in %.1f ms\n", n, ms);
-        best = r == 0 || ms < best ? ms : best;
-        if (r < 4) {
-            gkd_snapshot_rele(snap);
-        }
-    }
-    ck_assert_msg(best < BUILD_LIMIT_MS, "%.1f ms to build %zu flags (limit %.0f ms)", best, n,
-                  BUILD_LIMIT_MS);
+    /* How long this takes is the benchmark's business (bench/), not a test's. */
+    ck_assert_msg(gkd_snapshot_build(&snap, doc, 1, "generated", &diag) == GK_OK, "%s", diag.text);
     ck_assert_uint_eq(gkd_snapshot_count(snap), n);
     for (size_t i = 0; i < n; i++) {
         const gkd_flag *f;
