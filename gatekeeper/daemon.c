@@ -210,6 +210,7 @@ gkd_daemon_run(const gkd_daemon_config *config)
     decider.policies = &policies;
     decider.signer = signer;
     decider.token_ttl_s = config->token_ttl_s;
+    randombytes_buf(decider.log_key, sizeof(decider.log_key));
     if (gkd_server_open(&server, config->urls, config->nurls, config->nworkers, &decider, bound,
                         &diag) != GK_OK) {
         log_diag("cannot serve decisions", &diag);

@@ -16,6 +16,7 @@
 #include "gate.h"
 #include "log.h"
 #include "msg.h"
+#include "redact.h"
 #include "snapshot.h"
 #include "vocab.h"
 
@@ -86,6 +87,43 @@ policy_vm(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot *s
 }
 
 /*
+ * At debug level: one line per decision, with the context masked first (the policies' mask hook;
+ * everything when no policy defines one or it fails), so no log holds a context's personal data.
+ */
+static void
+log_decision(const gkd_decider *decider, gkd_policy_vm *vm, const gkd_snapshot *snap,
+             const json_t *ctx, size_t n)
+{
+    json_t *copy = ctx != NULL ? json_deep_copy(ctx) : json_object();
+    gkd_policy_result res = {.outcome = GKD_POLICY_ERROR};
+    const json_t *path;
+    char *text = NULL;
+    size_t i;
+
+    if (copy == NULL) {
+        return;
+    }
+    /* No policy that says what is personal: treat everything as personal. */
+    if (vm != NULL && gkd_policy_vm_has_hook(vm, "mask")) {
+        gkd_policy_vm_mask(vm, "context", copy, 0, &res);
+    }
+    if (res.outcome == GKD_POLICY_ERROR) {
+        gkp_redact_all(copy, GK_MASK_PSEUDONYMIZE, decider->log_key, sizeof(decider->log_key));
+    }
+    json_array_foreach(res.mask, i, path)
+    {
+        gkp_redact_path(copy, json_string_value(path), GK_MASK_PSEUDONYMIZE, decider->log_key,
+                        sizeof(decider->log_key));
+    }
+    text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    gkd_log(GKD_LOG_DEBUG, "decision: snapshot %llu, %zu flags, context %s",
+            (unsigned long long) gkd_snapshot_version(snap), n, text != NULL ? text : "?");
+    free(text);
+    gkd_policy_result_fini(&res);
+    json_decref(copy);
+}
+
+/*
  * Evaluates the flags the request names, or every flag of the snapshot when it names none, gates
  * each through the policies, and fills `claims` (room for n).
  */
@@ -96,6 +134,10 @@ evaluate(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot *sn
     int gated;
     gkd_policy_vm *vm = policy_vm(decider, vmp, snap, &gated);
     gkd_decision d;
+
+    if (gkd_log_enabled(GKD_LOG_DEBUG)) {
+        log_decision(decider, vm, snap, req->context, n);
+    }
 
     for (size_t i = 0; i < n; i++) {
         if (named) {

@@ -20,17 +20,25 @@
 /* Default lifetime of a decision token, in seconds (its exp is iat + this). */
 #define GKD_TOKEN_TTL_DEFAULT_S 300u
 
+/* Bytes of the key that pseudonymises personal data in logged contexts. */
+#define GKD_DECIDE_LOG_KEY_BYTES 32
+
 /*
  * What a decision needs: all borrowed, and outliving every gkd_decide_handle call.
  *   snapshots  slot of gkd_snapshot: the current flags
  *   policies   slot of gkd_policy_set: the current policies; NULL to decide without policies
  *   signer     the key ring
+ *   log_key    random per process: at log level debug each decision is logged with its context
+ *              masked by the policies' mask("context", ...) hook, the masked values replaced by
+ *              pseudonyms under this key (equal within one run, unrecoverable); with no mask
+ *              hook, or a failing one, every attribute is masked
  */
 typedef struct gkd_decider {
     gkd_slot *snapshots;
     gkd_slot *policies;
     const gkd_signer *signer;
     uint32_t token_ttl_s;
+    uint8_t log_key[GKD_DECIDE_LOG_KEY_BYTES];
 } gkd_decider;
 
 /*

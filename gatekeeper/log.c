@@ -21,6 +21,12 @@ gkd_log_set_level(gkd_log_level level)
 }
 
 int
+gkd_log_enabled(gkd_log_level level)
+{
+    return (int) level >= atomic_load(&min_level);
+}
+
+int
 gkd_log_parse_level(const char *name, gkd_log_level *level)
 {
     static const char *const lower[] = {"debug", "info", "warn", "error"};
@@ -44,7 +50,7 @@ gkd_log(gkd_log_level level, const char *fmt, ...)
     va_list ap;
     int rv;
 
-    if ((int) level < atomic_load(&min_level)) {
+    if (!gkd_log_enabled(level)) {
         return;
     }
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -25,6 +25,9 @@ void gkd_log_set_level(gkd_log_level level);
  */
 int gkd_log_parse_level(const char *name, gkd_log_level *level);
 
+/* gkd_log_enabled - non-zero when lines of `level` are written (to skip building them). */
+int gkd_log_enabled(gkd_log_level level);
+
 /* gkd_log - write one line (printf-style; a trailing newline is added; long lines are cut). */
 void gkd_log(gkd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

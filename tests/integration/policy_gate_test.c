@@ -138,6 +138,27 @@ START_TEST(test_mask_rides_in_the_token)
 }
 END_TEST
 
+/* At debug level each decision is logged with its context masked by the policies' mask hook. */
+START_TEST(test_logged_context_is_masked)
+{
+    const char *extra[] = {"--log-level", "debug", NULL};
+    const char *req = "{\"v\":1,\"op\":\"evaluate\",\"context\":{\"targetingKey\":\"t-5\","
+                      "\"email\":\"ann@example.com\",\"plan\":\"gold\"}}";
+    char *text = NULL, *log;
+    gkt_daemon d;
+
+    ck_assert_int_eq(gkt_daemon_start(&d, data_path("flags.json"), extra), 0);
+    ck_assert_int_eq(gkt_request(d.tcp_url, req, strlen(req), &text, 5000), 0);
+    ck_assert(gkt_log_contains(&d, "\"email\":\"pseudo:", 5000));
+    log = gkt_read_file(d.log_path);
+    ck_assert_msg(strstr(log, "ann@example.com") == NULL, "the log holds an e-mail address");
+    ck_assert_ptr_nonnull(strstr(log, "\"plan\":\"gold\""));
+    free(log);
+    free(text);
+    ck_assert_int_eq(gkt_daemon_stop(&d), 0);
+}
+END_TEST
+
 /* A policy set that does not compile, or whose tests fail, is refused on reload: old set serves. */
 START_TEST(test_reload_refuses_bad_sets)
 {
@@ -237,6 +258,7 @@ main(void)
     tcase_set_timeout(reload, 60);
     tcase_add_test(reload, test_reload_refuses_bad_sets);
     tcase_add_test(reload, test_start_refuses_failing_tests);
+    tcase_add_test(reload, test_logged_context_is_masked);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, reload);
     sr = srunner_create(s);

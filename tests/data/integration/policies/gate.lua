@@ -1,6 +1,6 @@
 -- gate.lua: a decision-time policy for the integration tests. Each `service` in the context
 -- exercises one outcome of on_evaluate: a forced variant, a deny, an error, a budget breach and a
--- mask list.
+-- mask list. mask() names the one personal attribute of the test contexts.
 
 local function old_variant(flag)
   return flag.metadata and flag.metadata.oldVariant
@@ -24,6 +24,13 @@ function on_evaluate(ctx, flag, proposal, state)
   local pii = flag.metadata and flag.metadata.pii
   if pii and service ~= "support" then
     return gk.allow("not cleared for personal data", { mask = pii })
+  end
+  return nil
+end
+
+function mask(kind, record)
+  if kind == "context" and record.email ~= nil then
+    return gk.allow("e-mail addresses are personal data", { mask = { "email" } })
   end
   return nil
 end
