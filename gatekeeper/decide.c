@@ -27,6 +27,7 @@
 typedef struct entry_aux {
     char rule[GKD_GATE_RULE_MAX];
     json_t *mask;
+    json_t *trace; /* the explain trace, only when the request asked for it */
 } entry_aux;
 
 static gk_err
@@ -148,11 +149,37 @@ evaluate(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot *sn
             gkd_engine_eval(snap, gkd_snapshot_flag_at(snap, i), req->context, &d);
         }
         aux[i].mask = NULL;
+        aux[i].trace = NULL;
         if (gated) {
-            gkd_gate_apply(vm, snap, req->context, &d, aux[i].rule, &aux[i].mask);
+            gkd_gate_apply(vm, snap, req->context, &d, aux[i].rule, &aux[i].mask,
+                           req->explain ? &aux[i].trace : NULL);
         }
         claims[i] = claim_of(&d, aux[i].mask);
     }
+}
+
+/* The token reply with [{"key": flag, "trace": [...]}] for every flag the policies gated. */
+static gk_err
+reply_with_explain(char **replyp, size_t *replylen, const char *token, size_t toklen,
+                   const gkp_flag_claim *claims, const entry_aux *aux, size_t n)
+{
+    json_t *explain = json_array();
+    gk_err rv;
+
+    for (size_t i = 0; explain != NULL && i < n; i++) {
+        if (aux[i].trace != NULL &&
+            json_array_append_new(explain, json_pack("{s:s, s:O}", "key", claims[i].key, "trace",
+                                                     aux[i].trace)) != 0) {
+            json_decref(explain);
+            explain = NULL;
+        }
+    }
+    if (explain == NULL) {
+        return GK_ENOMEM;
+    }
+    rv = gkp_reply_encode_token_explain(replyp, replylen, token, toklen, explain);
+    json_decref(explain);
+    return rv;
 }
 
 static gk_err
@@ -199,12 +226,14 @@ sign_claims(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot 
         rv = gkd_signer_sign(decider->signer, payload, payload_len, &token, &toklen);
     }
     if (rv == GK_OK) {
-        rv = gkp_reply_encode_token(replyp, replylen, token, toklen);
+        rv = req->explain ? reply_with_explain(replyp, replylen, token, toklen, claims, aux, n)
+                          : gkp_reply_encode_token(replyp, replylen, token, toklen);
     }
     free(token);
     free(payload);
     for (size_t i = 0; i < n; i++) {
         json_decref(aux[i].mask);
+        json_decref(aux[i].trace);
     }
     if (claims != stack_claims) {
         free(claims);

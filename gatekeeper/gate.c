@@ -22,7 +22,7 @@ serve_default(gkd_decision *d, const gkd_flag *flag, gk_reason reason, const cha
 
 void
 gkd_gate_apply(gkd_policy_vm *vm, const gkd_snapshot *snap, const json_t *ctx, gkd_decision *d,
-               char rule_buf[GKD_GATE_RULE_MAX], json_t **maskp)
+               char rule_buf[GKD_GATE_RULE_MAX], json_t **maskp, json_t **tracep)
 {
     const gkd_flag *flag;
     gkd_policy_proposal proposal;
@@ -30,6 +30,9 @@ gkd_gate_apply(gkd_policy_vm *vm, const gkd_snapshot *snap, const json_t *ctx, g
     int forced;
 
     *maskp = NULL;
+    if (tracep != NULL) {
+        *tracep = NULL;
+    }
     if (d->variant == NULL) {
         return;
     }
@@ -44,7 +47,7 @@ gkd_gate_apply(gkd_policy_vm *vm, const gkd_snapshot *snap, const json_t *ctx, g
     proposal.variant = d->variant;
     proposal.reason = gkp_reason_name(d->reason);
     proposal.rule_id = d->rule_id;
-    gkd_policy_vm_on_evaluate(vm, flag->key, ctx, &proposal, 0, &res);
+    gkd_policy_vm_on_evaluate(vm, flag->key, ctx, &proposal, tracep != NULL, &res);
     snprintf(rule_buf, GKD_GATE_RULE_MAX, "policy:%s", res.policy);
     switch (res.outcome) {
     case GKD_POLICY_DEFAULT:
@@ -67,5 +70,9 @@ gkd_gate_apply(gkd_policy_vm *vm, const gkd_snapshot *snap, const json_t *ctx, g
     }
     *maskp = res.mask;
     res.mask = NULL;
+    if (tracep != NULL) {
+        *tracep = res.trace;
+        res.trace = NULL;
+    }
     gkd_policy_result_fini(&res);
 }

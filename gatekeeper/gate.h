@@ -33,8 +33,11 @@
  *           every gated decision fails closed (reason ERROR).
  * rule_buf  storage for the "policy:<file>" rule id d may point to afterwards; must outlive d.
  * maskp     out: a new reference to the decision's mask list, or NULL; the caller decrefs it.
+ * tracep    NULL, or out: a new reference to the explain trace (every verdict with its policy,
+ *           reason and source line), NULL when the decision was not gated; the caller decrefs it.
  */
 void gkd_gate_apply(gkd_policy_vm *vm, const gkd_snapshot *snap, const json_t *ctx,
-                    gkd_decision *d, char rule_buf[GKD_GATE_RULE_MAX], json_t **maskp);
+                    gkd_decision *d, char rule_buf[GKD_GATE_RULE_MAX], json_t **maskp,
+                    json_t **tracep);
 
 #endif

@@ -268,6 +268,7 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
     const json_t *flags = NULL;
     const json_t *ctx = NULL;
     const json_t *nonce = NULL;
+    const json_t *explain = NULL;
     const char *nul;
     gkp_op op = GKP_OP_EVALUATE;
     gk_err rv;
@@ -335,6 +336,12 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
                 goto parse_error;
             }
         }
+        explain = json_object_get(root, "explain");
+        if (explain != NULL && !json_is_boolean(explain)) {
+            rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                              "\"explain\" is %s; it must be true or false", type_name(explain));
+            goto parse_error;
+        }
         ctx = json_object_get(root, "context");
         if (ctx != NULL) {
             rv = check_context(ctx, diag);
@@ -349,6 +356,7 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
     req->flags = flags;
     req->context = ctx;
     req->nonce = json_string_value(nonce);
+    req->explain = json_is_true(explain);
     return GK_OK;
 
 parse_error:
@@ -445,6 +453,19 @@ is_plain_token(const char *s, size_t len)
         }
     }
     return 1;
+}
+
+gk_err
+gkp_reply_encode_token_explain(char **outp, size_t *outlen, const char *token, size_t toklen,
+                               const json_t *explain)
+{
+    if (outp == NULL || token == NULL || explain == NULL) {
+        return GK_EINVAL;
+    }
+    *outp = NULL;
+    return dump_take(outp, outlen,
+                     json_pack("{s:i,s:b,s:s%,s:O}", "v", GKP_PROTO_VERSION, "ok", 1, "token",
+                               token, toklen, "explain", explain));
 }
 
 gk_err
@@ -637,6 +658,7 @@ gkp_reply_decode(gkp_reply *reply, const char *buf, size_t len, gk_diag *diag)
         }
         reply->token = json_string_value(m);
         reply->token_len = json_string_length(m);
+        reply->explain = json_object_get(root, "explain");
     } else if ((m = json_object_get(root, "jwks")) != NULL) {
         if (!json_is_object(m)) {
             rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "\"jwks\" is not an object");

@@ -52,6 +52,7 @@ typedef struct gkp_request {
     const json_t *flags;
     const json_t *context;
     const char *nonce;
+    int explain;          /* "explain": true asks for the policies' explain trace */
 } gkp_request;
 
 /*
@@ -98,6 +99,14 @@ gk_err gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *cons
  */
 gk_err gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t toklen);
 
+/*
+ * gkp_reply_encode_token_explain - {"v":1,"ok":true,"token":token,"explain":explain}: a token
+ * reply with the policies' explain trace beside the token (not signed: it explains, it does not
+ * decide). explain is borrowed: [{"key": flag, "trace": [verdicts]}]. GK_OK, GK_EINVAL, GK_ENOMEM.
+ */
+gk_err gkp_reply_encode_token_explain(char **outp, size_t *outlen, const char *token,
+                                      size_t toklen, const json_t *explain);
+
 /* gkp_reply_encode_jwks - {"v":1,"ok":true,"jwks":jwks}; jwks borrowed. GK_OK, GK_ENOMEM. */
 gk_err gkp_reply_encode_jwks(char **outp, size_t *outlen, const json_t *jwks);
 
@@ -120,6 +129,7 @@ typedef struct gkp_reply {
     const json_t *jwks;
     gk_error_code error_code;
     const char *error_details;
+    const json_t *explain;  /* token replies to an explain request, else NULL */
 } gkp_reply;
 
 /*

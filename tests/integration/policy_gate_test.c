@@ -138,6 +138,35 @@ START_TEST(test_mask_rides_in_the_token)
 }
 END_TEST
 
+/* "explain": true returns each gated flag's verdicts with their policy, reason and line. */
+START_TEST(test_explain_trace)
+{
+    const char *req = "{\"v\":1,\"op\":\"evaluate\",\"explain\":true,\"flags\":[\"orders.read_v2\","
+                      "\"orders.legacy_export\"],\"context\":{\"targetingKey\":\"t-1\","
+                      "\"service\":\"blocked\"}}";
+    char *text = NULL;
+    gkp_reply reply;
+    gk_diag diag = {0};
+    const json_t *entry, *verdict;
+
+    ck_assert_int_eq(gkt_request(daemon_.tcp_url, req, strlen(req), &text, 5000), 0);
+    ck_assert_int_eq(gkp_reply_decode(&reply, text, strlen(text), &diag), GK_OK);
+    ck_assert(reply.ok);
+    /* Only the gated flag: the killed one has no variant to gate. */
+    ck_assert_uint_eq(json_array_size(reply.explain), 1);
+    entry = json_array_get(reply.explain, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(entry, "key")), "orders.read_v2");
+    verdict = json_array_get(json_object_get(entry, "trace"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(verdict, "policy")), "gate.lua");
+    ck_assert_str_eq(json_string_value(json_object_get(verdict, "verdict")), "deny");
+    ck_assert_str_eq(json_string_value(json_object_get(verdict, "reason")),
+                     "service blocked by the integration policy");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(verdict, "source")), "gate.lua:"));
+    gkp_reply_fini(&reply);
+    free(text);
+}
+END_TEST
+
 /* At debug level each decision is logged with its context masked by the policies' mask hook. */
 START_TEST(test_logged_context_is_masked)
 {
@@ -255,6 +284,7 @@ main(void)
     tcase_add_test(tc, test_deny_serves_default_variant);
     tcase_add_test(tc, test_error_and_budget_fail_closed);
     tcase_add_test(tc, test_mask_rides_in_the_token);
+    tcase_add_test(tc, test_explain_trace);
     tcase_set_timeout(reload, 60);
     tcase_add_test(reload, test_reload_refuses_bad_sets);
     tcase_add_test(reload, test_start_refuses_failing_tests);

@@ -76,6 +76,30 @@ START_TEST(test_decode_nonce)
 }
 END_TEST
 
+START_TEST(test_decode_explain)
+{
+    gkp_request req;
+    gk_error_code code;
+    gk_diag d = {0};
+
+    ck_assert_int_eq(decode(&req, "{\"v\":1,\"op\":\"evaluate\",\"explain\":true}", NULL, NULL),
+                     GK_OK);
+    ck_assert_int_eq(req.explain, 1);
+    gkp_request_fini(&req);
+    ck_assert_int_eq(decode(&req, "{\"v\":1,\"op\":\"evaluate\",\"explain\":false}", NULL, NULL),
+                     GK_OK);
+    ck_assert_int_eq(req.explain, 0);
+    gkp_request_fini(&req);
+    ck_assert_int_eq(decode(&req, "{\"v\":1,\"op\":\"evaluate\"}", NULL, NULL), GK_OK);
+    ck_assert_int_eq(req.explain, 0);
+    gkp_request_fini(&req);
+    ck_assert_int_eq(decode(&req, "{\"v\":1,\"op\":\"evaluate\",\"explain\":\"yes\"}", &code, &d),
+                     GK_EPROTO);
+    ck_assert_int_eq(code, GK_ERROR_PARSE_ERROR);
+    ck_assert_ptr_nonnull(strstr(d.text, "\"explain\" is a string"));
+}
+END_TEST
+
 START_TEST(test_decode_evaluate_minimal)
 {
     gkp_request req;
@@ -471,6 +495,19 @@ START_TEST(test_reply_token_round_trip)
     ck_assert_int_eq(gkp_reply_encode_token(&out, &len, "a\"b", 3), GK_OK);
     ck_assert_str_eq(out, "{\"v\":1,\"ok\":true,\"token\":\"a\\\"b\"}");
     free(out);
+
+    /* With an explain trace beside the token. */
+    {
+        json_t *explain = json_pack("[{s:s,s:[]}]", "key", "orders.read_v2", "trace");
+        ck_assert_int_eq(
+            gkp_reply_encode_token_explain(&out, &len, tok, sizeof(tok) - 1, explain), GK_OK);
+        ck_assert_int_eq(gkp_reply_decode(&r, out, len, NULL), GK_OK);
+        ck_assert_str_eq(r.token, tok);
+        ck_assert(json_equal(r.explain, explain));
+        gkp_reply_fini(&r);
+        free(out);
+        json_decref(explain);
+    }
 }
 END_TEST
 
@@ -611,6 +648,7 @@ msg_suite(void)
     tcase_add_test(tc, test_decode_evaluate);
     tcase_add_test(tc, test_decode_evaluate_minimal);
     tcase_add_test(tc, test_decode_nonce);
+    tcase_add_test(tc, test_decode_explain);
     tcase_add_test(tc, test_decode_jwks);
     tcase_add_test(tc, test_decode_limits_accepted);
     tcase_add_test(tc, test_decode_not_nul_terminated);
