@@ -110,11 +110,12 @@ log_decision(const gkd_decider *decider, gkd_policy_vm *vm, const gkd_snapshot *
     }
     if (res.outcome == GKD_POLICY_ERROR) {
         gkp_redact_all(copy, GK_MASK_PSEUDONYMIZE, decider->log_key, sizeof(decider->log_key));
-    }
-    json_array_foreach(res.mask, i, path)
-    {
-        gkp_redact_path(copy, json_string_value(path), GK_MASK_PSEUDONYMIZE, decider->log_key,
-                        sizeof(decider->log_key));
+    } else {
+        json_array_foreach(res.mask, i, path)
+        {
+            gkp_redact_path(copy, json_string_value(path), GK_MASK_PSEUDONYMIZE,
+                            decider->log_key, sizeof(decider->log_key));
+        }
     }
     text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
     gkd_log(GKD_LOG_DEBUG, "decision: snapshot %llu, %zu flags, context %s",
