@@ -47,6 +47,7 @@ static const char *const err_texts[] = {
     [GK_EIO] = "input/output error",
     [GK_ENOSPC] = "buffer too small",
     [GK_EADDRINUSE] = "address in use",
+    [GK_ECONFLICT] = "the change was based on an outdated version",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -72,6 +72,7 @@ extern "C" {
  *   GK_EIO        reading or writing a file or socket failed (see the diag text)
  *   GK_ENOSPC     a caller-supplied buffer is too small; nothing usable was written
  *   GK_EADDRINUSE a listen address is already taken
+ *   GK_ECONFLICT  a change was based on a version that is no longer current (nothing changed)
  */
 typedef enum gk_err {
     GK_OK = 0,
@@ -87,6 +88,7 @@ typedef enum gk_err {
     GK_EIO,
     GK_ENOSPC,
     GK_EADDRINUSE,
+    GK_ECONFLICT,
 } gk_err;
 
 /*
