@@ -47,6 +47,7 @@ typedef struct entry {
     int64_t iat_s;
     int64_t exp_s;
     int64_t expires_ms;
+    uint64_t valid_version; /* snapshot version it is known current at (cache.h) */
     gk_detail detail;
     gk_mask *mask; /* one reference, released with the entry */
     char data[];
@@ -261,8 +262,8 @@ keeps_newer(const entry *old, const entry *e)
     if (old->expires_ms <= e->fetched_ms) {
         return false;
     }
-    if (old->detail.snapshot_version != e->detail.snapshot_version) {
-        return old->detail.snapshot_version > e->detail.snapshot_version;
+    if (old->valid_version != e->valid_version) {
+        return old->valid_version > e->valid_version;
     }
     return old->iat_s > e->iat_s;
 }
@@ -296,6 +297,7 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
     e->kind = d->kind;
     e->bool_value = d->bool_value;
     e->detail = d->detail;
+    e->valid_version = d->detail.snapshot_version;
     e->mask = gks_mask_hold(d->mask);
     e->fetched_ms = fetched_ms;
     e->iat_s = iat_s;
@@ -330,8 +332,8 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
 
 gks_cache_state
 gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx, size_t ctx_len,
-              int64_t now_ms, uint32_t ttl_ms, gks_cache_view *view, char *buf, size_t bufsize,
-              gk_mask **maskp)
+              int64_t now_ms, uint32_t ttl_ms, uint64_t min_version, gks_cache_view *view,
+              char *buf, size_t bufsize, gk_mask **maskp)
 {
     uint64_t hash = hash_pair(cache, key, key_len, ctx, ctx_len);
     shard *s = shard_of(cache, hash);
@@ -344,8 +346,10 @@ gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx
         pthread_mutex_unlock(&s->lock);
         return GKS_CACHE_MISS;
     }
-    if (now_ms >= e->expires_ms) {
-        /* Its token has expired: it can never be served again, not even as STALE. */
+    if (now_ms >= e->expires_ms || e->valid_version < min_version) {
+        /* Its token has expired, or a newer snapshot may have changed it (and only events raise
+         * valid_version, never past the newest seen): it can never be served again, not even
+         * as STALE. */
         shard_remove(s, e);
         pthread_mutex_unlock(&s->lock);
         entry_free(e);
@@ -363,6 +367,7 @@ gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx
     view->fetched_ms = e->fetched_ms;
     view->iat_s = e->iat_s;
     view->exp_s = e->exp_s;
+    view->valid_version = e->valid_version;
     view->detail = e->detail;
     if (e->kind == GKS_KIND_STRING && buf != NULL && e->str_len < bufsize) {
         memcpy(buf, e->str, e->str_len + 1);
@@ -388,4 +393,78 @@ gks_cache_count(gks_cache *cache)
         pthread_mutex_unlock(&s->lock);
     }
     return total;
+}
+
+static int
+compare_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * Drop or confirm the entries of one shard (see gks_cache_invalidate). `sorted` is NULL for
+ * "every flag". Dropped entries are freed after the lock is released, as everywhere here.
+ */
+static size_t
+shard_invalidate(shard *s, uint64_t version, const char *const *sorted, size_t nkeys)
+{
+    entry *doomed = NULL;
+    size_t dropped = 0;
+
+    pthread_mutex_lock(&s->lock);
+    for (entry *e = s->lru_head, *next; e != NULL; e = next) {
+        bool listed = sorted == NULL ||
+                      bsearch(&e->key, sorted, nkeys, sizeof(*sorted), compare_keys) != NULL;
+
+        next = e->lru_next;
+        if (e->valid_version >= version) {
+            continue; /* decided by this snapshot or a later one */
+        }
+        if (listed) {
+            shard_remove(s, e);
+            e->chain = doomed;
+            doomed = e;
+            dropped++;
+        } else if (e->valid_version == version - 1) {
+            e->valid_version = version;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    while (doomed != NULL) {
+        entry *next = doomed->chain;
+
+        entry_free(doomed);
+        doomed = next;
+    }
+    return dropped;
+}
+
+size_t
+gks_cache_invalidate(gks_cache *cache, uint64_t version, const char *const *keys, size_t nkeys)
+{
+    const char **sorted = NULL;
+    size_t dropped = 0;
+
+    if (version == 0) {
+        return 0; /* no entry is older than snapshot 0 */
+    }
+    if (nkeys > 0 && keys != NULL) {
+        /* One sorted copy, so each entry costs a binary search, not a pass over the list. */
+        sorted = malloc(nkeys * sizeof(*sorted));
+        if (sorted != NULL) {
+            memcpy(sorted, keys, nkeys * sizeof(*sorted));
+            qsort(sorted, nkeys, sizeof(*sorted), compare_keys);
+        }
+    }
+    for (size_t i = 0; i < cache->nshards; i++) {
+        dropped += shard_invalidate(&cache->shards[i], version, sorted, sorted != NULL ? nkeys : 0);
+    }
+    free(sorted);
+    return dropped;
+}
+
+void
+gks_cache_clear(gks_cache *cache)
+{
+    (void) gks_cache_invalidate(cache, UINT64_MAX, NULL, 0);
 }

@@ -22,6 +22,16 @@
  * Back-off: after a failed fetch, evaluations skip the gatekeeper for min(1 s, 20 x timeout) and
  * go straight to step 3, so a dead gatekeeper costs one timeout per back-off period, not one
  * per call.
+ *
+ * Freshness: "newest_version" is the newest snapshot version the client has seen, in a change
+ * event (events.c) or a verified token; it only moves up (an atomic max). A token from an older
+ * snapshot is refused like an unreachable gatekeeper ("FETCH_OUTDATED": not used, not cached;
+ * the last known good decision if that is not older too, else the fallback), and every cache
+ * lookup passes it as the oldest snapshot an entry may be current at. A change event first raises
+ * it and then drops the listed flags' entries (cache.h says how the others stay current), so a
+ * lookup between the two steps misses rather than serves a changed flag. An outdated answer does
+ * not start the back-off: with several endpoints it comes from a replica lagging behind, and the
+ * next request may well reach a current one; it cost a round trip, not a timeout.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -36,9 +46,11 @@
 
 #include "b64url.h"
 #include "cache.h"
+#include "client.h"
 #include "clock.h"
 #include "context.h"
 #include "decision_set.h"
+#include "events.h"
 #include "gatekeeper.h"
 #include "jwk.h"
 #include "jws.h"
@@ -68,6 +80,8 @@ struct gk_client {
     bool cache_disabled;
     atomic_llong retry_after_ms;        /* monotonic ms before which fetches are skipped; 0: none */
     atomic_bool ready;                  /* a token has been verified at least once */
+    _Atomic uint64_t newest_version;    /* newest snapshot version seen (events, tokens) */
+    gks_events *events;                 /* change-event subscriber; NULL when turned off */
     char endpoint[ENDPOINT_TEXT_BYTES]; /* first endpoint, for messages ("+N more") */
 };
 
@@ -76,6 +90,7 @@ typedef enum fetch_status {
     FETCH_OK,          /* *setp holds the verified decisions (already cached) */
     FETCH_UNREACHABLE, /* no reply in time: try the last known good decision */
     FETCH_REFUSED,     /* a reply that gives no usable decision: `why` says which */
+    FETCH_OUTDATED,    /* a verified token from a snapshot older than one seen: not used */
 } fetch_status;
 
 /* A decision's value as the typed evaluators see it. */
@@ -122,6 +137,41 @@ map_nng(int rv)
     }
 }
 
+/* ---- freshness --------------------------------------------------------------------------- */
+
+/*
+ * Raise newest_version to `version` unless it is already higher. Returns the value it had, so a
+ * caller can tell whether `version` is at least as new as everything seen before it.
+ */
+static uint64_t
+raise_newest(gk_client *c, uint64_t version)
+{
+    uint64_t seen = atomic_load(&c->newest_version);
+
+    while (seen < version && !atomic_compare_exchange_weak(&c->newest_version, &seen, version)) {
+        /* `seen` now holds the value another thread stored; try again while still lower */
+    }
+    return seen;
+}
+
+/* A change event (events.c, on an nng task thread): raise the version, then drop entries. */
+static void
+on_change(void *arg, const gks_change *ch)
+{
+    gk_client *c = arg;
+
+    (void) raise_newest(c, ch->version);
+    (void) gks_cache_invalidate(c->cache, ch->version, ch->flags, ch->nflags);
+}
+
+void
+gks_client_freshness(const gk_client *client, gks_freshness *out)
+{
+    out->newest_version = atomic_load(&client->newest_version);
+    out->subscribed = client->events != NULL;
+    gks_events_get_counts(client->events, &out->events);
+}
+
 /* ---- open / close ------------------------------------------------------------------------ */
 
 gk_err
@@ -158,6 +208,7 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
     }
     atomic_init(&c->retry_after_ms, 0);
     atomic_init(&c->ready, false);
+    atomic_init(&c->newest_version, 0);
 
     rv = gkp_jwks_load_file(&c->keys, opts->jwks_file, diag);
     if (rv != GK_OK) {
@@ -196,6 +247,16 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
             goto fail_sock;
         }
     }
+    if (!opts->events_off) {
+        /* After the cache exists: the first event may arrive before this function returns. */
+        rv = gks_events_open(&c->events,
+                             opts->events_endpoint != NULL ? opts->events_endpoint
+                                                           : GKS_DEFAULT_EVENTS,
+                             on_change, c, diag);
+        if (rv != GK_OK) {
+            goto fail_sock;
+        }
+    }
     if (nendpoints > 1) {
         snprintf(c->endpoint, sizeof(c->endpoint), "%.40s (+%zu more)", endpoints[0],
                  nendpoints - 1);
@@ -221,6 +282,8 @@ gk_client_close(gk_client *client)
     if (client == NULL) {
         return;
     }
+    /* The subscriber first: its callback uses the cache, and no callback runs after this. */
+    gks_events_close(client->events);
     nng_close(client->sock);
     gks_cache_free(client->cache);
     gkp_jwks_free(client->keys);
@@ -342,6 +405,7 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
     gkp_reply reply;
     gk_diag diag = {0};
     fetch_status status = FETCH_REFUSED;
+    uint64_t seen;
     int nng_rv = 0;
     gk_err rv;
 
@@ -394,6 +458,18 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
     }
     atomic_store(&c->ready, true);
     atomic_store(&c->retry_after_ms, 0);
+    seen = raise_newest(c, (*setp)->snapshot_version);
+    if ((*setp)->snapshot_version < seen) {
+        set_error(why, GK_ERROR_GENERAL,
+                  "the gatekeeper at %s answered from snapshot %" PRIu64
+                  ", older than snapshot %" PRIu64
+                  " already seen; answer not used (a replica lagging behind?)",
+                  c->endpoint, (*setp)->snapshot_version, seen);
+        gk_decision_set_free(*setp);
+        *setp = NULL;
+        status = FETCH_OUTDATED;
+        goto done;
+    }
     cache_fill(c, *setp, ctx, gks_clock_mono_ms());
     status = FETCH_OK;
 
@@ -454,7 +530,7 @@ eval_one(gk_client *c, const char *flag_key, size_t key_len, const gk_context *c
     memset(ans, 0, sizeof(*ans));
     if (!c->cache_disabled) {
         state = gks_cache_get(c->cache, flag_key, key_len, ctx_text, ctx_len, now_ms, c->ttl_ms,
-                              &view, buf, bufsize, maskp);
+                              atomic_load(&c->newest_version), &view, buf, bufsize, maskp);
         if (state == GKS_CACHE_FRESH) {
             from_view(ans, d, &view, GK_REASON_CACHED);
             return;
@@ -489,14 +565,16 @@ eval_one(gk_client *c, const char *flag_key, size_t key_len, const gk_context *c
         case FETCH_REFUSED:
             return;
         case FETCH_UNREACHABLE:
+        case FETCH_OUTDATED:
             break;
         }
     }
 
-    /* Unreachable: the last known good decision, if its token is still valid (looked up
-     * again: the token may have expired while the request waited). */
+    /* Unreachable or outdated: the last known good decision, if its token is still valid and
+     * it is not older than the newest snapshot seen (looked up again: the token may have expired
+     * while the request waited, and an event may have arrived). */
     state = gks_cache_get(c->cache, flag_key, key_len, ctx_text, ctx_len, gks_clock_mono_ms(), 0,
-                          &view, buf, bufsize, maskp);
+                          atomic_load(&c->newest_version), &view, buf, bufsize, maskp);
     if (state != GKS_CACHE_MISS) {
         from_view(ans, d, &view, GK_REASON_STALE);
         return;

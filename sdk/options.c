@@ -52,6 +52,7 @@ gk_options_free(gk_options *opts)
     }
     free(opts->endpoints);
     free(opts->jwks_file);
+    free(opts->events_endpoint);
     free(opts);
 }
 
@@ -122,5 +123,25 @@ gk_options_set_cache_disabled(gk_options *opts, bool disabled)
         return GK_EINVAL;
     }
     opts->cache_disabled = disabled;
+    return GK_OK;
+}
+
+gk_err
+gk_options_set_events_endpoint(gk_options *opts, const char *url)
+{
+    char *copy = NULL;
+
+    if (opts == NULL) {
+        return GK_EINVAL;
+    }
+    if (url != NULL && url[0] != '\0') {
+        copy = dup_string(url);
+        if (copy == NULL) {
+            return GK_ENOMEM;
+        }
+    }
+    free(opts->events_endpoint);
+    opts->events_endpoint = copy;
+    opts->events_off = copy == NULL;
     return GK_OK;
 }

@@ -14,6 +14,7 @@
 #include "gatekeeper.h"
 
 #define GKS_DEFAULT_ENDPOINT     "tcp://127.0.0.1:7400"
+#define GKS_DEFAULT_EVENTS       "tcp://127.0.0.1:7402"
 #define GKS_DEFAULT_TIMEOUT_MS   50u
 #define GKS_MAX_TIMEOUT_MS       60000u
 #define GKS_DEFAULT_CACHE_TTL_MS 1000u
@@ -26,6 +27,8 @@ struct gk_options {
     uint32_t timeout_ms;   /* 1..GKS_MAX_TIMEOUT_MS */
     uint32_t cache_ttl_ms; /* 1..GKS_MAX_CACHE_TTL_MS */
     bool cache_disabled;
+    char *events_endpoint; /* malloc'd URL of the change-event publisher; NULL: see events_off */
+    bool events_off;       /* subscription turned off (set_events_endpoint with NULL or "") */
 };
 
 #endif

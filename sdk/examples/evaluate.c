@@ -329,8 +329,10 @@ main(int argc, char **argv)
         }
     }
 
-    /* A one-shot tool shows the gatekeeper's own reasons; a service keeps the cache on. */
+    /* A one-shot tool shows the gatekeeper's own reasons; a service keeps the cache on (and the
+     * change-event subscription that keeps it fresh, which a single evaluation has no use for). */
     (void) gk_options_set_cache_disabled(opts, true);
+    (void) gk_options_set_events_endpoint(opts, NULL);
     if (gk_client_open(&client, opts, &diag) != GK_OK) {
         fprintf(stderr, "gk-evaluate: cannot open the client: %s%s%s\n", diag.text,
                 diag.source[0] ? " in " : "", diag.source);

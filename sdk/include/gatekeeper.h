@@ -9,9 +9,21 @@
  * decision is served with reason GK_REASON_STALE until its token expires, then the caller's
  * fallback with reason GK_REASON_ERROR.
  *
+ * FRESHNESS: besides the TTL, a client subscribes to the gatekeeper's change events (an nng PUB
+ * socket, tcp://127.0.0.1:7402 by default; see gk_options_set_events_endpoint()). Each event
+ * names the new snapshot version and the flags it changed; the client drops its cached decisions
+ * of those flags (of every flag when none is named), so the next evaluation asks the gatekeeper.
+ * The client also remembers the newest snapshot version it has seen, in events and tokens, and
+ * never answers from an older one: a token from an older snapshot is neither used nor cached
+ * (reason ERROR unless a last known good decision is as new), and a cached decision older than
+ * that version is not served. Events are received by nng's own threads (an aio callback); the
+ * SDK starts no thread. Events are an accelerator: one that is lost (publisher away, slow
+ * subscriber) leaves the TTL as the bound on staleness.
+ *
  * THREAD SAFETY: a gk_client may be shared by all threads once gk_client_open() returns; every
  * gk_client_* function is safe to call concurrently on one client, except gk_client_close(), which
- * must be the last call. gk_options and gk_context are single-threaded objects: build one, use it
+ * must be the last call. A change event may update the cache at any moment (on an nng thread);
+ * evaluations running meanwhile see each decision either before or after the change, never torn. gk_options and gk_context are single-threaded objects: build one, use it
  * from one thread at a time (a gk_context that is no longer modified may be read by several
  * evaluations at once). gk_decision_set and gk_mask results are immutable and may be read from
  * any thread; gk_mask_apply() is reentrant.
@@ -245,6 +257,23 @@ GK_API gk_err gk_options_set_cache_ttl_ms(gk_options *opts, uint32_t ttl_ms);
  */
 GK_API gk_err gk_options_set_cache_disabled(gk_options *opts, bool disabled);
 
+/*
+ * gk_options_set_events_endpoint - the gatekeeper's change-event publisher to subscribe to.
+ *
+ * opts  builder from gk_options_new(); not NULL.
+ * url   nng URL of the publisher, e.g. "tcp://127.0.0.1:7402" (the default when this is never
+ *       called) or "ipc:///run/gatekeeper-events.sock"; copied. NULL or "" turns the subscription
+ *       off: freshness then rests on the TTL (and on the snapshot versions of tokens) alone.
+ *
+ * gk_client_open() dials it without blocking: a publisher that is down is dialled again in the
+ * background, and meanwhile the cache works by TTL alone. A URL nng cannot parse makes
+ * gk_client_open() fail with GK_EINVAL.
+ * Returns GK_OK, GK_EINVAL (opts NULL), GK_ENOMEM (the earlier setting is kept).
+ * Thread safety: none (gk_options is single-threaded).
+ * Standard: nng pub0/sub0; message format in proto/README.md ("Change events"). Since: 0.1
+ */
+GK_API gk_err gk_options_set_events_endpoint(gk_options *opts, const char *url);
+
 /* ---- evaluation context ------------------------------------------------------------------ */
 
 typedef struct gk_context gk_context;
@@ -282,17 +311,19 @@ typedef struct gk_client gk_client;
  * clientp  out: caller-owned, released with gk_client_close().
  * opts     borrowed for the call; may be freed right after.
  * diag     optional detail (which file, which option was wrong).
- * Dialing is asynchronous: an unreachable gatekeeper is not an error here (evaluations answer
- * STALE/ERROR and the client reconnects in the background).
- * Returns GK_OK, GK_EINVAL (NULL argument, no JWKS file, bad endpoint URL), GK_ENOENT / GK_EIO
- * (JWKS unreadable), GK_EPROTO (JWKS malformed or without an Ed25519 key), GK_ENOMEM.
+ * Dialing is asynchronous: an unreachable gatekeeper or event publisher is not an error here
+ * (evaluations answer STALE/ERROR and the client reconnects in the background).
+ * Returns GK_OK, GK_EINVAL (NULL argument, no JWKS file, bad endpoint or events URL),
+ * GK_ENOENT / GK_EIO (JWKS unreadable), GK_EPROTO (JWKS malformed or without an Ed25519 key),
+ * GK_ENOMEM.
  * Thread safety: safe. Since: 0.1
  */
 GK_API gk_err gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag);
 
 /*
- * gk_client_close - close the sockets, drop the cache and free the client (NULL is ignored). No
- * other call on this client may be running or follow. Since: 0.1
+ * gk_client_close - stop receiving change events (waiting for one being applied), close the
+ * sockets, drop the cache and free the client (NULL is ignored). No other call on this client may
+ * be running or follow. Since: 0.1
  */
 GK_API void gk_client_close(gk_client *client);
 
@@ -314,6 +345,10 @@ GK_API void gk_client_close(gk_client *client);
  * value's token has not expired. DISABLED, and ERROR answers the gatekeeper signed (e.g.
  * FLAG_NOT_FOUND), keep their reason when they come from the cache. A token that fails
  * verification (PROVIDER_FATAL, PARSE_ERROR, GENERAL) and an error reply are never cached.
+ * Freshness: a cached decision of a flag named by a change event is not served again; a token from
+ * a snapshot older than the newest seen is neither used nor cached: the answer is then the last
+ * known good decision if that is not older either (STALE), else the fallback with reason ERROR,
+ * error code GENERAL and a message naming both snapshot versions.
  * After a failed request the client does not ask again for min(1 s, 20 x timeout_ms): calls in
  * that back-off answer from the last known good decision or the fallback without waiting.
  * Latency: well under 1 µs from the cache; at most the client's timeout_ms when fresh.

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <sodium.h>
 
@@ -57,6 +58,7 @@ struct fake_gatekeeper {
     fake_gatekeeper_mode mode;
     gk_error_code error_code;
     int64_t lifetime_s;
+    uint64_t snapshot_version;
     fake_flag flags[MAX_FLAGS];
     size_t nflags;
     char last_nonce[GKP_NONCE_MAX_CHARS + 1]; /* of the last evaluate request, "" for none */
@@ -145,7 +147,7 @@ make_token(fake_gatekeeper *fg, const gkp_request *req)
     memset(&claims, 0, sizeof(claims));
     claims.iat = now;
     claims.exp = fg->mode == FAKE_GK_EXPIRED ? now - 10 : now + fg->lifetime_s;
-    claims.snapshot_version = SNAPSHOT_VERSION;
+    claims.snapshot_version = fg->snapshot_version;
     /* Echo the nonce as the daemon does, unless the mode says otherwise. */
     if (fg->mode == FAKE_GK_NONCE_WRONG) {
         claims.nonce = "AAAAAAAAAAAAAAAAAAAAAA";
@@ -171,7 +173,7 @@ make_token(fake_gatekeeper *fg, const gkp_request *req)
         char *enc;
         char *out;
 
-        claims.snapshot_version = SNAPSHOT_VERSION + 1;
+        claims.snapshot_version = fg->snapshot_version + 1;
         free(payload);
         payload = NULL;
         if (dot2 == NULL || gkp_claims_encode(&payload, &payload_len, &claims) != GK_OK) {
@@ -311,6 +313,7 @@ fake_gatekeeper_start(void)
     }
     pthread_mutex_init(&fg->lock, NULL);
     fg->lifetime_s = 300;
+    fg->snapshot_version = SNAPSHOT_VERSION;
     strcpy(fg->dir, "/tmp/gk-fake-XXXXXX");
     if (mkdtemp(fg->dir) == NULL) {
         free(fg);
@@ -472,4 +475,127 @@ fake_gatekeeper_set_mask(fake_gatekeeper *fg, const char *key, const char *const
         }
     }
     pthread_mutex_unlock(&fg->lock);
+}
+
+void
+fake_gatekeeper_set_snapshot_version(fake_gatekeeper *fg, uint64_t version)
+{
+    pthread_mutex_lock(&fg->lock);
+    fg->snapshot_version = version;
+    pthread_mutex_unlock(&fg->lock);
+}
+
+const char *
+fake_gatekeeper_dir(const fake_gatekeeper *fg)
+{
+    return fg->dir;
+}
+
+/* ---- change-event publisher ------------------------------------------------------------- */
+
+struct fake_publisher {
+    nng_socket sock;
+    char path[192];
+    char url[208];
+    atomic_uint subscribers; /* pipes ever added */
+};
+
+/* Runs on an nng thread after a subscriber's connection is set up. */
+static void
+on_pipe_added(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    fake_publisher *fp = arg;
+
+    (void) pipe;
+    (void) ev;
+    atomic_fetch_add(&fp->subscribers, 1);
+}
+
+fake_publisher *
+fake_publisher_start(const char *dir)
+{
+    fake_publisher *fp = calloc(1, sizeof(*fp));
+
+    if (fp == NULL) {
+        return NULL;
+    }
+    snprintf(fp->path, sizeof(fp->path), "%s/events.sock", dir);
+    snprintf(fp->url, sizeof(fp->url), "ipc://%s", fp->path);
+    if (nng_pub0_open(&fp->sock) != 0) {
+        free(fp);
+        return NULL;
+    }
+    if (nng_pipe_notify(fp->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added, fp) != 0 ||
+        nng_listen(fp->sock, fp->url, NULL, 0) != 0) {
+        nng_close(fp->sock);
+        free(fp);
+        return NULL;
+    }
+    return fp;
+}
+
+void
+fake_publisher_free(fake_publisher *fp)
+{
+    if (fp == NULL) {
+        return;
+    }
+    nng_close(fp->sock); /* waits for its pipes, and so for their callbacks */
+    unlink(fp->path);
+    free(fp);
+}
+
+const char *
+fake_publisher_url(const fake_publisher *fp)
+{
+    return fp->url;
+}
+
+int
+fake_publisher_wait_subscribers(fake_publisher *fp, unsigned n, int timeout_ms)
+{
+    for (int waited = 0; atomic_load(&fp->subscribers) < n; waited++) {
+        struct timespec ts = {0, 1000000L};
+
+        if (waited >= timeout_ms) {
+            return -1;
+        }
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+int
+fake_publisher_send(fake_publisher *fp, const char *text)
+{
+    return nng_send(fp->sock, (void *) (uintptr_t) text, strlen(text), 0) == 0 ? 0 : -1;
+}
+
+int
+fake_publisher_send_change(fake_publisher *fp, uint64_t version, const char *const *flags,
+                           size_t nflags)
+{
+    json_t *doc = json_pack("{s:i, s:s, s:I}", "v", 1, "event", "change", "version",
+                            (json_int_t) version);
+    char *text = NULL;
+    int rv = -1;
+
+    if (doc == NULL) {
+        return -1;
+    }
+    if (flags != NULL) {
+        json_t *list = json_array();
+
+        for (size_t i = 0; i < nflags; i++) {
+            json_array_append_new(list, json_string(flags[i]));
+        }
+        json_object_set_new(doc, "flags", list);
+    }
+    text = json_dumps(doc, JSON_COMPACT);
+    if (text != NULL) {
+        rv = fake_publisher_send(fp, text);
+    }
+    free(text);
+    json_decref(doc);
+    return rv;
 }

@@ -8,6 +8,10 @@
  * tokens, a wrong or missing nonce, a replayed token, error replies, garbage, or no answer at
  * all. The JWKS holding its public key is written to a file the client can load.
  *
+ * A fake publisher (fake_publisher_*) stands in for the daemon's change-event socket: an nng PUB
+ * socket on ipc:// in a directory of the test's (the fake gatekeeper's temp dir, say) that sends
+ * change events, well-formed or not, when the test says.
+ *
  * Needs nng at link time (the sdk_* test executables link nng::nng).
  * THREAD SAFETY: every function may be called from the test thread while the server runs;
  * fake_gatekeeper_free must be the last call.
@@ -82,7 +86,46 @@ unsigned fake_gatekeeper_requests(fake_gatekeeper *fg);
  */
 char *fake_gatekeeper_last_nonce(fake_gatekeeper *fg, char *buf, size_t size);
 
-/* fake_gatekeeper_snapshot_version - the snapshotVersion put in tokens (7). */
+/* fake_gatekeeper_snapshot_version - the snapshotVersion put in tokens by default (7). */
 uint64_t fake_gatekeeper_snapshot_version(void);
+
+/* fake_gatekeeper_set_snapshot_version - the snapshotVersion of the next tokens. */
+void fake_gatekeeper_set_snapshot_version(fake_gatekeeper *fg, uint64_t version);
+
+/* fake_gatekeeper_dir - the fake's temporary directory; valid until fake_gatekeeper_free. */
+const char *fake_gatekeeper_dir(const fake_gatekeeper *fg);
+
+/* ---- change-event publisher ------------------------------------------------------------- */
+
+typedef struct fake_publisher fake_publisher;
+
+/*
+ * fake_publisher_start - listen with an nng PUB socket on ipc://<dir>/events.sock. NULL on
+ * failure. Free it before removing `dir` (fake_gatekeeper_free removes the fake's).
+ */
+fake_publisher *fake_publisher_start(const char *dir);
+
+/* fake_publisher_free - close the socket, remove the socket file and free (NULL is ignored). */
+void fake_publisher_free(fake_publisher *fp);
+
+/* The URL subscribers dial; valid until fake_publisher_free. */
+const char *fake_publisher_url(const fake_publisher *fp);
+
+/*
+ * fake_publisher_wait_subscribers - wait until at least n subscribers have connected (ever), at
+ * most timeout_ms. Returns 0 when they have, -1 on timeout. A message sent after that reaches
+ * them (PUB drops messages for subscribers not yet connected).
+ */
+int fake_publisher_wait_subscribers(fake_publisher *fp, unsigned n, int timeout_ms);
+
+/* fake_publisher_send - publish `text` as it is (any bytes, for malformed events). 0 or -1. */
+int fake_publisher_send(fake_publisher *fp, const char *text);
+
+/*
+ * fake_publisher_send_change - publish {"v":1,"event":"change","version":V,"flags":[...]};
+ * flags NULL leaves the member out, nflags 0 with flags not NULL sends []. 0 or -1.
+ */
+int fake_publisher_send_change(fake_publisher *fp, uint64_t version, const char *const *flags,
+                               size_t nflags);
 
 #endif

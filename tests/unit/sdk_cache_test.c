@@ -1,6 +1,7 @@
 /*
- * sdk_cache_test.c - the decision cache: hits, TTL and token expiry, the size bound, and use
- * from several threads. Times are passed in, so nothing here sleeps.
+ * sdk_cache_test.c - the decision cache: hits, TTL and token expiry, the size bound, use from
+ * several threads, and invalidation by change events (by flag key, every flag, versions). Times
+ * are passed in, so nothing here sleeps.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -46,8 +47,8 @@ static gks_cache_state
 get(gks_cache *c, const char *key, const char *ctx, int64_t now_ms, uint32_t ttl_ms,
     gks_cache_view *view, char *buf, size_t bufsize)
 {
-    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx), now_ms, ttl_ms, view, buf, bufsize,
-                         NULL);
+    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx), now_ms, ttl_ms, 0, view, buf,
+                         bufsize, NULL);
 }
 
 START_TEST(test_hit_and_miss)
@@ -285,7 +286,7 @@ hammer(void *arg)
         if (i % 3 == 0 && gks_cache_put(c, &d, ctx, strlen(ctx), 0, 0, 1, 1000000) != GK_OK) {
             bad++;
         }
-        st = gks_cache_get(c, "f", 1, ctx, strlen(ctx), 1, 1000, &view, buf, sizeof(buf), NULL);
+        st = gks_cache_get(c, "f", 1, ctx, strlen(ctx), 1, 1000, 0, &view, buf, sizeof(buf), NULL);
         if (st == GKS_CACHE_FRESH && (strcmp(buf, "new") != 0 || view.kind != GKS_KIND_STRING)) {
             bad++;
         }
@@ -313,6 +314,146 @@ START_TEST(test_concurrent_use)
 }
 END_TEST
 
+/* get() with the newest snapshot version seen. */
+static gks_cache_state
+get_at(gks_cache *c, const char *key, const char *ctx, uint64_t min_version, gks_cache_view *view)
+{
+    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx), 10, 1000, min_version, view, NULL,
+                         0, NULL);
+}
+
+/*
+ * A change event drops the listed flag under every context and leaves the others current at the
+ * new version; a lookup at a newer version misses them, and drops them.
+ */
+START_TEST(test_invalidate_by_flag_key)
+{
+    gks_cache *c = NULL;
+    gks_decision a = string_decision("orders.read_v2");
+    gks_decision b = string_decision("orders.stage");
+    const char *const changed[] = {"orders.read_v2", "not.cached"};
+    gks_cache_view view;
+
+    ck_assert_int_eq(gks_cache_new(&c, 1000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &a, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &a, ctx_b, strlen(ctx_b), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &b, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 7, &view), GKS_CACHE_FRESH);
+    ck_assert_uint_eq(view.valid_version, 7);
+
+    ck_assert_uint_eq(gks_cache_invalidate(c, 8, changed, 2), 2);
+    ck_assert_uint_eq(gks_cache_count(c), 1);
+    ck_assert_int_eq(get_at(c, "orders.read_v2", ctx_a, 8, &view), GKS_CACHE_MISS);
+    ck_assert_int_eq(get_at(c, "orders.read_v2", ctx_b, 8, &view), GKS_CACHE_MISS);
+    ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 8, &view), GKS_CACHE_FRESH);
+    ck_assert_uint_eq(view.valid_version, 8);
+    ck_assert_uint_eq(view.detail.snapshot_version, 7); /* as signed */
+
+    /* The same event again, and an older one: nothing changes. */
+    ck_assert_uint_eq(gks_cache_invalidate(c, 8, changed, 2), 0);
+    ck_assert_uint_eq(gks_cache_invalidate(c, 5, NULL, 0), 0);
+    ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 8, &view), GKS_CACHE_FRESH);
+
+    /* Event 9 was missed: event 10 cannot vouch for orders.stage, lookups at 10 drop it. */
+    ck_assert_uint_eq(gks_cache_invalidate(c, 10, changed, 1), 0);
+    ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 8, &view), GKS_CACHE_FRESH);
+    ck_assert_uint_eq(view.valid_version, 8);
+    ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 10, &view), GKS_CACHE_MISS);
+    ck_assert_uint_eq(gks_cache_count(c), 0);
+    gks_cache_free(c);
+}
+END_TEST
+
+/* An empty list drops every entry older than the event, and only those; clear drops all. */
+START_TEST(test_invalidate_all_and_clear)
+{
+    gks_cache *c = NULL;
+    gks_decision a = string_decision("orders.read_v2");
+    gks_decision b = string_decision("orders.stage");
+    gks_cache_view view;
+
+    ck_assert_int_eq(gks_cache_new(&c, 1000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &a, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
+    b.detail.snapshot_version = 9; /* already from the changed snapshot */
+    ck_assert_int_eq(gks_cache_put(c, &b, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
+    ck_assert_uint_eq(gks_cache_invalidate(c, 9, NULL, 0), 1);
+    ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 9, &view), GKS_CACHE_FRESH);
+    ck_assert_int_eq(get_at(c, "orders.read_v2", ctx_a, 0, &view), GKS_CACHE_MISS);
+
+    ck_assert_int_eq(gks_cache_put(c, &a, ctx_b, strlen(ctx_b), 0, 0, 1, 100000), GK_OK);
+    ck_assert_uint_eq(gks_cache_count(c), 2);
+    gks_cache_clear(c);
+    ck_assert_uint_eq(gks_cache_count(c), 0);
+    ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 0, &view), GKS_CACHE_MISS);
+    gks_cache_free(c);
+}
+END_TEST
+
+/* An entry confirmed current by an event is not replaced by an answer from the older snapshot. */
+START_TEST(test_confirmed_entry_beats_older_answer)
+{
+    gks_cache *c = NULL;
+    gks_decision b = string_decision("orders.stage");
+    const char *const changed[] = {"orders.read_v2"};
+    gks_cache_view view;
+
+    ck_assert_int_eq(gks_cache_new(&c, 1000), GK_OK);
+    ck_assert_int_eq(gks_cache_put(c, &b, ctx_a, strlen(ctx_a), 0, 100, 400, 100000), GK_OK);
+    ck_assert_uint_eq(gks_cache_invalidate(c, 8, changed, 1), 0);
+    /* Signed later, but by snapshot 7: the entry current at 8 stays. */
+    ck_assert_int_eq(gks_cache_put(c, &b, ctx_a, strlen(ctx_a), 5, 101, 401, 100005), GK_OK);
+    ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 8, &view), GKS_CACHE_FRESH);
+    ck_assert_int_eq(view.iat_s, 100);
+    gks_cache_free(c);
+}
+END_TEST
+
+/* Lookups and inserts on this thread while another applies events: nothing lost or torn. */
+#define INVALIDATE_ROUNDS 200
+
+static void *
+invalidate_loop(void *arg)
+{
+    gks_cache *c = arg;
+    const char *const changed[] = {"f1"};
+
+    for (uint64_t v = 8; v < 8 + INVALIDATE_ROUNDS; v++) {
+        (void) gks_cache_invalidate(c, v, changed, 1);
+    }
+    return NULL;
+}
+
+START_TEST(test_invalidate_concurrent_with_lookups)
+{
+    gks_cache *c = NULL;
+    gks_decision d1 = string_decision("f1");
+    gks_decision d2 = string_decision("f2");
+    pthread_t t;
+    gks_cache_view view;
+    char ctx[32];
+
+    ck_assert_int_eq(gks_cache_new(&c, 4096), GK_OK);
+    for (int i = 0; i < 500; i++) {
+        snprintf(ctx, sizeof(ctx), "{\"targetingKey\":\"t-%d\"}", i);
+        ck_assert_int_eq(gks_cache_put(c, &d2, ctx, strlen(ctx), 0, 0, 1, 1000000), GK_OK);
+    }
+    ck_assert_int_eq(pthread_create(&t, NULL, invalidate_loop, c), 0);
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 500; i++) {
+            snprintf(ctx, sizeof(ctx), "{\"targetingKey\":\"t-%d\"}", i);
+            (void) gks_cache_put(c, &d1, ctx, strlen(ctx), 0, 0, 1, 1000000);
+            (void) get(c, "f1", ctx, 1, 1000, &view, NULL, 0);
+            ck_assert_int_eq(get(c, "f2", ctx, 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
+        }
+    }
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    /* Every f2 entry was confirmed by each event in turn. */
+    snprintf(ctx, sizeof(ctx), "{\"targetingKey\":\"t-%d\"}", 0);
+    ck_assert_int_eq(get_at(c, "f2", ctx, 7 + INVALIDATE_ROUNDS, &view), GKS_CACHE_FRESH);
+    gks_cache_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -332,6 +473,10 @@ main(void)
     tcase_add_test(tc, test_eviction_bound);
     tcase_add_test(tc, test_lru_keeps_recently_used);
     tcase_add_test(tc, test_concurrent_use);
+    tcase_add_test(tc, test_invalidate_by_flag_key);
+    tcase_add_test(tc, test_invalidate_all_and_clear);
+    tcase_add_test(tc, test_confirmed_entry_beats_older_answer);
+    tcase_add_test(tc, test_invalidate_concurrent_with_lookups);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,31 @@
+/*
+ * client.h - what the SDK's own tests may read of a gk_client beyond the public header: its
+ * freshness state (the newest snapshot version seen, the change-event counters).
+ *
+ * THREAD SAFETY: gks_client_freshness may be called from any thread while the client is open.
+ */
+#ifndef GKS_CLIENT_H
+#define GKS_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "events.h"
+#include "gatekeeper.h"
+
+/*
+ * gks_freshness - a snapshot of a client's freshness state.
+ *   newest_version  the newest snapshot version seen, in a change event or a verified token
+ *   subscribed      whether the client subscribes to change events
+ *   events          the subscriber's counters (all 0 when not subscribed)
+ */
+typedef struct gks_freshness {
+    uint64_t newest_version;
+    bool subscribed;
+    gks_events_counts events;
+} gks_freshness;
+
+/* gks_client_freshness - read the client's freshness state into *out. */
+void gks_client_freshness(const gk_client *client, gks_freshness *out);
+
+#endif
