@@ -4,9 +4,12 @@
  *   gkctl [--json] [-v] policy test [DIR]
  *   gkctl [--json] [-v] policy eval HOOK --input FILE [--policies DIR]
  *   gkctl [--json] [-v] schema check --mode MODE NEW.avsc PREV.avsc... [--policies DIR]
+ *   gkctl [--json] actor keygen ... ; flag ... ; apply ... ; rollout ... ; kill ... ; unkill ... ;
+ *         optin ... ; status ... ; audit ...   (the admin commands: docs/gkctl.md)
  *
  * --json and -v may also follow the command. Colour only when stdout is a TTY and NO_COLOR is
- * unset. Exit codes: 0 ok, 1 failure, 2 misuse or invalid input.
+ * unset. Exit codes: 0 ok, 1 failure, 2 misuse or invalid input, 3-7 the admin outcomes
+ * (gkctl.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "gkctl.h"
 #include "log.h"
@@ -23,6 +27,7 @@ gkctl_usage(void)
 {
     fputs("usage: gkctl [--json] [-v] <command>\n"
           "\n"
+          "policies and schemas (no gatekeeper needed):\n"
           "  policy test [DIR]\n"
           "      load the policies of DIR (default: policies) and run DIR/tests/*_test.lua;\n"
           "      prints every failure as file:line and ends with \"N passed, N failed\"\n"
@@ -35,9 +40,29 @@ gkctl_usage(void)
           "      check NEW against the previous versions (oldest first) with compatibility.lua;\n"
           "      MODE is BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL,\n"
           "      FULL_TRANSITIVE or NONE; exit 0 compatible, 1 incompatible, 2 invalid input\n"
+          "  actor keygen --id ID --team TEAM --roles r1,r2 --out DIR [--actors FILE]\n"
+          "      write DIR/ID.jwk (private key, mode 0600) and print the actors-file entry;\n"
+          "      --actors adds (or replaces) the entry in FILE\n"
+          "  audit verify --data-dir DIR --jwks FILE\n"
+          "      verify DIR/journal.jsonl offline against the gatekeeper's JWKS\n"
           "\n"
+          "admin commands (signed requests to the gatekeeper's admin socket; changes need --why):\n"
+          "  flag apply FILE [--dry-run]      (also: apply FILE) create/update the flags of FILE\n"
+          "  flag get KEY | flag list | flag delete KEY\n"
+          "  rollout set FLAG --percent P [--variant V] | --variant-weights a=30,b=70\n"
+          "  rollout plan FLAG --steps 1,5,25,100 --hold 10m [--variant V]\n"
+          "  rollout advance FLAG [--force] | rollout pause|resume|back FLAG\n"
+          "  kill FLAG | unkill FLAG | optin add|remove FLAG CONSUMER\n"
+          "  status [FLAG]\n"
+          "  audit log [--flag F] [--since SEQ|TIME] [--limit N] | audit show SEQ | audit verify\n",
+          stderr);
+    fputs(gkctl_admin_usage_text, stderr);
+    fputs("\n"
           "options: --json  machine-readable output;  -v, --verbose  show policy log lines\n"
-          "exit codes: 0 ok, 1 failure, 2 misuse or invalid input\n",
+          "exit codes: 0 ok, 1 failure, 2 misuse or invalid input, 3 denied by a policy,\n"
+          "  4 conflict (the state moved), 5 not authenticated (unknown actor, bad signature,\n"
+          "  clock skew, replay), 6 not found, 7 gatekeeper unreachable\n"
+          "see docs/gkctl.md\n",
           stderr);
     return GKCTL_USAGE;
 }
@@ -76,6 +101,10 @@ main(int argc, char **argv)
     char **args;
     int n = 0;
 
+    if (sodium_init() < 0) { /* before any sodium_malloc (keys) or randombytes (jti) */
+        fputs("gkctl: cannot initialise libsodium\n", stderr);
+        return GKCTL_FAIL;
+    }
     args = calloc((size_t) argc + 1, sizeof *args);
     if (args == NULL) {
         fputs("gkctl: out of memory\n", stderr);
@@ -101,6 +130,21 @@ main(int argc, char **argv)
         rc = gkctl_policy_main(n - 1, args + 1, &o);
     } else if (n >= 2 && strcmp(args[0], "schema") == 0) {
         rc = gkctl_schema_main(n - 1, args + 1, &o);
+    } else if (n >= 2 && strcmp(args[0], "actor") == 0) {
+        rc = gkctl_actor_main(n - 1, args + 1, &o);
+    } else if (n >= 2 && strcmp(args[0], "flag") == 0) {
+        rc = gkctl_flag_main(n - 1, args + 1, &o);
+    } else if (n >= 1 && strcmp(args[0], "apply") == 0) {
+        rc = gkctl_flag_main(n, args, &o);
+    } else if (n >= 2 && strcmp(args[0], "rollout") == 0) {
+        rc = gkctl_rollout_main(n - 1, args + 1, &o);
+    } else if (n >= 1 && (strcmp(args[0], "kill") == 0 || strcmp(args[0], "unkill") == 0 ||
+                          strcmp(args[0], "optin") == 0)) {
+        rc = gkctl_rollout_main(n, args, &o);
+    } else if (n >= 1 && strcmp(args[0], "status") == 0) {
+        rc = gkctl_status_main(n, args, &o);
+    } else if (n >= 2 && strcmp(args[0], "audit") == 0) {
+        rc = gkctl_audit_main(n - 1, args + 1, &o);
     } else {
         if (n >= 1) {
             fprintf(stderr, "gkctl: unknown command \"%s%s%s\"\n", args[0], n >= 2 ? " " : "",
