@@ -389,6 +389,42 @@ START_TEST(test_oversize_request)
 }
 END_TEST
 
+/* The documented example (proto/examples/admin-request.json) opens and verifies with the RFC 8037
+ * test key it was signed with, and carries proto/examples/admin-claims.json. */
+START_TEST(test_documented_example)
+{
+    static const char d_b64[] = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+    const char *src = getenv("GK_SOURCE_DIR");
+    uint8_t seed[32], rpk[32], rsk[64];
+    size_t n = 0;
+    char p[1024];
+    json_t *doc, *claims;
+    char *text;
+    gkp_admin_request req;
+    gk_diag d;
+
+    if (src == NULL) {
+        return; /* run outside CTest */
+    }
+    ck_assert_int_eq(gkp_b64url_decode(seed, 32, &n, d_b64, strlen(d_b64)), GK_OK);
+    crypto_sign_seed_keypair(rpk, rsk, seed);
+    snprintf(p, sizeof p, "%s/proto/examples/admin-request.json", src);
+    doc = json_load_file(p, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    snprintf(p, sizeof p, "%s/proto/examples/admin-claims.json", src);
+    claims = json_load_file(p, 0, NULL);
+    ck_assert_ptr_nonnull(claims);
+    ck_assert_int_eq(open_verify(&req, text, rpk, 1763740000, &d), GK_OK);
+    ck_assert(json_equal(req.claims, claims));
+    ck_assert_uint_eq(req.base, 41);
+    gkp_admin_request_fini(&req);
+    json_decref(claims);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_sign_refuses)
 {
     char *out = (char *) 1;
@@ -591,6 +627,7 @@ admin_suite(void)
     tcase_add_test(tc, test_header_and_payload_shape);
     tcase_add_test(tc, test_jti_fresh_every_call);
     tcase_add_test(tc, test_good_handmade_claims);
+    tcase_add_test(tc, test_documented_example);
     tcase_add_test(tc, test_sign_refuses);
     tcase_add_test(tc, test_verify_needs_open);
     suite_add_tcase(s, tc);
