@@ -438,9 +438,14 @@ gkctl_change_kind(const json_t *change)
     return json_equal(before, after) ? "unchanged" : "update";
 }
 
-/* One line per member that differs between before and after (objects), sorted by name. */
+/*
+ * One line per member that differs between before and after (objects), sorted by name. Members
+ * that are objects on both sides are compared member by member ("plan.step: 0 -> 1"), so a
+ * small change inside a big member reads as what it is.
+ */
 static void
-print_member_diff(const gkctl_opts *o, const json_t *before, const json_t *after)
+print_member_diff(const gkctl_opts *o, const json_t *before, const json_t *after,
+                  const char *prefix, int depth)
 {
     const char *names[256];
     size_t n = 0, i, j;
@@ -471,7 +476,13 @@ print_member_diff(const gkctl_opts *o, const json_t *before, const json_t *after
         if (bv != NULL && av != NULL && json_equal(bv, av)) {
             continue;
         }
-        printf("    %s: %s%s%s -> %s%s%s\n", names[i], gkctl_color(o, "31"),
+        if (depth < 2 && json_is_object(bv) && json_is_object(av)) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s%s.", prefix, names[i]);
+            print_member_diff(o, bv, av, sub, depth + 1);
+            continue;
+        }
+        printf("    %s%s: %s%s%s -> %s%s%s\n", prefix, names[i], gkctl_color(o, "31"),
                bv != NULL ? gkctl_compact(b1, sizeof b1, bv) : "(absent)", gkctl_color(o, "0"),
                gkctl_color(o, "32"), av != NULL ? gkctl_compact(b2, sizeof b2, av) : "(absent)",
                gkctl_color(o, "0"));
@@ -502,7 +513,7 @@ gkctl_print_changes(const gkctl_opts *o, const json_t *changes)
                gkctl_color(o, "0"), word);
         if (strcmp(kind, "update") == 0 && json_is_object(json_object_get(c, "before")) &&
             json_is_object(json_object_get(c, "after"))) {
-            print_member_diff(o, json_object_get(c, "before"), json_object_get(c, "after"));
+            print_member_diff(o, json_object_get(c, "before"), json_object_get(c, "after"), "", 0);
         }
     }
     return json_array_size(changes);
