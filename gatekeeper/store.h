@@ -48,7 +48,8 @@ typedef struct gkd_store_change {
 typedef struct gkd_store_ops {
     /*
      * load - the current state (a new reference, the caller's) and its version. On an empty store
-     * the state is {"flags":{},"schemas":{},"consumers":{}} and the version 0.
+     * the state is {"flags":{},"schemas":{},"consumers":{}} and the version 0. The state is a
+     * copy: changing it does not change the store's.
      */
     gk_err (*load)(gkd_store *s, json_t **statep, uint64_t *versionp, gk_diag *diag);
     /*
@@ -62,7 +63,7 @@ typedef struct gkd_store_ops {
                      json_t **recordp, gk_diag *diag);
     /*
      * audit - call fn(record, arg) for every record with seq >= from, in order; fn returns
-     * non-zero to stop. Records are borrowed for the call.
+     * non-zero to stop. Records are borrowed for the call. from 0 means from the first record.
      */
     gk_err (*audit)(gkd_store *s, uint64_t from, int (*fn)(const json_t *record, void *arg),
                     void *arg, gk_diag *diag);
@@ -89,11 +90,13 @@ struct gkd_store {
  * DIR/journal.jsonl, DIR/snapshot-<seq>.json (compacted state, every 100 records), DIR/LOCK.
  * signer    signs each record (its first key); borrowed, must outlive the store.
  * trusted   keys whose signatures are accepted on old records (the signer's JWKS plus retired
- *           keys); borrowed for the call.
+ *           keys); borrowed for the call (the store keeps a copy). The signer's signing key is
+ *           always trusted as well; NULL means only that key.
  * recover   0: any corruption other than a torn last line stops the open (GK_EPROTO naming the
  *           record); 1: cut the journal back to the last record that verifies, keeping the cut
  *           bytes in DIR/journal.cut-<unix time>, and warn.
  * A torn last line (a crash mid-append) is always cut back, with a warning in the log.
+ * The whole journal is verified on every open; a snapshot only saves the replay (docs/store.md).
  * Returns GK_OK, GK_EADDRINUSE (another gatekeeper holds DIR/LOCK: diag names its pid),
  * GK_EPROTO / GK_EBADSIG (corruption or tampering, naming the record), GK_EIO, GK_ENOMEM.
  */
