@@ -14,12 +14,17 @@
 
 #include <sodium.h>
 
+#include "actors.h"
+#include "admin_server.h"
+#include "bootstrap.h"
 #include "decide.h"
 #include "log.h"
+#include "publisher.h"
 #include "server.h"
 #include "signer.h"
 #include "slot.h"
 #include "snapshot.h"
+#include "store.h"
 #include "vocab.h"
 
 static void
@@ -59,21 +64,75 @@ policies_rele(void *set)
     gkd_policy_set_rele(set);
 }
 
-/* Loads the flags file as snapshot `version` and makes it current; the old one stays on failure. */
+/*
+ * Opens the data directory (verifying the journal), bootstraps an empty one from the flags file,
+ * and makes the stored state the first snapshot.
+ */
 static int
-load_flags(gkd_slot *slot, const char *path, uint64_t version)
+open_store(gkd_store **storep, gkd_slot *snapshots, const gkd_signer *signer,
+           const gkd_daemon_config *config)
 {
-    gk_diag diag = {0};
+    json_t *jwks = gkd_signer_jwks(signer), *state = NULL;
+    gkp_jwks *trusted = NULL;
     gkd_snapshot *snap = NULL;
+    gk_diag diag = {0};
+    uint64_t version = 0;
+    gk_err rv;
 
-    if (gkd_snapshot_load_file(&snap, path, version, &diag) != GK_OK) {
-        log_diag("flags file refused", &diag);
+    rv = jwks != NULL ? gkp_jwks_parse(&trusted, jwks, "signing keys", &diag) : GK_ENOMEM;
+    json_decref(jwks);
+    if (rv == GK_OK) {
+        rv = gkd_store_dir_open(storep, config->data_dir, signer, trusted,
+                                config->recover_journal, &diag);
+    }
+    gkp_jwks_free(trusted);
+    if (rv == GK_OK) {
+        rv = (*storep)->ops->load(*storep, &state, &version, &diag);
+    }
+    if (rv == GK_OK && version == 0 && config->flags_path != NULL) {
+        json_decref(state);
+        state = NULL;
+        rv = gkd_bootstrap_apply(*storep, config->flags_path, &diag);
+        if (rv == GK_OK) {
+            gkd_log(GKD_LOG_INFO, "bootstrapped %s from %s", config->data_dir, config->flags_path);
+            rv = (*storep)->ops->load(*storep, &state, &version, &diag);
+        }
+    }
+    if (rv == GK_OK) {
+        /* A private copy: the snapshot keeps references into it, and readers never lock. */
+        json_t *copy = json_deep_copy(state);
+        rv = copy != NULL ? gkd_snapshot_build(&snap, copy, version, config->data_dir, &diag)
+                          : GK_ENOMEM;
+        json_decref(copy);
+    }
+    json_decref(state);
+    if (rv != GK_OK) {
+        log_diag("cannot open the data directory", &diag);
         return -1;
     }
-    gkd_log(GKD_LOG_INFO, "loaded %zu flags from %s as snapshot version %llu",
-            gkd_snapshot_count(snap), path, (unsigned long long) version);
-    gkd_slot_swap_take(slot, snap);
+    gkd_log(GKD_LOG_INFO, "state version %llu from %s: %zu flags", (unsigned long long) version,
+            config->data_dir, gkd_snapshot_count(snap));
+    gkd_slot_swap_take(snapshots, snap);
     return 0;
+}
+
+/* Loads the actors file (none configured: nobody may change anything). */
+static gkd_actors *
+load_actors(const gkd_daemon_config *config)
+{
+    gkd_actors *actors = NULL;
+    gk_diag diag = {0};
+
+    if (config->actors_path == NULL) {
+        gkd_log(GKD_LOG_WARN, "no --actors file: every admin request will be refused");
+        return gkd_actors_empty(&actors) == GK_OK ? actors : NULL;
+    }
+    if (gkd_actors_load(&actors, config->actors_path, &diag) != GK_OK) {
+        log_diag("actors file refused", &diag);
+        return NULL;
+    }
+    gkd_log(GKD_LOG_INFO, "%zu actors from %s", gkd_actors_count(actors), config->actors_path);
+    return actors;
 }
 
 /*
@@ -104,9 +163,13 @@ load_policies(gkd_slot *slot, const char *dir, const gkd_policy_limits *limits)
     return 0;
 }
 
-/* Writes the bound URLs, one per line, atomically (tests and scripts wait for this file). */
+/*
+ * Writes the bound URLs atomically (tests and scripts wait for this file): the decision URLs one
+ * per line, then "admin URL" and "events URL" lines.
+ */
 static int
-write_ready_file(const char *path, char *const *bound, size_t n)
+write_ready_file(const char *path, char *const *bound, size_t n, char *const *admin,
+                 size_t nadmin, char *const *events, size_t nevents)
 {
     char tmp[4096];
     FILE *f;
@@ -119,6 +182,12 @@ write_ready_file(const char *path, char *const *bound, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "%s\n", bound[i]);
+    }
+    for (size_t i = 0; i < nadmin; i++) {
+        fprintf(f, "admin %s\n", admin[i]);
+    }
+    for (size_t i = 0; i < nevents; i++) {
+        fprintf(f, "events %s\n", events[i]);
     }
     ok = fclose(f) == 0 && rename(tmp, path) == 0;
     return ok ? 0 : -1;
@@ -143,11 +212,12 @@ open_signer(gkd_signer **signerp, const gkd_daemon_config *config)
     return 0;
 }
 
-/* Waits for signals: HUP reloads the flags and the policies, INT/TERM return. */
+/* Waits for signals: HUP reloads the policies and the actors, INT/TERM return. */
 static void
-signal_loop(const sigset_t *set, gkd_slot *snapshots, gkd_slot *policies,
-            const gkd_daemon_config *config, uint64_t *version)
+signal_loop(const sigset_t *set, gkd_slot *policies, gkd_admin_server *admin,
+            const gkd_daemon_config *config)
 {
+    gkd_actors *actors;
     int sig;
 
     for (;;) {
@@ -155,16 +225,15 @@ signal_loop(const sigset_t *set, gkd_slot *snapshots, gkd_slot *policies,
             continue;
         }
         if (sig == SIGHUP) {
-            gkd_log(GKD_LOG_INFO, "SIGHUP: reloading %s and %s", config->flags_path,
-                    config->policies_dir);
-            if (load_flags(snapshots, config->flags_path, *version + 1) == 0) {
-                (*version)++;
-            } else {
-                gkd_log(GKD_LOG_WARN, "still serving snapshot version %llu",
-                        (unsigned long long) *version);
-            }
+            gkd_log(GKD_LOG_INFO, "SIGHUP: reloading %s and the actors", config->policies_dir);
             if (load_policies(policies, config->policies_dir, &config->policy_limits) != 0) {
                 gkd_log(GKD_LOG_WARN, "still serving the previous policies");
+            }
+            actors = load_actors(config);
+            if (actors != NULL) {
+                gkd_admin_server_set_actors(admin, actors);
+            } else {
+                gkd_log(GKD_LOG_WARN, "still using the previous actors");
             }
             continue;
         }
@@ -173,16 +242,38 @@ signal_loop(const sigset_t *set, gkd_slot *snapshots, gkd_slot *policies,
     }
 }
 
+/* Logs "serving <what> on URL" for each bound URL. */
+static void
+log_bound(const char *what, char *const *bound, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        gkd_log(GKD_LOG_INFO, "serving %s on %s", what, bound[i]);
+    }
+}
+
+static void
+free_bound(char **bound, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(bound[i]);
+        bound[i] = NULL;
+    }
+}
+
 int
 gkd_daemon_run(const gkd_daemon_config *config)
 {
     gkd_slot snapshots, policies;
     gkd_signer *signer = NULL;
+    gkd_store *store = NULL;
+    gkd_publisher *publisher = NULL;
+    gkd_admin_server *admin = NULL;
     gkd_server *server = NULL;
-    char *bound[GKD_DAEMON_MAX_URLS] = {0};
+    gkd_actors *actors = NULL;
+    char *bound[GKD_DAEMON_MAX_URLS] = {0}, *admin_bound[GKD_DAEMON_MAX_URLS] = {0};
+    char *event_bound[GKD_DAEMON_MAX_URLS] = {0};
     gk_diag diag = {0};
     gkd_decider decider;
-    uint64_t version = 1;
     sigset_t set;
     int status = 1, ready = 0;
 
@@ -202,9 +293,31 @@ gkd_daemon_run(const gkd_daemon_config *config)
         return 1;
     }
     if (open_signer(&signer, config) != 0 ||
-        load_flags(&snapshots, config->flags_path, version) != 0 ||
-        load_policies(&policies, config->policies_dir, &config->policy_limits) != 0) {
+        load_policies(&policies, config->policies_dir, &config->policy_limits) != 0 ||
+        open_store(&store, &snapshots, signer, config) != 0 || (actors = load_actors(config)) == NULL) {
         goto done;
+    }
+    if (gkd_publisher_open(&publisher, config->event_urls, config->nevents, event_bound,
+                           &diag) != GK_OK) {
+        log_diag("cannot publish change events", &diag);
+        goto done;
+    }
+    {
+        const gkd_admin_server_config ac = {
+            .urls = config->admin_urls,
+            .nurls = config->nadmin,
+            .store = store,
+            .snapshots = &snapshots,
+            .policies = &policies,
+            .publisher = publisher,
+            .environment = config->environment,
+        };
+        gk_err rv = gkd_admin_server_open(&admin, &ac, actors, admin_bound, &diag);
+        actors = NULL; /* taken */
+        if (rv != GK_OK) {
+            log_diag("cannot serve the admin socket", &diag);
+            goto done;
+        }
     }
     decider.snapshots = &snapshots;
     decider.policies = &policies;
@@ -216,22 +329,27 @@ gkd_daemon_run(const gkd_daemon_config *config)
         log_diag("cannot serve decisions", &diag);
         goto done;
     }
-    for (size_t i = 0; i < config->nurls; i++) {
-        gkd_log(GKD_LOG_INFO, "serving decisions on %s (%zu workers)", bound[i], config->nworkers);
-    }
+    log_bound("decisions", bound, config->nurls);
+    log_bound("admin requests", admin_bound, config->nadmin);
+    log_bound("change events", event_bound, config->nevents);
     if (config->ready_file != NULL &&
-        write_ready_file(config->ready_file, bound, config->nurls) != 0) {
+        write_ready_file(config->ready_file, bound, config->nurls, admin_bound, config->nadmin,
+                         event_bound, config->nevents) != 0) {
         gkd_log(GKD_LOG_ERROR, "cannot write the ready file %s", config->ready_file);
         goto done;
     }
     ready = config->ready_file != NULL;
-    signal_loop(&set, &snapshots, &policies, config, &version);
+    signal_loop(&set, &policies, admin, config);
     status = 0;
 done:
     gkd_server_close(server);
-    for (size_t i = 0; i < config->nurls; i++) {
-        free(bound[i]);
-    }
+    gkd_admin_server_close(admin);
+    gkd_publisher_close(publisher);
+    gkd_store_close(store);
+    gkd_actors_free(actors);
+    free_bound(bound, config->nurls);
+    free_bound(admin_bound, config->nadmin);
+    free_bound(event_bound, config->nevents);
     /* Only our own: a daemon that failed to start must not remove a running one's file. */
     if (ready) {
         unlink(config->ready_file);

@@ -55,7 +55,7 @@ perr(gk_diag *diag, const char *source, const where *w, const char *fmt, ...)
 static const char *const flag_members[] = {
     "description", "owner",         "state",   "variants", "defaultVariant", "salt",
     "bucketBy",    "prerequisites", "targets", "rules",    "rollout",        "metadata",
-    NULL,
+    "plan",        "optIns",        NULL,
 };
 
 static char *
@@ -756,6 +756,74 @@ set_bucket_by(gkd_flag *flag, json_t *v, const where *w, const char *source, gk_
     return GK_OK;
 }
 
+/*
+ * "plan": a staged rollout the admin plane steps through (gkctl rollout plan/advance/back):
+ * {"variant": V, "steps": [percent, ...] strictly increasing in (0, 100], "holdSeconds": n >= 0,
+ * "step": index of the current step or -1 before the first, "paused": bool, "stepAt": unix s}.
+ * The engine does not read it: the rollout it sets is what decides.
+ */
+static gk_err
+check_plan(const gkd_flag *flag, json_t *plan, const where *w, const char *source, gk_diag *diag)
+{
+    const json_t *variant = json_object_get(plan, "variant");
+    const json_t *steps = json_object_get(plan, "steps");
+    const json_t *hold = json_object_get(plan, "holdSeconds");
+    const json_t *step = json_object_get(plan, "step");
+    const json_t *paused = json_object_get(plan, "paused");
+    const json_t *at = json_object_get(plan, "stepAt");
+    const json_t *pct;
+    double last = 0;
+    size_t i;
+
+    if (!json_is_object(plan) || !json_is_string(variant) ||
+        gkd_flag_variant_index(flag, json_string_value(variant)) < 0) {
+        return perr(diag, source, w,
+                    "\"plan\" must be an object whose \"variant\" names one of the flag's variants");
+    }
+    if (!json_is_array(steps) || json_array_size(steps) == 0 || json_array_size(steps) > 100) {
+        return perr(diag, source, w, "\"plan\".\"steps\" must be 1 to 100 percentages");
+    }
+    json_array_foreach(steps, i, pct)
+    {
+        if (!json_is_number(pct) || json_number_value(pct) <= last ||
+            json_number_value(pct) > 100) {
+            return perr(diag, source, w,
+                        "\"plan\".\"steps\" must increase strictly within (0, 100], e.g. "
+                        "[1, 5, 25, 100]");
+        }
+        last = json_number_value(pct);
+    }
+    if ((hold != NULL && (!json_is_integer(hold) || json_integer_value(hold) < 0)) ||
+        (step != NULL && (!json_is_integer(step) || json_integer_value(step) < -1 ||
+                          json_integer_value(step) >= (json_int_t) json_array_size(steps))) ||
+        (paused != NULL && !json_is_boolean(paused)) ||
+        (at != NULL && !json_is_integer(at))) {
+        return perr(diag, source, w,
+                    "\"plan\": \"holdSeconds\" is an integer >= 0, \"step\" an index into "
+                    "\"steps\" or -1, \"paused\" a boolean, \"stepAt\" unix seconds");
+    }
+    return GK_OK;
+}
+
+/* "optIns": the consumers (service names) that opted in to this flag's new path. */
+static gk_err
+check_opt_ins(const json_t *opt_ins, const where *w, const char *source, gk_diag *diag)
+{
+    const json_t *name;
+    size_t i;
+
+    if (!json_is_array(opt_ins)) {
+        return perr(diag, source, w, "\"optIns\" must be a list of consumer names");
+    }
+    json_array_foreach(opt_ins, i, name)
+    {
+        if (!json_is_string(name) || !gkd_flag_valid_key(json_string_value(name))) {
+            return perr(diag, source, w, "\"optIns\"[%zu] is not a consumer name", i);
+        }
+    }
+    return GK_OK;
+}
+
 enum {
     M_DESCRIPTION,
     M_OWNER,
@@ -769,6 +837,8 @@ enum {
     M_RULES,
     M_ROLLOUT,
     M_METADATA,
+    M_PLAN,
+    M_OPT_INS,
     M_N
 };
 
@@ -875,6 +945,11 @@ gkd_flag_parse(gkd_flag *flag, const char *key, json_t *def, const char *source,
     }
     if (m[M_ROLLOUT] != NULL &&
         (rv = parse_rollout(&flag->rollout, flag, m[M_ROLLOUT], &w, source, diag)) != GK_OK) {
+        goto fail;
+    }
+    if ((m[M_PLAN] != NULL && (rv = check_plan(flag, m[M_PLAN], &w, source, diag)) != GK_OK) ||
+        (m[M_OPT_INS] != NULL &&
+         (rv = check_opt_ins(m[M_OPT_INS], &w, source, diag)) != GK_OK)) {
         goto fail;
     }
     flag->is_static =

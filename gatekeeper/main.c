@@ -1,6 +1,6 @@
 /*
  * main.c - the gatekeeper command line: argument parsing and dispatch to the subcommands
- *   gatekeeper serve   --flags FILE --key FILE [--key FILE...] [--listen URL...] [options]
+ *   gatekeeper serve   --key FILE [--key FILE...] [--data-dir DIR] [--flags FILE] [options]
  *   gatekeeper keygen  --out DIR
  *   gatekeeper jwks    --key FILE [--key FILE...]
  *   gatekeeper version
@@ -18,10 +18,12 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "admin_server.h"
 #include "daemon.h"
 #include "decide.h"
 #include "keyfile.h"
 #include "log.h"
+#include "publisher.h"
 #include "server.h"
 #include "signer.h"
 #include "vocab.h"
@@ -33,11 +35,21 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  serve    serve signed flag decisions over nng\n"
-    "             --flags FILE        flags file (JSON, see docs/flags.md)       required\n"
     "             --key FILE          private signing key (JWK); repeat to publish more keys,\n"
     "                                 the first one signs                        required\n"
+    "             --data-dir DIR      the store: journal (the audit log), snapshots, lock\n"
+    "                                 default gatekeeper-data\n"
+    "             --flags FILE        flags file (docs/flags.md) applied as the first change\n"
+    "                                 when the data directory is empty\n"
+    "             --recover-journal   start even if the journal is corrupt: cut it back to the\n"
+    "                                 last record that verifies (the rest is kept aside)\n"
+    "             --actors FILE       who may sign admin requests (gkctl actor keygen)\n"
+    "             --environment NAME  environment the policies see, default prod\n"
     "             --listen URL        decision endpoint, repeatable (tcp:// or ipc://)\n"
     "                                 default " GKD_SERVER_DEFAULT_URL "\n"
+    "             --admin-listen URL  admin endpoint, repeatable, default " GKD_ADMIN_DEFAULT_URL "\n"
+    "             --events-listen URL change events (PUB), repeatable, default "
+    GKD_PUBLISHER_DEFAULT_URL "\n"
     "             --workers N         concurrent decision workers (1-1024), default 2 per CPU\n"
     "             --token-ttl SECONDS decision token lifetime (1-86400), default 300\n"
     "             --ready-file PATH   write the bound URLs here once serving\n"
@@ -51,7 +63,7 @@ static const char usage_text[] =
     "  jwks     print the public JWKS of the given --key files\n"
     "  version  print the version\n"
     "\n"
-    "signals (serve): SIGHUP re-reads the flags file and the policies; SIGINT/SIGTERM stop.\n";
+    "signals (serve): SIGHUP re-reads the policies and the actors; SIGINT/SIGTERM stop.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -105,6 +117,12 @@ enum {
     OPT_POLICY_INSNS,
     OPT_POLICY_TIMEOUT,
     OPT_POLICY_MEMORY,
+    OPT_DATA_DIR,
+    OPT_RECOVER,
+    OPT_ACTORS,
+    OPT_ADMIN_LISTEN,
+    OPT_EVENTS_LISTEN,
+    OPT_ENVIRONMENT,
 };
 
 static const struct option long_options[] = {
@@ -120,9 +138,26 @@ static const struct option long_options[] = {
     {"policy-instructions", required_argument, NULL, OPT_POLICY_INSNS},
     {"policy-timeout-ms", required_argument, NULL, OPT_POLICY_TIMEOUT},
     {"policy-memory-mib", required_argument, NULL, OPT_POLICY_MEMORY},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"recover-journal", no_argument, NULL, OPT_RECOVER},
+    {"actors", required_argument, NULL, OPT_ACTORS},
+    {"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
+    {"events-listen", required_argument, NULL, OPT_EVENTS_LISTEN},
+    {"environment", required_argument, NULL, OPT_ENVIRONMENT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* Appends a URL to a listen list; -1 when it is full. */
+static int
+add_url(const char **urls, size_t *n, const char *url)
+{
+    if (*n == GKD_DAEMON_MAX_URLS) {
+        return -1;
+    }
+    urls[(*n)++] = url;
+    return 0;
+}
 
 /* Options common to the commands; each command checks the ones it needs. */
 typedef struct cli {
@@ -150,10 +185,9 @@ parse_options(cli *c, int argc, char **argv)
             c->serve.key_paths[c->serve.nkeys++] = optarg;
             break;
         case OPT_LISTEN:
-            if (c->serve.nurls == GKD_DAEMON_MAX_URLS) {
+            if (add_url(c->serve.urls, &c->serve.nurls, optarg) != 0) {
                 return usage_error("at most %d --listen options", GKD_DAEMON_MAX_URLS);
             }
-            c->serve.urls[c->serve.nurls++] = optarg;
             break;
         case OPT_WORKERS:
             v = parse_range(optarg, 1, 1024);
@@ -183,6 +217,26 @@ parse_options(cli *c, int argc, char **argv)
             break;
         case OPT_POLICIES:
             c->serve.policies_dir = optarg;
+            break;
+        case OPT_DATA_DIR:
+            c->serve.data_dir = optarg;
+            break;
+        case OPT_RECOVER:
+            c->serve.recover_journal = 1;
+            break;
+        case OPT_ACTORS:
+            c->serve.actors_path = optarg;
+            break;
+        case OPT_ADMIN_LISTEN:
+        case OPT_EVENTS_LISTEN:
+            if (add_url(opt == OPT_ADMIN_LISTEN ? c->serve.admin_urls : c->serve.event_urls,
+                        opt == OPT_ADMIN_LISTEN ? &c->serve.nadmin : &c->serve.nevents,
+                        optarg) != 0) {
+                return usage_error("at most %d URLs per listen option", GKD_DAEMON_MAX_URLS);
+            }
+            break;
+        case OPT_ENVIRONMENT:
+            c->serve.environment = optarg;
             break;
         case OPT_POLICY_INSNS:
             v = parse_range(optarg, 1000, 1000000000L);
@@ -221,9 +275,6 @@ parse_options(cli *c, int argc, char **argv)
 static int
 cmd_serve(cli *c)
 {
-    if (c->serve.flags_path == NULL) {
-        return usage_error("serve needs %s", "--flags FILE (a flags file, see docs/flags.md)");
-    }
     if (c->serve.nkeys == 0) {
         return usage_error("serve needs %s", "--key FILE (make one with `gatekeeper keygen`)");
     }
@@ -238,6 +289,18 @@ cmd_serve(cli *c)
     }
     if (c->serve.policies_dir == NULL) {
         c->serve.policies_dir = "policies";
+    }
+    if (c->serve.data_dir == NULL) {
+        c->serve.data_dir = "gatekeeper-data";
+    }
+    if (c->serve.nadmin == 0) {
+        c->serve.admin_urls[c->serve.nadmin++] = GKD_ADMIN_DEFAULT_URL;
+    }
+    if (c->serve.nevents == 0) {
+        c->serve.event_urls[c->serve.nevents++] = GKD_PUBLISHER_DEFAULT_URL;
+    }
+    if (c->serve.environment == NULL) {
+        c->serve.environment = "prod";
     }
     return gkd_daemon_run(&c->serve);
 }

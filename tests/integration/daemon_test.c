@@ -348,48 +348,6 @@ START_TEST(test_token_does_not_verify_with_another_key)
 }
 END_TEST
 
-START_TEST(test_sighup_reload_and_refusal)
-{
-    char dir[256], flags[512];
-    char *good = gkt_read_file(data_path("flags-reloaded.json"));
-    char *bad = gkt_read_file(data_path("flags-bad.json"));
-    char *orig = gkt_read_file(data_path("flags.json"));
-    gkt_daemon d;
-    gkp_claims_doc *doc;
-    const gkp_claims *c;
-
-    /* The daemon reads a copy the test can rewrite. */
-    gkt_tempdir(dir);
-    snprintf(flags, sizeof(flags), "%s/flags.json", dir);
-    ck_assert_int_eq(gkt_write_file(flags, orig, 0644), 0);
-    ck_assert_int_eq(gkt_daemon_start(&d, flags, NULL), 0);
-
-    ck_assert_int_eq(gkt_write_file(flags, bad, 0644), 0);
-    gkt_daemon_signal(&d, SIGHUP);
-    ck_assert(gkt_log_contains(&d, "still serving snapshot version 1", 5000));
-    ck_assert(gkt_log_contains(&d, "orders.read_v2", 100));
-    doc = evaluate_on(&d, d.tcp_url, "{\"v\":1,\"op\":\"evaluate\"}");
-    ck_assert_uint_eq(gkp_claims_doc_get(doc)->snapshot_version, 1);
-    ck_assert_uint_eq(gkp_claims_doc_get(doc)->nflags, 3);
-    gkp_claims_doc_free(doc);
-
-    ck_assert_int_eq(gkt_write_file(flags, good, 0644), 0);
-    gkt_daemon_signal(&d, SIGHUP);
-    ck_assert(gkt_log_contains(&d, "as snapshot version 2", 5000));
-    doc = evaluate_on(&d, d.tcp_url, "{\"v\":1,\"op\":\"evaluate\"}");
-    c = gkp_claims_doc_get(doc);
-    ck_assert_uint_eq(c->snapshot_version, 2);
-    ck_assert_ptr_nonnull(find_claim(c, "orders.reload_marker"));
-    gkp_claims_doc_free(doc);
-
-    ck_assert_int_eq(gkt_daemon_stop(&d), 0);
-    gkt_rmtree(dir);
-    free(good);
-    free(bad);
-    free(orig);
-}
-END_TEST
-
 static Suite *
 daemon_suite(void)
 {
@@ -407,7 +365,6 @@ daemon_suite(void)
     tcase_add_test(tc, test_concurrent_clients);
     tcase_add_test(tc, test_nngcat_gets_a_signed_token);
     tcase_add_test(tc, test_token_does_not_verify_with_another_key);
-    tcase_add_test(tc, test_sighup_reload_and_refusal);
     suite_add_tcase(s, tc);
     return s;
 }

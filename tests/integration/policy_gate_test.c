@@ -247,9 +247,11 @@ START_TEST(test_start_refuses_failing_tests)
     char out[8192], key_dir[300], key[4096];
     char dir[256];
     const char *keygen[] = {gkt_env("GK_DAEMON"), "keygen", "--out", key_dir, NULL};
+    char data[300];
     const char *serve[] = {gkt_env("GK_DAEMON"), "serve", "--flags", data_path("flags.json"),
                            "--key", key, "--listen", "tcp://127.0.0.1:0", "--policies",
-                           NULL, NULL};
+                           NULL, "--data-dir", data, "--admin-listen", "tcp://127.0.0.1:0",
+                           "--events-listen", "tcp://127.0.0.1:0", NULL};
     char policies[4096];
     char *line;
 
@@ -257,6 +259,7 @@ START_TEST(test_start_refuses_failing_tests)
              gkt_env("GK_TEST_DATA"));
     serve[9] = policies;
     gkt_tempdir(dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
     snprintf(key_dir, sizeof(key_dir), "%s/keys", dir);
     ck_assert_int_eq(gkt_run(keygen, NULL, out, sizeof(out), 10000), 0);
     line = strstr(out, "private key: ");

@@ -29,24 +29,30 @@ data_path(const char *name)
 }
 
 /*
- * Runs `gatekeeper serve` with the integration policies and the argv tail; returns its exit status
- * with output in `out`.
+ * Runs `gatekeeper serve` with the integration policies, a fresh data directory, admin and event
+ * sockets on kernel-chosen ports, and the argv tail; returns its exit status with output in `out`.
  */
 static int
 serve(const char *const *args)
 {
-    char policies[4096];
-    const char *argv[24] = {gkt_env("GK_DAEMON"), "serve", "--policies", policies};
-    size_t n = 4;
+    char policies[4096], dir[256], data[300];
+    const char *argv[32] = {gkt_env("GK_DAEMON"), "serve", "--policies", policies,
+                            "--data-dir", data, "--admin-listen", "tcp://127.0.0.1:0",
+                            "--events-listen", "tcp://127.0.0.1:0"};
+    size_t n = 10;
+    int status;
 
     /* Not data_path(): its buffer may hold the caller's flags path. */
     snprintf(policies, sizeof(policies), "%s/integration/policies", gkt_env("GK_TEST_DATA"));
-
-    while (*args != NULL && n < 23) {
+    gkt_tempdir(dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    while (*args != NULL && n < 31) {
         argv[n++] = *args++;
     }
     argv[n] = NULL;
-    return gkt_run(argv, NULL, out, sizeof(out), 10000);
+    status = gkt_run(argv, NULL, out, sizeof(out), 10000);
+    gkt_rmtree(dir);
+    return status;
 }
 
 static void
@@ -90,12 +96,12 @@ END_TEST
 
 START_TEST(test_usage_errors)
 {
-    const char *no_flags[] = {"--key", "/nonexistent", NULL};
+    const char *no_key[] = {"--flags", "/nonexistent", NULL};
     const char *bad_workers[] = {"--workers", "0", NULL};
     const char *argv[] = {gkt_env("GK_DAEMON"), "frobnicate", NULL};
 
-    ck_assert_int_eq(serve(no_flags), 2);
-    ck_assert_ptr_nonnull(strstr(out, "--flags"));
+    ck_assert_int_eq(serve(no_key), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--key"));
     ck_assert_int_eq(serve(bad_workers), 2);
     ck_assert_ptr_nonnull(strstr(out, "--workers 0"));
     ck_assert_int_eq(gkt_run(argv, NULL, out, sizeof(out), 10000), 2);

@@ -17,8 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <sodium.h>
+
+#include "admin.h"
 
 static long long
 now_ms(void)
@@ -233,46 +237,120 @@ print_log(const gkt_daemon *d)
     free(log);
 }
 
-int
-gkt_daemon_start(gkt_daemon *d, const char *flags_path, const char *const *extra)
+const char *const gkt_actor_ids[GKT_ACTORS] = {"rita", "owen", "vic"};
+
+/* Writes `text` to `path` or fails the test run loudly. */
+static int
+write_or_complain(const char *path, const char *text, mode_t mode)
 {
-    const char *argv[32];
+    if (gkt_write_file(path, text, mode) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The three test actors: key pairs, private JWK files and the actors file. */
+static int
+make_actors(gkt_daemon *d)
+{
+    static const char *const teams[GKT_ACTORS] = {"team-platform", "team-orders", "team-growth"};
+    static const char *const roles[GKT_ACTORS] = {"release-manager", "owner", "viewer"};
+    json_t *list = json_array();
+    char dir[280], *text;
+    int rv = 0;
+
+    snprintf(dir, sizeof(dir), "%s/actors", d->dir);
+    mkdir(dir, 0700);
+    for (int i = 0; i < GKT_ACTORS && rv == 0; i++) {
+        unsigned char pk[32];
+        char x[64], dd[64];
+        json_t *priv;
+
+        crypto_sign_keypair(pk, d->actor_sk[i]);
+        sodium_bin2base64(x, sizeof(x), pk, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        sodium_bin2base64(dd, sizeof(dd), d->actor_sk[i], 32,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        priv = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv", "Ed25519", "kid",
+                         gkt_actor_ids[i], "x", x, "d", dd);
+        text = json_dumps(priv, JSON_COMPACT);
+        snprintf(d->actor_key_path[i], sizeof(d->actor_key_path[i]), "%s/%s.jwk", dir,
+                 gkt_actor_ids[i]);
+        rv = write_or_complain(d->actor_key_path[i], text, 0600);
+        free(text);
+        json_decref(priv);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:[s], s:{s:s, s:s, s:s, s:s}}", "id",
+                                              gkt_actor_ids[i], "team", teams[i], "roles",
+                                              roles[i], "jwk", "kty", "OKP", "crv", "Ed25519", "x",
+                                              x, "kid", gkt_actor_ids[i]));
+    }
+    text = json_dumps(json_pack("{s:o}", "actors", list), JSON_INDENT(2));
+    snprintf(d->actors_path, sizeof(d->actors_path), "%s/actors.json", d->dir);
+    rv = rv == 0 ? write_or_complain(d->actors_path, text, 0644) : rv;
+    free(text);
+    return rv;
+}
+
+/* Reads "admin URL" / "events URL" lines of the ready file; the first line is a decision URL. */
+static void
+read_ready(gkt_daemon *d, const char *text)
+{
+    const char *line;
+
+    sscanf(text, "%255s", d->tcp_url);
+    line = strstr(text, "\nadmin ");
+    if (line != NULL) {
+        sscanf(line + 7, "%255s", d->admin_url);
+    }
+    line = strstr(text, "\nevents ");
+    if (line != NULL) {
+        sscanf(line + 8, "%255s", d->events_url);
+    }
+}
+
+/* Starts the daemon process on d's directory and waits (10 s at most) for its ready file. */
+static int
+spawn(gkt_daemon *d)
+{
+    const char *argv[48];
     char ready[300], policies[4096];
     size_t n = 0;
     char *text;
     long long deadline;
     int fd;
 
-    memset(d, 0, sizeof(*d));
-    gkt_tempdir(d->dir);
-    if (make_key(d) != 0) {
-        return -1;
-    }
-    snprintf(d->log_path, sizeof(d->log_path), "%s/gatekeeper.log", d->dir);
     snprintf(ready, sizeof(ready), "%s/ready", d->dir);
-    snprintf(d->ipc_url, sizeof(d->ipc_url), "ipc://%s/decide.sock", d->dir);
+    unlink(ready);
     argv[n++] = gkt_env("GK_DAEMON");
     argv[n++] = "serve";
     argv[n++] = "--flags";
-    argv[n++] = flags_path;
+    argv[n++] = d->flags_path;
     argv[n++] = "--key";
     argv[n++] = d->key_path;
+    argv[n++] = "--data-dir";
+    argv[n++] = d->data_dir;
+    argv[n++] = "--actors";
+    argv[n++] = d->actors_path;
     argv[n++] = "--listen";
     argv[n++] = "tcp://127.0.0.1:0";
     argv[n++] = "--listen";
     argv[n++] = d->ipc_url;
+    argv[n++] = "--admin-listen";
+    argv[n++] = "tcp://127.0.0.1:0";
+    argv[n++] = "--events-listen";
+    argv[n++] = "tcp://127.0.0.1:0";
     argv[n++] = "--ready-file";
     argv[n++] = ready;
     snprintf(policies, sizeof(policies), "%s/integration/policies", gkt_env("GK_TEST_DATA"));
     argv[n++] = "--policies";
     argv[n++] = policies;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++) {
-        argv[n++] = extra[i];
+    for (size_t i = 0; d->extra != NULL && d->extra[i] != NULL && n < 47; i++) {
+        argv[n++] = d->extra[i];
     }
     argv[n] = NULL;
     d->pid = fork();
     if (d->pid == 0) {
-        fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
         execv(argv[0], (char *const *) (uintptr_t) argv);
@@ -282,7 +360,7 @@ gkt_daemon_start(gkt_daemon *d, const char *flags_path, const char *const *extra
     while (now_ms() < deadline) {
         text = gkt_read_file(ready);
         if (text != NULL) {
-            sscanf(text, "%255s", d->tcp_url);
+            read_ready(d, text);
             free(text);
             return 0;
         }
@@ -294,8 +372,79 @@ gkt_daemon_start(gkt_daemon *d, const char *flags_path, const char *const *extra
     }
     fprintf(stderr, "gatekeeper did not become ready within 10 s\n");
     print_log(d);
-    gkt_daemon_stop(d);
     return -1;
+}
+
+int
+gkt_daemon_start(gkt_daemon *d, const char *flags_path, const char *const *extra)
+{
+    memset(d, 0, sizeof(*d));
+    gkt_tempdir(d->dir);
+    snprintf(d->flags_path, sizeof(d->flags_path), "%s", flags_path);
+    d->extra = extra;
+    snprintf(d->log_path, sizeof(d->log_path), "%s/gatekeeper.log", d->dir);
+    snprintf(d->ipc_url, sizeof(d->ipc_url), "ipc://%s/decide.sock", d->dir);
+    snprintf(d->data_dir, sizeof(d->data_dir), "%s/data", d->dir);
+    if (make_key(d) != 0 || make_actors(d) != 0 || spawn(d) != 0) {
+        gkt_daemon_stop(d);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stops the process: SIGTERM (or `sig`), 10 s, then SIGKILL. Returns its exit status. */
+static int
+stop_process(gkt_daemon *d, int sig)
+{
+    int status = 0;
+
+    if (d->pid > 0) {
+        kill(d->pid, sig);
+        status = gkt_wait_exit(d->pid, 10000);
+        if (status < 0) {
+            kill(d->pid, SIGKILL);
+            waitpid(d->pid, NULL, 0);
+            status = 128 + SIGKILL;
+        }
+        if (status != 0 && sig == SIGTERM) {
+            print_log(d);
+        }
+        d->pid = 0;
+    }
+    return status;
+}
+
+int
+gkt_daemon_restart(gkt_daemon *d, int kill9)
+{
+    int status = stop_process(d, kill9 ? SIGKILL : SIGTERM);
+
+    if (!kill9 && status != 0) {
+        return -1;
+    }
+    return spawn(d);
+}
+
+int
+gkt_admin(const gkt_daemon *d, int actor, const char *op, const char *args_json,
+          const char *why, unsigned long long base, char **replyp)
+{
+    json_t *args = args_json != NULL ? json_loads(args_json, 0, NULL) : json_object();
+    char *req = NULL;
+    size_t len = 0;
+    int rv;
+
+    *replyp = NULL;
+    if (args == NULL || gkp_admin_request_sign(&req, &len, gkt_actor_ids[actor],
+                                               d->actor_sk[actor], op, args, why, base,
+                                               (int64_t) time(NULL)) != GK_OK) {
+        json_decref(args);
+        return NNG_EINVAL;
+    }
+    rv = gkt_request(d->admin_url, req, len, replyp, 10000);
+    free(req);
+    json_decref(args);
+    return rv;
 }
 
 void
@@ -309,21 +458,8 @@ gkt_daemon_signal(const gkt_daemon *d, int sig)
 int
 gkt_daemon_stop(gkt_daemon *d)
 {
-    int status = 0;
+    int status = stop_process(d, SIGTERM);
 
-    if (d->pid > 0) {
-        kill(d->pid, SIGTERM);
-        status = gkt_wait_exit(d->pid, 10000);
-        if (status < 0) {
-            kill(d->pid, SIGKILL);
-            waitpid(d->pid, NULL, 0);
-            status = 128 + SIGKILL;
-        }
-        if (status != 0) {
-            print_log(d);
-        }
-        d->pid = 0;
-    }
     if (d->dir[0] != '\0') {
         gkt_rmtree(d->dir);
         d->dir[0] = '\0';

@@ -41,6 +41,10 @@ int gkt_write_file(const char *path, const char *text, mode_t mode);
 int gkt_run(const char *const argv[], const char *stdin_text, char *out, size_t outsize,
             int timeout_ms);
 
+/* The actors every test daemon trusts (see gkt_daemon_start). */
+#define GKT_ACTORS 3
+extern const char *const gkt_actor_ids[GKT_ACTORS]; /* "rita", "owen", "vic" */
+
 /* A daemon started by gkt_daemon_start. */
 typedef struct gkt_daemon {
     pid_t pid;
@@ -50,12 +54,23 @@ typedef struct gkt_daemon {
     char log_path[PATH_MAX];     /* the daemon's stderr */
     char tcp_url[256];           /* tcp://127.0.0.1:<port the kernel chose> */
     char ipc_url[300];           /* ipc://<dir>/decide.sock */
+    char admin_url[256];         /* the admin socket (tcp, kernel-chosen port) */
+    char events_url[256];        /* the change-event socket (tcp, kernel-chosen port) */
+    char data_dir[300];          /* <dir>/data: the store */
+    char actors_path[300];       /* <dir>/actors.json */
+    char actor_key_path[GKT_ACTORS][400]; /* <dir>/actors/<id>.jwk, private, mode 0600 */
+    unsigned char actor_sk[GKT_ACTORS][64];
+    char flags_path[4096];       /* the bootstrap flags file */
+    const char *const *extra;    /* the caller's extra arguments (kept for restarts) */
 } gkt_daemon;
 
 /*
- * gkt_daemon_start - make a temp dir and a signing key, start `gatekeeper serve` on tcp port 0
- * and an ipc socket with `flags_path`, the policies of tests/data/integration/policies, and any
- * `extra` arguments (NULL-terminated, may be NULL; a later --policies overrides),
+ * gkt_daemon_start - make a temp dir, a signing key and three actors (rita: team-platform,
+ * release-manager; owen: team-orders, owner; vic: team-growth, viewer), start `gatekeeper serve`
+ * with a data directory in the temp dir bootstrapped from `flags_path`, decisions on tcp port 0
+ * and an ipc socket, admin and events on tcp port 0, the policies of
+ * tests/data/integration/policies, and any `extra` arguments (NULL-terminated, may be NULL; a
+ * later --policies or --environment overrides),
  * and wait (at most 10 s) until it is serving. Returns 0, or -1 (the log is printed to stderr).
  */
 int gkt_daemon_start(gkt_daemon *d, const char *flags_path, const char *const *extra);
@@ -77,6 +92,20 @@ int gkt_wait_exit(pid_t pid, int timeout_ms);
  * replyp: malloc'd, NUL-terminated reply (caller frees). Returns 0 or the nng error number.
  */
 int gkt_request(const char *url, const char *req, size_t len, char **replyp, int timeout_ms);
+
+/*
+ * gkt_daemon_restart - stop the daemon (SIGTERM, or SIGKILL when `kill9`) and start it again on
+ * the same directory, data and keys, with new ports. Returns 0 or -1.
+ */
+int gkt_daemon_restart(gkt_daemon *d, int kill9);
+
+/*
+ * gkt_admin - send one admin request signed by actor `actor` (an index into gkt_actor_ids):
+ * op, args as JSON text (NULL: {}), why (may be NULL), base (0: none). replyp: the reply text,
+ * malloc'd. Returns 0 or an nng error number.
+ */
+int gkt_admin(const gkt_daemon *d, int actor, const char *op, const char *args_json,
+              const char *why, unsigned long long base, char **replyp);
 
 /* gkt_log_contains - 1 if the daemon's log contains `needle` (waits up to timeout_ms for it). */
 int gkt_log_contains(const gkt_daemon *d, const char *needle, int timeout_ms);
