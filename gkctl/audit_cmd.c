@@ -15,13 +15,7 @@
 
 #include "gkctl.h"
 #include "vocab.h"
-/* The offline verifier comes with the journal (gatekeeper/journal.h). */
-#if defined(__has_include)
-#if __has_include("journal.h")
 #include "journal.h"
-#define GKCTL_HAVE_JOURNAL 1
-#endif
-#endif
 
 static int
 audit_log(int argc, char **argv, const gkctl_opts *o)
@@ -232,7 +226,6 @@ print_verify(const gkctl_opts *o, int ok, uint64_t records, const char *head, co
     return ok ? GKCTL_OK : GKCTL_FAIL;
 }
 
-#ifdef GKCTL_HAVE_JOURNAL
 static int
 verify_offline(const gkctl_opts *o, const char *dir, const char *jwks_path)
 {
@@ -265,18 +258,6 @@ verify_offline(const gkctl_opts *o, const char *dir, const char *jwks_path)
     return print_verify(o, rv == GK_OK, records, head[0] ? head : NULL,
                         rv == GK_OK ? NULL : d.text, path);
 }
-#else
-static int
-verify_offline(const gkctl_opts *o, const char *dir, const char *jwks_path)
-{
-    (void) o;
-    (void) dir;
-    (void) jwks_path;
-    fprintf(stderr, "gkctl audit verify: this gkctl was built without the journal verifier; use "
-                    "`gkctl audit verify` (through the gatekeeper)\n");
-    return GKCTL_USAGE;
-}
-#endif
 
 static int
 audit_verify(int argc, char **argv, const gkctl_opts *o)
