@@ -9,6 +9,12 @@
  *
  * A receive that fails for a reason other than the socket closing (out of memory, say) is retried
  * after PAUSE_MS, through the same aio ("nng_sleep_aio"), so a persistent failure cannot spin.
+ *
+ * Known limitation of nng 1.5.2 (Debian 12): "nng_close" can hang when messages are still
+ * arriving on the socket as it closes (nng issue #1813, fixed in nng 1.8.0). It does not depend
+ * on our aio: a plain SUB socket closed during a burst from its publisher hangs the same way. With
+ * one event per committed admin change the window is small, but a close that meets an event in
+ * flight can block; nothing in this file can prevent it.
  */
 #include "events.h"
 

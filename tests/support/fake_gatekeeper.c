@@ -525,7 +525,9 @@ fake_publisher_start(const char *dir)
         free(fp);
         return NULL;
     }
-    if (nng_pipe_notify(fp->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added, fp) != 0 ||
+    /* Room for a burst of events per subscriber: pub0 drops what does not fit. */
+    if (nng_socket_set_int(fp->sock, NNG_OPT_SENDBUF, 1024) != 0 ||
+        nng_pipe_notify(fp->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added, fp) != 0 ||
         nng_listen(fp->sock, fp->url, NULL, 0) != 0) {
         nng_close(fp->sock);
         free(fp);
