@@ -323,7 +323,8 @@ GK_API gk_err gk_client_open(gk_client **clientp, const gk_options *opts, gk_dia
 /*
  * gk_client_close - stop receiving change events (waiting for one being applied), close the
  * sockets, drop the cache and free the client (NULL is ignored). No other call on this client may
- * be running or follow. Since: 0.1
+ * be running or follow. With nng 1.5.2, closing while a change event is still arriving can block
+ * in nng_close (nng issue #1813, fixed in nng 1.8.0); docs/sdk.md, "Freshness". Since: 0.1
  */
 GK_API void gk_client_close(gk_client *client);
 

@@ -106,6 +106,32 @@ START_TEST(test_strings)
 }
 END_TEST
 
+/* The change-event endpoint: default, a URL (copied), and NULL or "" for off. */
+START_TEST(test_events_endpoint)
+{
+    gk_options *opts = NULL;
+    char url[] = "ipc:///tmp/events.sock";
+
+    ck_assert_int_eq(gk_options_new(&opts), GK_OK);
+    ck_assert_ptr_null(opts->events_endpoint); /* GKS_DEFAULT_EVENTS at open */
+    ck_assert(!opts->events_off);
+    ck_assert_str_eq(GKS_DEFAULT_EVENTS, "tcp://127.0.0.1:7402");
+    ck_assert_int_eq(gk_options_set_events_endpoint(opts, url), GK_OK);
+    url[0] = 'X';
+    ck_assert_str_eq(opts->events_endpoint, "ipc:///tmp/events.sock");
+    ck_assert(!opts->events_off);
+    ck_assert_int_eq(gk_options_set_events_endpoint(opts, NULL), GK_OK);
+    ck_assert_ptr_null(opts->events_endpoint);
+    ck_assert(opts->events_off);
+    ck_assert_int_eq(gk_options_set_events_endpoint(opts, "tcp://10.0.0.1:7402"), GK_OK);
+    ck_assert(!opts->events_off);
+    ck_assert_int_eq(gk_options_set_events_endpoint(opts, ""), GK_OK);
+    ck_assert(opts->events_off);
+    ck_assert_int_eq(gk_options_set_events_endpoint(NULL, "tcp://10.0.0.1:7402"), GK_EINVAL);
+    gk_options_free(opts);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -120,6 +146,7 @@ main(void)
     tcase_add_test(tc, test_strings_are_copied);
     tcase_add_test(tc, test_nulls);
     tcase_add_test(tc, test_strings);
+    tcase_add_test(tc, test_events_endpoint);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
