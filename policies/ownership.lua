@@ -25,6 +25,11 @@ ROLE_OVERRIDES = {
   ["rollout.set"] = { "release-manager" },
   ["rollout.advance"] = { "release-manager" },
   ["rollout.back"] = { "release-manager" },
+  ["rollout.plan"] = { "release-manager" },
+  ["rollout.pause"] = { "release-manager" },
+  ["rollout.resume"] = { "release-manager" },
+  ["optin.add"] = { "release-manager" },
+  ["optin.remove"] = { "release-manager" },
   ["flag.kill"] = { "release-manager" },
   ["flag.unkill"] = { "release-manager" },
 }

@@ -30,6 +30,11 @@ function test_role_overrides_as_shipped()
     ["rollout.set"] = { "release-manager" },
     ["rollout.advance"] = { "release-manager" },
     ["rollout.back"] = { "release-manager" },
+    ["rollout.plan"] = { "release-manager" },
+    ["rollout.pause"] = { "release-manager" },
+    ["rollout.resume"] = { "release-manager" },
+    ["optin.add"] = { "release-manager" },
+    ["optin.remove"] = { "release-manager" },
     ["flag.kill"] = { "release-manager" },
     ["flag.unkill"] = { "release-manager" },
   })

@@ -35,6 +35,7 @@ function test_tables_as_shipped()
   assert_eq(s.PROTECTED_ENVIRONMENTS, { prod = { "release-manager", "admin" } })
   assert_eq(s.OP_ROLES["policy.reload"], { "policy-author" })
   assert_eq(s.OP_ROLES["rollout.set"], { "owner", "release-manager", "admin" })
+  assert_eq(s.OP_ROLES["rollout.plan"], { "owner", "release-manager", "admin" })
   assert_eq(s.OP_ROLES["flag.update"], { "owner", "admin" })
   assert_eq(s.MIN_WHY_CHARS, 10)
 end

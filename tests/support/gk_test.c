@@ -255,7 +255,8 @@ static int
 make_actors(gkt_daemon *d)
 {
     static const char *const teams[GKT_ACTORS] = {"team-platform", "team-orders", "team-growth"};
-    static const char *const roles[GKT_ACTORS] = {"release-manager", "owner", "viewer"};
+    static const char *const roles[GKT_ACTORS][2] = {
+        {"release-manager", "owner"}, {"owner", NULL}, {"viewer", NULL}};
     json_t *list = json_array();
     char dir[280], *text;
     int rv = 0;
@@ -279,10 +280,10 @@ make_actors(gkt_daemon *d)
         rv = write_or_complain(d->actor_key_path[i], text, 0600);
         free(text);
         json_decref(priv);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:[s], s:{s:s, s:s, s:s, s:s}}", "id",
-                                              gkt_actor_ids[i], "team", teams[i], "roles",
-                                              roles[i], "jwk", "kty", "OKP", "crv", "Ed25519", "x",
-                                              x, "kid", gkt_actor_ids[i]));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:[s,s*], s:{s:s, s:s, s:s, s:s}}",
+                                              "id", gkt_actor_ids[i], "team", teams[i], "roles",
+                                              roles[i][0], roles[i][1], "jwk", "kty", "OKP", "crv",
+                                              "Ed25519", "x", x, "kid", gkt_actor_ids[i]));
     }
     text = json_dumps(json_pack("{s:o}", "actors", list), JSON_INDENT(2));
     snprintf(d->actors_path, sizeof(d->actors_path), "%s/actors.json", d->dir);

@@ -66,7 +66,8 @@ typedef struct gkt_daemon {
 
 /*
  * gkt_daemon_start - make a temp dir, a signing key and three actors (rita: team-platform,
- * release-manager; owen: team-orders, owner; vic: team-growth, viewer), start `gatekeeper serve`
+ * release-manager and owner; owen: team-orders, owner; vic: team-growth, viewer), start
+ * `gatekeeper serve`
  * with a data directory in the temp dir bootstrapped from `flags_path`, decisions on tcp port 0
  * and an ipc socket, admin and events on tcp port 0, the policies of
  * tests/data/integration/policies, and any `extra` arguments (NULL-terminated, may be NULL; a
