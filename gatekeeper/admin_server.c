@@ -660,7 +660,8 @@ gkd_admin_server_open(gkd_admin_server **serverp, const gkd_admin_server_config 
     if (rv == GK_OK) {
         nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, GKP_ADMIN_REQUEST_MAX_BYTES + 4096);
         rv = gkd_listen_all(s->sock, config->urls, config->nurls,
-                            GKP_ADMIN_REQUEST_MAX_BYTES + 4096, "--admin-listen", bound, diag);
+                            GKP_ADMIN_REQUEST_MAX_BYTES + 4096, "--admin-listen", config->tls_cert,
+                            bound, diag);
     }
     if (rv == GK_OK && pthread_create(&s->thread, NULL, serve, s) != 0) {
         rv = GK_ENOMEM;

@@ -37,6 +37,7 @@ typedef struct gkd_admin_server_config {
     gkd_slot *policies;         /* the current policy set (authorize, on_change) */
     gkd_publisher *publisher;   /* change events; may be NULL */
     const char *environment;    /* passed to the policies, e.g. "prod" */
+    const char *tls_cert;       /* PEM certificate + key for tls+tcp:// URLs; NULL: none */
 } gkd_admin_server_config;
 
 /*

@@ -311,6 +311,7 @@ gkd_daemon_run(const gkd_daemon_config *config)
             .policies = &policies,
             .publisher = publisher,
             .environment = config->environment,
+            .tls_cert = config->admin_tls_cert,
         };
         gk_err rv = gkd_admin_server_open(&admin, &ac, actors, admin_bound, &diag);
         actors = NULL; /* taken */

@@ -43,6 +43,7 @@ typedef struct gkd_daemon_config {
     const char *event_urls[GKD_DAEMON_MAX_URLS];  /* change-event listen URLs */
     size_t nevents;
     const char *environment;                      /* given to the policies, e.g. "prod" */
+    const char *admin_tls_cert;                   /* PEM cert + key for tls+tcp:// admin URLs */
 } gkd_daemon_config;
 
 /*

@@ -48,6 +48,8 @@ static const char usage_text[] =
     "             --listen URL        decision endpoint, repeatable (tcp:// or ipc://)\n"
     "                                 default " GKD_SERVER_DEFAULT_URL "\n"
     "             --admin-listen URL  admin endpoint, repeatable, default " GKD_ADMIN_DEFAULT_URL "\n"
+    "                                 (tls+tcp://HOST:PORT needs --admin-tls-cert)\n"
+    "             --admin-tls-cert FILE  PEM certificate and private key for tls+tcp:// admin\n"
     "             --events-listen URL change events (PUB), repeatable, default "
     GKD_PUBLISHER_DEFAULT_URL "\n"
     "             --workers N         concurrent decision workers (1-1024), default 2 per CPU\n"
@@ -123,6 +125,7 @@ enum {
     OPT_ADMIN_LISTEN,
     OPT_EVENTS_LISTEN,
     OPT_ENVIRONMENT,
+    OPT_ADMIN_TLS_CERT,
 };
 
 static const struct option long_options[] = {
@@ -144,6 +147,7 @@ static const struct option long_options[] = {
     {"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
     {"events-listen", required_argument, NULL, OPT_EVENTS_LISTEN},
     {"environment", required_argument, NULL, OPT_ENVIRONMENT},
+    {"admin-tls-cert", required_argument, NULL, OPT_ADMIN_TLS_CERT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -237,6 +241,9 @@ parse_options(cli *c, int argc, char **argv)
             break;
         case OPT_ENVIRONMENT:
             c->serve.environment = optarg;
+            break;
+        case OPT_ADMIN_TLS_CERT:
+            c->serve.admin_tls_cert = optarg;
             break;
         case OPT_POLICY_INSNS:
             v = parse_range(optarg, 1000, 1000000000L);

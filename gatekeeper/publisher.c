@@ -27,7 +27,7 @@ gkd_publisher_open(gkd_publisher **pubp, const char *const *urls, size_t nurls, 
         free(p);
         return GK_ENOMEM;
     }
-    rv = gkd_listen_all(p->sock, urls, nurls, 0, "--events-listen", bound, diag);
+    rv = gkd_listen_all(p->sock, urls, nurls, 0, "--events-listen", NULL, bound, diag);
     if (rv != GK_OK) {
         gkd_publisher_close(p);
         return rv;

@@ -39,7 +39,8 @@ gkd_server_open(gkd_server **serverp, const char *const *urls, size_t nurls, siz
         return GK_ENOMEM;
     }
     nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, GKD_SERVER_RECV_MAX_BYTES);
-    rv = gkd_listen_all(s->sock, urls, nurls, GKD_SERVER_RECV_MAX_BYTES, "--listen", bound, diag);
+    rv = gkd_listen_all(s->sock, urls, nurls, GKD_SERVER_RECV_MAX_BYTES, "--listen", NULL, bound,
+                        diag);
     if (rv != GK_OK) {
         gkd_server_close(s);
         return rv;

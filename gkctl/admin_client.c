@@ -29,6 +29,7 @@
 
 const char gkctl_admin_usage_text[] =
     "admin options: --admin URL (default $GK_ADMIN_URL or " GKCTL_ADMIN_URL_DEFAULT "),\n"
+    "  --admin-ca FILE (the CA of a tls+tcp:// admin URL; default $GK_ADMIN_CA_FILE),\n"
     "  --key FILE (default $GK_ACTOR_KEY_FILE, or the private JWK itself in $GK_ACTOR_KEY),\n"
     "  --why TEXT (required for changes), --base VERSION, --timeout-ms N (default 5000)\n";
 
@@ -59,7 +60,7 @@ gkctl_admin_opt(gkctl_admin_opts *a, int argc, char **argv, int *i, const char *
 
     if (strcmp(name, "--admin") != 0 && strcmp(name, "--key") != 0 &&
         strcmp(name, "--why") != 0 && strcmp(name, "--base") != 0 &&
-        strcmp(name, "--timeout-ms") != 0) {
+        strcmp(name, "--timeout-ms") != 0 && strcmp(name, "--admin-ca") != 0) {
         return 0;
     }
     if (*i + 1 >= argc) {
@@ -69,6 +70,8 @@ gkctl_admin_opt(gkctl_admin_opts *a, int argc, char **argv, int *i, const char *
     value = argv[++*i];
     if (strcmp(name, "--admin") == 0) {
         a->url = value;
+    } else if (strcmp(name, "--admin-ca") == 0) {
+        a->ca_file = value;
     } else if (strcmp(name, "--key") == 0) {
         a->key_file = value;
     } else if (strcmp(name, "--why") == 0) {
@@ -180,10 +183,42 @@ load_actor_key(uint8_t **skp, char kid[GKP_KID_MAX], const gkctl_admin_opts *a, 
 
 /* ---- the round trip ----------------------------------------------------------------------- */
 
+/*
+ * Dials `url` synchronously; for tls+tcp:// the server's certificate must chain to `ca_file` and
+ * name the URL's host (nng's TLS is mbed TLS).
+ */
+static int
+dial(nng_socket sock, const char *url, const char *ca_file)
+{
+    char host[256];
+    const char *start, *end;
+    nng_dialer d;
+    int rv;
+
+    if (strncmp(url, "tls+tcp://", 10) != 0) {
+        return nng_dial(sock, url, NULL, 0);
+    }
+    start = url + 10;
+    end = strrchr(start, ':');
+    snprintf(host, sizeof(host), "%.*s", end != NULL ? (int) (end - start) : (int) strlen(start),
+             start);
+    rv = nng_dialer_create(&d, sock, url);
+    if (rv == 0) {
+        rv = nng_dialer_set_string(d, NNG_OPT_TLS_CA_FILE, ca_file);
+    }
+    if (rv == 0) {
+        rv = nng_dialer_set_string(d, NNG_OPT_TLS_SERVER_NAME, host);
+    }
+    if (rv == 0) {
+        rv = nng_dialer_start(d, 0);
+    }
+    return rv;
+}
+
 /* Send `req` and wait for the reply; an nng error number (0 ok). replyp: nng-allocated. */
 static int
-transact(const char *url, int timeout_ms, char *req, size_t len, char **replyp,
-         size_t *replylen, int *dialed)
+transact(const char *url, const char *ca_file, int timeout_ms, char *req, size_t len,
+         char **replyp, size_t *replylen, int *dialed)
 {
     nng_socket sock;
     int rv;
@@ -200,7 +235,7 @@ transact(const char *url, int timeout_ms, char *req, size_t len, char **replyp,
     /* Never resend: a resent change carries the same jti and would only come back REPLAYED. */
     nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     /* A synchronous dial: a refused connection is reported now, not as a timeout later. */
-    rv = nng_dial(sock, url, NULL, 0);
+    rv = dial(sock, url, ca_file);
     if (rv == 0) {
         *dialed = 1;
         rv = nng_send(sock, (void *) req, len, 0);
@@ -292,6 +327,7 @@ gkctl_admin_call(const gkctl_opts *o, const gkctl_admin_opts *a, const char *cmd
 {
     const char *url = a->url;
     int timeout_ms = a->timeout_ms > 0 ? a->timeout_ms : GKCTL_ADMIN_TIMEOUT_MS_DEFAULT;
+    const char *ca_file = a->ca_file;
     char kid[GKP_KID_MAX];
     uint8_t *sk = NULL;
     char *req = NULL;
@@ -310,6 +346,16 @@ gkctl_admin_call(const gkctl_opts *o, const gkctl_admin_opts *a, const char *cmd
         if (url == NULL || url[0] == '\0') {
             url = GKCTL_ADMIN_URL_DEFAULT;
         }
+    }
+    if (ca_file == NULL || ca_file[0] == '\0') {
+        ca_file = getenv("GK_ADMIN_CA_FILE");
+    }
+    if (strncmp(url, "tls+tcp://", 10) == 0 && (ca_file == NULL || ca_file[0] == '\0')) {
+        fprintf(stderr, "gkctl %s: %s is a TLS URL: pass --admin-ca FILE (or GK_ADMIN_CA_FILE), "
+                        "the PEM certificate that signed the gatekeeper's\n",
+                cmd, url);
+        json_decref(args);
+        return GKCTL_USAGE;
     }
     if (change && (a->why == NULL || a->why[0] == '\0')) {
         fprintf(stderr, "gkctl %s: a change needs a reason: pass --why \"TEXT\" (what and why, "
@@ -336,7 +382,7 @@ gkctl_admin_call(const gkctl_opts *o, const gkctl_admin_opts *a, const char *cmd
         free(req);
         return rv == GK_EINVAL ? GKCTL_USAGE : GKCTL_FAIL;
     }
-    nrv = transact(url, timeout_ms, req, reqlen, &rep, &replen, &dialed);
+    nrv = transact(url, ca_file, timeout_ms, req, reqlen, &rep, &replen, &dialed);
     free(req);
     if (nrv == NNG_EADDRINVAL || nrv == NNG_ENOTSUP) {
         fprintf(stderr, "gkctl %s: \"%s\" is not a valid admin URL (e.g. %s, ipc:///path): %s\n",
@@ -348,6 +394,13 @@ gkctl_admin_call(const gkctl_opts *o, const gkctl_admin_opts *a, const char *cmd
                  "no reply from the gatekeeper at %s within %d ms: is it running? (--admin, "
                  "GK_ADMIN_URL, --timeout-ms)",
                  url, timeout_ms);
+        return local_error(o, cmd, "UNREACHABLE", GKCTL_UNREACHABLE, msg);
+    }
+    if (nrv == NNG_ECRYPTO || nrv == NNG_EPEERAUTH) {
+        snprintf(msg, sizeof msg,
+                 "the TLS handshake with %s failed (%s): is --admin-ca the certificate that "
+                 "signed the gatekeeper's, and does it name the URL's host?",
+                 url, nng_strerror(nrv));
         return local_error(o, cmd, "UNREACHABLE", GKCTL_UNREACHABLE, msg);
     }
     if (nrv != 0) {

@@ -58,11 +58,13 @@ typedef struct gkctl_admin_opts {
     const char *why;      /* --why TEXT: the reason recorded with a change; NULL when none */
     uint64_t base;        /* --base N: the state version the change was computed from; 0 none */
     int timeout_ms;       /* --timeout-ms N; 0 means GKCTL_ADMIN_TIMEOUT_MS_DEFAULT */
+    const char *ca_file;  /* --admin-ca FILE: PEM CA for tls+tcp://; NULL: $GK_ADMIN_CA_FILE */
 } gkctl_admin_opts;
 
 /*
  * gkctl_admin_opt - consume argv[*i] (and its value, advancing *i) when it is one of the options
- * every admin command takes: --admin URL, --key FILE, --why TEXT, --base N, --timeout-ms N.
+ * every admin command takes: --admin URL, --key FILE, --why TEXT, --base N, --timeout-ms N,
+ * --admin-ca FILE.
  * Returns 1 when consumed, 0 when argv[*i] is not one of them, -1 on a bad or missing value (the
  * message, prefixed with "gkctl CMD", is printed).
  */
