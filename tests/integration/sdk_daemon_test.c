@@ -23,7 +23,7 @@ data_path(const char *name)
     return path;
 }
 
-/* A client of daemon d with a 200 ms timeout and the given cache settings. */
+/* A client of daemon d with a 200 ms timeout, the given cache settings and no event subscription. */
 static gk_client *
 open_client(const gkt_daemon *d, uint32_t ttl_ms, bool cache_disabled)
 {
@@ -37,6 +37,8 @@ open_client(const gkt_daemon *d, uint32_t ttl_ms, bool cache_disabled)
     ck_assert_int_eq(gk_options_set_timeout_ms(opts, 200), GK_OK);
     ck_assert_int_eq(gk_options_set_cache_ttl_ms(opts, ttl_ms), GK_OK);
     ck_assert_int_eq(gk_options_set_cache_disabled(opts, cache_disabled), GK_OK);
+    /* This daemon's events are on a port of its own; these tests do not need them. */
+    ck_assert_int_eq(gk_options_set_events_endpoint(opts, NULL), GK_OK);
     ck_assert_msg(gk_client_open(&client, opts, &diag) == GK_OK, "%s", diag.text);
     gk_options_free(opts);
     return client;
