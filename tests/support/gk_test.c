@@ -285,7 +285,11 @@ make_actors(gkt_daemon *d)
                                               roles[i][0], roles[i][1], "jwk", "kty", "OKP", "crv",
                                               "Ed25519", "x", x, "kid", gkt_actor_ids[i]));
     }
-    text = json_dumps(json_pack("{s:o}", "actors", list), JSON_INDENT(2));
+    {
+        json_t *doc = json_pack("{s:o}", "actors", list);
+        text = json_dumps(doc, JSON_INDENT(2));
+        json_decref(doc);
+    }
     snprintf(d->actors_path, sizeof(d->actors_path), "%s/actors.json", d->dir);
     rv = rv == 0 ? write_or_complain(d->actors_path, text, 0644) : rv;
     free(text);
