@@ -580,13 +580,13 @@ op_status(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome
             continue;
         }
         json_array_append_new(
-            list, json_pack("{s:s, s:O?, s:s, s:O?, s:O?, s:o, s:O?, s:O}", "key", key, "owner",
+            list, json_pack("{s:s, s:O?, s:s, s:O?, s:O?, s:o, s:O?, s:o}", "key", key, "owner",
                             json_object_get(def, "owner"), "state", state_of(def),
                             "defaultVariant", json_object_get(def, "defaultVariant"), "rollout",
                             json_object_get(def, "rollout"), "percent",
                             pct >= 0 ? json_real(pct) : json_null(), "plan",
                             json_object_get(def, "plan"), "optIns",
-                            opt_ins != NULL ? opt_ins : json_array()));
+                            opt_ins != NULL ? json_incref(opt_ins) : json_array()));
     }
     out->result = json_pack("{s:o}", "flags", list);
     return GK_OK;
