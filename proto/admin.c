@@ -23,6 +23,7 @@
 #include "b64url.h"
 #include "jws.h"
 #include "msg.h"
+#include "jsonutil.h"
 #include "vocab.h"
 
 #define SOURCE "admin request"
@@ -113,53 +114,6 @@ json_unconst(const json_t *j)
     return u.m;
 }
 
-/* The JSON type of "j" in words, for diagnostics. */
-static const char *
-type_name(const json_t *j)
-{
-    if (j == NULL) {
-        return "missing";
-    }
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "a value";
-}
-
-/* Dump `root` compactly into *outp (stealing root). GK_ENOMEM when root is NULL or dumping fails. */
-static gk_err
-dump_take(char **outp, size_t *outlen, json_t *root)
-{
-    char *s = NULL;
-
-    if (root != NULL) {
-        s = json_dumps(root, JSON_COMPACT);
-        json_decref(root);
-    }
-    if (s == NULL) {
-        return GK_ENOMEM;
-    }
-    *outp = s;
-    if (outlen != NULL) {
-        *outlen = strlen(s);
-    }
-    return GK_OK;
-}
-
 /* ---- requests ----------------------------------------------------------------------------- */
 
 gk_err
@@ -224,7 +178,7 @@ gkp_admin_request_sign(char **outp, size_t *outlen, const char *actor_id,
         goto done;
     }
     /* The token is base64url and dots: it needs no escaping in the envelope. */
-    rv = dump_take(outp, outlen, json_pack("{s:i,s:s%}", "v", PROTO_VERSION, "request", token,
+    rv = gkp_json_dump_take(outp, outlen, json_pack("{s:i,s:s%}", "v", PROTO_VERSION, "request", token,
                                            toklen));
     if (rv == GK_OK && strlen(*outp) > GKP_ADMIN_REQUEST_MAX_BYTES) {
         free(*outp);
@@ -292,7 +246,7 @@ open_header(gkp_admin_request *req, gk_diag *diag)
     } else if (!json_is_string(alg) || strcmp(json_string_value(alg), "EdDSA") != 0) {
         rv = gkp_diag_set(diag, GK_EPROTO, HEADER_SOURCE, 0,
                           "JWS alg must be \"EdDSA\"; this one is %s",
-                          json_is_string(alg) ? "another algorithm" : type_name(alg));
+                          json_is_string(alg) ? "another algorithm" : gkp_json_type_name(alg));
     } else if (!json_is_string(typ) || strcmp(json_string_value(typ), GKP_ADMIN_TYP) != 0) {
         rv = header_fail(diag, "JWS typ must be \"" GKP_ADMIN_TYP "\" (an admin request)");
     } else if (json_object_get(h, "crit") != NULL) {
@@ -342,7 +296,7 @@ gkp_admin_request_open(gkp_admin_request *req, const char *buf, size_t len, gk_d
     r = json_object_get(req->envelope, "request");
     if (!json_is_object(req->envelope)) {
         rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "request is %s; it must be a JSON object",
-                          type_name(req->envelope));
+                          gkp_json_type_name(req->envelope));
         goto fail;
     }
     if (!json_is_integer(v) || json_integer_value(v) != PROTO_VERSION) {
@@ -353,7 +307,7 @@ gkp_admin_request_open(gkp_admin_request *req, const char *buf, size_t len, gk_d
     if (!json_is_string(r)) {
         rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                           "\"request\" is %s; it must be the signed request (a compact JWS)",
-                          type_name(r));
+                          gkp_json_type_name(r));
         goto fail;
     }
     req->jws = json_string_value(r);
@@ -398,25 +352,25 @@ check_claims(gkp_admin_request *req, int64_t now_s, gk_diag *diag)
 
     if (!json_is_object(c)) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "the signed payload is %s; it must be a "
-                            "JSON object of claims", type_name(c));
+                            "JSON object of claims", gkp_json_type_name(c));
     }
     if (!json_is_string(op) || json_string_length(op) == 0) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                             "\"op\" is %s; it must name the operation, e.g. \"flag.get\"",
-                            json_is_string(op) ? "empty" : type_name(op));
+                            json_is_string(op) ? "empty" : gkp_json_type_name(op));
     }
     if (args != NULL && !json_is_object(args)) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "\"args\" is %s; it must be an object",
-                            type_name(args));
+                            gkp_json_type_name(args));
     }
     if (why != NULL && !json_is_string(why)) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "\"why\" is %s; it must be a string",
-                            type_name(why));
+                            gkp_json_type_name(why));
     }
     if (!json_is_integer(iat) || json_integer_value(iat) < 0) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                             "\"iat\" is %s; it must be the signing time in seconds since the epoch",
-                            json_is_integer(iat) ? "negative" : type_name(iat));
+                            json_is_integer(iat) ? "negative" : gkp_json_type_name(iat));
     }
     if (!json_is_string(jti) || !gkp_nonce_valid(json_string_value(jti), json_string_length(jti))) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
@@ -525,7 +479,7 @@ gkp_admin_reply_encode_ok(char **outp, size_t *outlen, uint64_t version, const j
         json_decref(root);
         root = NULL;
     }
-    return dump_take(outp, outlen, root);
+    return gkp_json_dump_take(outp, outlen, root);
 }
 
 /* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629 section 4), 0 when invalid. */
@@ -618,7 +572,7 @@ gkp_admin_reply_encode_error(char **outp, size_t *outlen, gkp_admin_error error,
         json_decref(root);
         root = NULL;
     }
-    return dump_take(outp, outlen, root);
+    return gkp_json_dump_take(outp, outlen, root);
 }
 
 gk_err
@@ -665,7 +619,7 @@ gkp_admin_reply_decode(gkp_admin_reply *reply, const char *buf, size_t len, gk_d
         version = json_object_get(reply->root, "version");
         if (version != NULL && (!json_is_integer(version) || json_integer_value(version) < 0)) {
             rv = gkp_diag_set(diag, GK_EPROTO, REPLY_SOURCE, 0,
-                              "\"version\" is %s; it must be an integer >= 0", type_name(version));
+                              "\"version\" is %s; it must be an integer >= 0", gkp_json_type_name(version));
             goto fail;
         }
         reply->version = version != NULL ? (uint64_t) json_integer_value(version) : 0;
@@ -678,19 +632,19 @@ gkp_admin_reply_decode(gkp_admin_reply *reply, const char *buf, size_t len, gk_d
     details = json_object_get(reply->root, "details");
     if (!json_is_string(error)) {
         rv = gkp_diag_set(diag, GK_EPROTO, REPLY_SOURCE, 0,
-                          "error reply's \"error\" is %s; it must be a string", type_name(error));
+                          "error reply's \"error\" is %s; it must be a string", gkp_json_type_name(error));
         goto fail;
     }
     if (message != NULL && !json_is_string(message)) {
         rv = gkp_diag_set(diag, GK_EPROTO, REPLY_SOURCE, 0,
                           "error reply's \"message\" is %s; it must be a string",
-                          type_name(message));
+                          gkp_json_type_name(message));
         goto fail;
     }
     if (details != NULL && !json_is_object(details) && !json_is_null(details)) {
         rv = gkp_diag_set(diag, GK_EPROTO, REPLY_SOURCE, 0,
                           "error reply's \"details\" is %s; it must be an object",
-                          type_name(details));
+                          gkp_json_type_name(details));
         goto fail;
     }
     reply->error = gkp_admin_error_parse(json_string_value(error));

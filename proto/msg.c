@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "msg.h"
+#include "jsonutil.h"
 #include "vocab.h"
 
 /*
@@ -37,30 +38,6 @@ json_unconst(const json_t *j)
 
     u.c = j;
     return u.m;
-}
-
-/* The JSON type of "j" in words, for error details. */
-static const char *
-type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "a value";
 }
 
 /*
@@ -123,7 +100,7 @@ check_version(const json_t *root, gk_diag *diag)
     return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                         "unsupported protocol version (%s; \"v\" is the integer 1); this "
                         "gatekeeper speaks v1",
-                        type_name(v));
+                        gkp_json_type_name(v));
 }
 
 static gk_err
@@ -137,7 +114,7 @@ check_op(gkp_op *op, const json_t *root, gk_diag *diag)
     }
     if (!json_is_string(o)) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "\"op\" is %s, not a string; " OPS,
-                            type_name(o));
+                            gkp_json_type_name(o));
     }
     if (strcmp(json_string_value(o), "evaluate") == 0 && json_string_length(o) == 8) {
         *op = GKP_OP_EVALUATE;
@@ -161,7 +138,7 @@ check_flags(const json_t *flags, gk_diag *diag)
     if (!json_is_array(flags)) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                             "\"flags\" is %s; it must be an array of flag keys (strings)",
-                            type_name(flags));
+                            gkp_json_type_name(flags));
     }
     n = json_array_size(flags);
     if (n > GKP_REQUEST_MAX_FLAGS) {
@@ -173,7 +150,7 @@ check_flags(const json_t *flags, gk_diag *diag)
         f = json_array_get(flags, i);
         if (!json_is_string(f)) {
             return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
-                                "flags[%zu] is %s; a flag key is a string", i, type_name(f));
+                                "flags[%zu] is %s; a flag key is a string", i, gkp_json_type_name(f));
         }
         if (json_string_length(f) == 0 || json_string_length(f) >= GK_FLAG_KEY_MAX) {
             return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
@@ -222,7 +199,7 @@ check_nonce(const json_t *nonce, gk_diag *diag)
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                             "\"nonce\" is %s; it must be a string of %u to %u base64url "
                             "characters",
-                            type_name(nonce), GKP_NONCE_MIN_CHARS, GKP_NONCE_MAX_CHARS);
+                            gkp_json_type_name(nonce), GKP_NONCE_MIN_CHARS, GKP_NONCE_MAX_CHARS);
     }
     len = json_string_length(nonce);
     if (len < GKP_NONCE_MIN_CHARS || len > GKP_NONCE_MAX_CHARS) {
@@ -249,12 +226,12 @@ check_context(const json_t *ctx, gk_diag *diag)
     if (!json_is_object(ctx)) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                             "\"context\" is %s; it must be an object of attributes",
-                            type_name(ctx));
+                            gkp_json_type_name(ctx));
     }
     tk = json_object_get(ctx, "targetingKey");
     if (tk != NULL && !json_is_string(tk)) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
-                            "context.targetingKey is %s; it must be a string", type_name(tk));
+                            "context.targetingKey is %s; it must be a string", gkp_json_type_name(tk));
     }
     return GK_OK;
 }
@@ -309,7 +286,7 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
     }
     if (!json_is_object(root)) {
         rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "request is %s; it must be a JSON object",
-                          type_name(root));
+                          gkp_json_type_name(root));
         goto parse_error;
     }
     rv = check_version(root, diag);
@@ -339,7 +316,7 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
         explain = json_object_get(root, "explain");
         if (explain != NULL && !json_is_boolean(explain)) {
             rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
-                              "\"explain\" is %s; it must be true or false", type_name(explain));
+                              "\"explain\" is %s; it must be true or false", gkp_json_type_name(explain));
             goto parse_error;
         }
         ctx = json_object_get(root, "context");
@@ -372,26 +349,6 @@ gkp_request_fini(gkp_request *req)
     }
     json_decref(req->root);
     memset(req, 0, sizeof(*req));
-}
-
-/* Serialise "root" (a reference this function consumes) into a malloc'd string. */
-static gk_err
-dump_take(char **outp, size_t *outlen, json_t *root)
-{
-    char *s = NULL;
-
-    if (root != NULL) {
-        s = json_dumps(root, JSON_COMPACT);
-        json_decref(root);
-    }
-    if (s == NULL) {
-        return GK_ENOMEM;
-    }
-    *outp = s;
-    if (outlen != NULL) {
-        *outlen = strlen(s);
-    }
-    return GK_OK;
 }
 
 gk_err
@@ -436,7 +393,7 @@ gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flag
         json_decref(root);
         return GK_ENOMEM;
     }
-    return dump_take(outp, outlen, root);
+    return gkp_json_dump_take(outp, outlen, root);
 }
 
 /* Whether "s" can go between JSON quotes as is (base64url and dots, as in a compact JWS). */
@@ -463,7 +420,7 @@ gkp_reply_encode_token_explain(char **outp, size_t *outlen, const char *token, s
         return GK_EINVAL;
     }
     *outp = NULL;
-    return dump_take(outp, outlen,
+    return gkp_json_dump_take(outp, outlen,
                      json_pack("{s:i,s:b,s:s%,s:O}", "v", GKP_PROTO_VERSION, "ok", 1, "token",
                                token, toklen, "explain", explain));
 }
@@ -481,7 +438,7 @@ gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t to
     }
     *outp = NULL;
     if (!is_plain_token(token, toklen)) {
-        return dump_take(outp, outlen,
+        return gkp_json_dump_take(outp, outlen,
                          json_pack("{s:i,s:b,s:s%}", "v", GKP_PROTO_VERSION, "ok", 1, "token",
                                    token, toklen));
     }
@@ -508,7 +465,7 @@ gkp_reply_encode_jwks(char **outp, size_t *outlen, const json_t *jwks)
         return GK_EINVAL;
     }
     *outp = NULL;
-    return dump_take(outp, outlen,
+    return gkp_json_dump_take(outp, outlen,
                      json_pack("{s:i,s:b,s:O}", "v", GKP_PROTO_VERSION, "ok", 1, "jwks",
                                json_unconst(jwks)));
 }
@@ -594,7 +551,7 @@ gkp_reply_encode_error(char **outp, size_t *outlen, gk_error_code code, const ch
         text = clean != NULL ? json_string(clean) : NULL;
         free(clean);
     }
-    return dump_take(outp, outlen,
+    return gkp_json_dump_take(outp, outlen,
                      json_pack("{s:i,s:b,s:s,s:o}", "v", GKP_PROTO_VERSION, "ok", 0, "errorCode",
                                gkp_error_code_name(code), "errorDetails", text));
 }
