@@ -57,6 +57,7 @@
 #include "mask.h"
 #include "msg.h"
 #include "options.h"
+#include "telemetry.h"
 #include "token.h"
 #include "vocab.h"
 
@@ -82,6 +83,9 @@ struct gk_client {
     atomic_bool ready;                  /* a token has been verified at least once */
     _Atomic uint64_t newest_version;    /* newest snapshot version seen (events, tokens) */
     gks_events *events;                 /* change-event subscriber; NULL when turned off */
+    gks_telemetry *telemetry;           /* migration telemetry; NULL when turned off */
+    uint32_t check_ratio;               /* gk_migration_read's default comparison sampling */
+    _Atomic uint64_t checks_eligible;   /* reads that could have been compared (migrate.c) */
     char endpoint[ENDPOINT_TEXT_BYTES]; /* first endpoint, for messages ("+N more") */
 };
 
@@ -164,6 +168,23 @@ on_change(void *arg, const gks_change *ch)
     (void) gks_cache_invalidate(c->cache, ch->version, ch->flags, ch->nflags);
 }
 
+bool
+gks_client_check_due(gk_client *client, uint32_t ratio)
+{
+    uint64_t n = atomic_fetch_add(&client->checks_eligible, 1);
+
+    if (ratio == 0) {
+        ratio = client->check_ratio;
+    }
+    return n % ratio == 0;
+}
+
+struct gks_telemetry *
+gks_client_telemetry(gk_client *client)
+{
+    return client->telemetry;
+}
+
 void
 gks_client_freshness(const gk_client *client, gks_freshness *out)
 {
@@ -209,6 +230,8 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
     atomic_init(&c->retry_after_ms, 0);
     atomic_init(&c->ready, false);
     atomic_init(&c->newest_version, 0);
+    atomic_init(&c->checks_eligible, 0);
+    c->check_ratio = opts->check_ratio > 0 ? opts->check_ratio : 1;
 
     rv = gkp_jwks_load_file(&c->keys, opts->jwks_file, diag);
     if (rv != GK_OK) {
@@ -257,6 +280,16 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
             goto fail_sock;
         }
     }
+    if (!opts->telemetry_off) {
+        rv = gks_telemetry_open(&c->telemetry,
+                                opts->telemetry_endpoint != NULL ? opts->telemetry_endpoint
+                                                                 : GKS_DEFAULT_TELEMETRY,
+                                opts->service[0] != '\0' ? opts->service : GKS_DEFAULT_SERVICE,
+                                diag);
+        if (rv != GK_OK) {
+            goto fail_events;
+        }
+    }
     if (nendpoints > 1) {
         snprintf(c->endpoint, sizeof(c->endpoint), "%.40s (+%zu more)", endpoints[0],
                  nendpoints - 1);
@@ -266,6 +299,8 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
     *clientp = c;
     return GK_OK;
 
+fail_events:
+    gks_events_close(c->events);
 fail_sock:
     nng_close(c->sock);
 fail_cache:
@@ -284,6 +319,8 @@ gk_client_close(gk_client *client)
     }
     /* The subscriber first: its callback uses the cache, and no callback runs after this. */
     gks_events_close(client->events);
+    /* Then the last telemetry batch (bounded wait): nothing records once close has begun. */
+    gks_telemetry_close(client->telemetry);
     nng_close(client->sock);
     gks_cache_free(client->cache);
     gkp_jwks_free(client->keys);

@@ -28,4 +28,14 @@ typedef struct gks_freshness {
 /* gks_client_freshness - read the client's freshness state into *out. */
 void gks_client_freshness(const gk_client *client, gks_freshness *out);
 
+/*
+ * gks_client_check_due - migrate.c's comparison sampling: counts one read eligible for a
+ * consistency check and says whether it is to be checked, 1 in `ratio` (0: the client's
+ * check_ratio option): the 1st, ratio+1st, ... eligible read of the client.
+ */
+bool gks_client_check_due(gk_client *client, uint32_t ratio);
+
+/* gks_client_telemetry - the client's telemetry aggregates; NULL when telemetry is off. */
+struct gks_telemetry *gks_client_telemetry(gk_client *client);
+
 #endif

@@ -12,6 +12,9 @@
 /* gks_clock_mono_ms - CLOCK_MONOTONIC in milliseconds (arbitrary origin, never goes back). */
 int64_t gks_clock_mono_ms(void);
 
+/* gks_clock_mono_us - the monotonic clock in microseconds (for origin latencies). */
+int64_t gks_clock_mono_us(void);
+
 /* gks_clock_wall_ms - CLOCK_REALTIME in milliseconds since the Unix epoch. */
 int64_t gks_clock_wall_ms(void);
 

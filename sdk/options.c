@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "gatekeeper.h"
 
 static char *
@@ -37,6 +39,7 @@ gk_options_new(gk_options **optsp)
     }
     opts->timeout_ms = GKS_DEFAULT_TIMEOUT_MS;
     opts->cache_ttl_ms = GKS_DEFAULT_CACHE_TTL_MS;
+    opts->check_ratio = 1;
     *optsp = opts;
     return GK_OK;
 }
@@ -53,6 +56,7 @@ gk_options_free(gk_options *opts)
     free(opts->endpoints);
     free(opts->jwks_file);
     free(opts->events_endpoint);
+    free(opts->telemetry_endpoint);
     free(opts);
 }
 
@@ -143,5 +147,58 @@ gk_options_set_events_endpoint(gk_options *opts, const char *url)
     free(opts->events_endpoint);
     opts->events_endpoint = copy;
     opts->events_off = copy == NULL;
+    return GK_OK;
+}
+
+gk_err
+gk_options_set_check_ratio(gk_options *opts, uint32_t ratio)
+{
+    if (opts == NULL || ratio > GKS_MAX_CHECK_RATIO) {
+        return GK_EINVAL;
+    }
+    opts->check_ratio = ratio == 0 ? 1 : ratio;
+    return GK_OK;
+}
+
+gk_err
+gk_options_set_telemetry_endpoint(gk_options *opts, const char *url)
+{
+    char *copy = NULL;
+
+    if (opts == NULL) {
+        return GK_EINVAL;
+    }
+    if (url != NULL && url[0] != '\0') {
+        copy = dup_string(url);
+        if (copy == NULL) {
+            return GK_ENOMEM;
+        }
+    }
+    free(opts->telemetry_endpoint);
+    opts->telemetry_endpoint = copy;
+    opts->telemetry_off = copy == NULL;
+    return GK_OK;
+}
+
+gk_err
+gk_options_set_service_name(gk_options *opts, const char *name)
+{
+    json_t *probe;
+    size_t len;
+
+    if (opts == NULL || name == NULL) {
+        return GK_EINVAL;
+    }
+    len = strlen(name);
+    if (len == 0 || len >= sizeof(opts->service)) {
+        return GK_EINVAL;
+    }
+    /* jansson refuses invalid UTF-8 (NULL); the name goes into JSON batches, so test it there */
+    probe = json_string(name);
+    if (probe == NULL) {
+        return GK_EINVAL;
+    }
+    json_decref(probe);
+    memcpy(opts->service, name, len + 1);
     return GK_OK;
 }

@@ -20,6 +20,12 @@
  * SDK starts no thread. Events are an accelerator: one that is lost (publisher away, slow
  * subscriber) leaves the TTL as the bound on staleness.
  *
+ * MIGRATIONS: gk_migration_read() and gk_migration_write() run a caller's old and new origins as
+ * a migration flag's stage says (LaunchDarkly's six stages) and aggregate what they measured
+ * (calls, errors, consistency, latency) per flag, stage and operation; the client sends the
+ * aggregates to the gatekeeper once a second on an nng PUSH socket, from an nng timer callback
+ * (no thread of its own), never blocking the caller.
+ *
  * THREAD SAFETY: a gk_client may be shared by all threads once gk_client_open() returns; every
  * gk_client_* function is safe to call concurrently on one client, except gk_client_close(), which
  * must be the last call. A change event may update the cache at any moment (on an nng thread);
@@ -274,6 +280,49 @@ GK_API gk_err gk_options_set_cache_disabled(gk_options *opts, bool disabled);
  */
 GK_API gk_err gk_options_set_events_endpoint(gk_options *opts, const char *url);
 
+/*
+ * gk_options_set_check_ratio - how often gk_migration_read() runs the caller's comparator: on one
+ * read in every `ratio` of those where both origins succeeded (LaunchDarkly's checkRatio).
+ *
+ * opts   builder from gk_options_new(); not NULL.
+ * ratio  1 compares on every such read (the default; 0 restores it), N on the 1st, N+1st, ...
+ *        of them, counted per client; at most 1000000.
+ *
+ * Why an option and not the flag's "migration.checkRatio": the signed decision carries the stage
+ * (the variant) only, not the flag definition, so the SDK cannot see the flag's checkRatio. Set
+ * this to the flag's value; gk_migration_read_ops.check_ratio overrides it per call.
+ * Returns GK_OK, GK_EINVAL (opts NULL, ratio out of range).
+ * Thread safety: none (gk_options is single-threaded). Since: 0.1
+ */
+GK_API gk_err gk_options_set_check_ratio(gk_options *opts, uint32_t ratio);
+
+/*
+ * gk_options_set_telemetry_endpoint - where the client sends its migration telemetry.
+ *
+ * opts  builder from gk_options_new(); not NULL.
+ * url   nng URL of the gatekeeper's telemetry collector (an nng PULL socket), e.g.
+ *       "tcp://127.0.0.1:7403" (the default when this is never called); copied. NULL or "" turns
+ *       telemetry off: gk_migration_read()/gk_migration_write() then aggregate nothing.
+ *
+ * gk_client_open() dials it without blocking (a collector that is down is dialled again in the
+ * background). Batches are sent once a second without blocking; one that cannot be queued is
+ * dropped (docs/sdk.md, "Telemetry"). A URL nng cannot parse makes gk_client_open() fail with
+ * GK_EINVAL.
+ * Returns GK_OK, GK_EINVAL (opts NULL), GK_ENOMEM (the earlier setting is kept).
+ * Thread safety: none. Standard: nng push0/pull0; message format in proto/README.md
+ * ("Telemetry"). Since: 0.1
+ */
+GK_API gk_err gk_options_set_telemetry_endpoint(gk_options *opts, const char *url);
+
+/*
+ * gk_options_set_service_name - the name this client reports in its telemetry batches
+ * ("service"), e.g. "orders-api"; independent of any evaluation context. Default "unknown".
+ * name  1..63 bytes of UTF-8, copied.
+ * Returns GK_OK, GK_EINVAL (opts or name NULL, name empty, too long or not UTF-8), GK_ENOMEM.
+ * Thread safety: none. Since: 0.1
+ */
+GK_API gk_err gk_options_set_service_name(gk_options *opts, const char *name);
+
 /* ---- evaluation context ------------------------------------------------------------------ */
 
 typedef struct gk_context gk_context;
@@ -321,8 +370,9 @@ typedef struct gk_client gk_client;
 GK_API gk_err gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag);
 
 /*
- * gk_client_close - stop receiving change events (waiting for one being applied), close the
- * sockets, drop the cache and free the client (NULL is ignored). No other call on this client may
+ * gk_client_close - stop receiving change events (waiting for one being applied), send the
+ * migration telemetry not yet sent (one last batch, waiting at most 100 ms), close the sockets,
+ * drop the cache and free the client (NULL is ignored). No other call on this client may
  * be running or follow. With nng 1.5.2, closing while a change event is still arriving can block
  * in nng_close (nng issue #1813, fixed in nng 1.8.0); docs/sdk.md, "Freshness". Since: 0.1
  */
@@ -519,6 +569,197 @@ GK_API void gk_mask_free(gk_mask *mask);
  */
 GK_API gk_err gk_mask_apply(const gk_mask *mask, const char *record_json, gk_mask_mode mode,
                             const uint8_t *key, size_t keylen, char **outp);
+
+/* ---- migration helpers ------------------------------------------------------------------ */
+
+/*
+ * gk_stage - the stage of a migration flag (LaunchDarkly's six migration stages; the flag's
+ * variants carry these names as string values: "off", "dualwrite", "shadow", "live", "rampdown",
+ * "complete"). What each stage does:
+ *
+ *   stage      reads run          read returned   writes run (in order)           authoritative
+ *   OFF        old                old             old                             old
+ *   DUALWRITE  old                old             old, then new if old succeeded  old
+ *   SHADOW     old, then new      old             old, then new if old succeeded  old
+ *   LIVE       new, then old      new             new, then old if new succeeded  new
+ *   RAMPDOWN   new                new             new, then old if new succeeded  new
+ *   COMPLETE   new                new             new                             new
+ *
+ * Values are only ever appended.
+ */
+typedef enum gk_stage {
+    GK_STAGE_OFF = 0,
+    GK_STAGE_DUALWRITE,
+    GK_STAGE_SHADOW,
+    GK_STAGE_LIVE,
+    GK_STAGE_RAMPDOWN,
+    GK_STAGE_COMPLETE,
+} gk_stage;
+
+/*
+ * gk_stage_str - the wire name of a stage ("off", "dualwrite", ...), or "unknown" for a value
+ * outside the enum. A static string. Thread safety: safe. Since: 0.1
+ */
+GK_API const char *gk_stage_str(gk_stage stage);
+
+/*
+ * gk_stage_parse - the stage named `name` (exactly a wire name, lower case).
+ * stagep  out: the stage; untouched on failure.
+ * Returns GK_OK, GK_EINVAL (NULL argument or not a stage name). Thread safety: safe. Since: 0.1
+ */
+GK_API gk_err gk_stage_parse(const char *name, gk_stage *stagep);
+
+/*
+ * gk_client_eval_stage - evaluate a migration flag: its string value parsed as a stage.
+ *
+ * client    handle from gk_client_open(); not NULL.
+ * flag_key  NUL-terminated key (shorter than GK_FLAG_KEY_MAX).
+ * ctx       evaluation context; borrowed for the call.
+ * fallback  the caller's safe stage (usually GK_STAGE_OFF), used when no decision can be had.
+ * stage     out: the decided stage, or fallback.
+ * detail    out, optional (NULL discards it).
+ *
+ * Found exactly as gk_client_eval_string() finds a value (cache, fresh, STALE, fallback). A value
+ * that is not a string, or a string that is not a stage name, gives the fallback with reason
+ * ERROR and error code TYPE_MISMATCH.
+ * Returns GK_OK (also for fallbacks: see detail->reason), GK_EINVAL (NULL argument, bad flag_key,
+ * fallback outside the enum; *stage is then fallback when stage is not NULL).
+ * Latency and thread safety: as gk_client_eval_bool(). Since: 0.1
+ */
+GK_API gk_err gk_client_eval_stage(gk_client *client, const char *flag_key, const gk_context *ctx,
+                                   gk_stage fallback, gk_stage *stage, gk_detail *detail);
+
+/*
+ * gk_origin_fn - one read or write on one origin (the old or the new system), supplied by the
+ * caller. Called on the thread that called gk_migration_read()/gk_migration_write(), with no SDK
+ * lock held; it may call gk_client_eval_* (not gk_client_close).
+ * arg      the ops' `arg`.
+ * resultp  out: the caller's result object (may be left NULL). Whatever the function leaves in it,
+ *          also on failure, is handed back (authoritative origin) or passed to free_result
+ *          (non-authoritative origin).
+ * Returns 0 on success, any other value on failure (the SDK only counts it as an error).
+ */
+typedef int (*gk_origin_fn)(void *arg, void **resultp);
+
+/*
+ * gk_compare_fn - whether the old and the new read results agree: 1 consistent, 0 not (any other
+ * value is taken as 0). Called only when both reads succeeded; results are borrowed for the call.
+ */
+typedef int (*gk_compare_fn)(void *arg, const void *old_result, const void *new_result);
+
+/* gk_result_free_fn - release a result object an origin made (never called with NULL). */
+typedef void (*gk_result_free_fn)(void *arg, void *result);
+
+/*
+ * gk_migration_read_ops - the caller's read path. Caller-allocated; set `size` to
+ * sizeof(gk_migration_read_ops) (fields added later are read only when size covers them).
+ *   read_old, read_new  the two origins; both required.
+ *   compare             consistency check; NULL: never compared (consistency stays -1).
+ *   free_result         releases the non-authoritative result; NULL: it is not released
+ *                       (choose NULL only when results need no release).
+ *   arg                 passed to every callback.
+ *   check_ratio         compare on 1 in check_ratio eligible reads; 0: the client's option
+ *                       (gk_options_set_check_ratio, default 1).
+ */
+typedef struct gk_migration_read_ops {
+    size_t size;
+    gk_origin_fn read_old;
+    gk_origin_fn read_new;
+    gk_compare_fn compare;
+    gk_result_free_fn free_result;
+    void *arg;
+    uint32_t check_ratio;
+} gk_migration_read_ops;
+
+/*
+ * gk_migration_write_ops - the caller's write path, as gk_migration_read_ops: set `size` to
+ * sizeof(gk_migration_write_ops); write_old and write_new required; free_result releases the
+ * non-authoritative write's result (NULL: not released); arg passed to every callback.
+ */
+typedef struct gk_migration_write_ops {
+    size_t size;
+    gk_origin_fn write_old;
+    gk_origin_fn write_new;
+    gk_result_free_fn free_result;
+    void *arg;
+} gk_migration_write_ops;
+
+/*
+ * gk_migration_result - what one migration read or write did (the measurements of a LaunchDarkly
+ * migration_op event). Caller-allocated; set `size` to sizeof(gk_migration_result) before the
+ * call; the SDK writes every field that size covers, also on GK_EINVAL.
+ *   stage        the stage acted on (the decision's, or the fallback)
+ *   ok           1 when the authoritative origin succeeded, else 0
+ *   result       the authoritative origin's result object (whatever it left in *resultp, also on
+ *                failure); the caller owns it. NULL when it was not invoked (GK_EINVAL).
+ *   old_invoked, new_invoked  1 when that origin was called
+ *   old_error, new_error      1 when that origin was called and failed
+ *   consistency  reads: 1 consistent, 0 mismatch, -1 not checked (no comparator, a read failed,
+ *                not sampled, a single-origin stage, any write)
+ *   old_us, new_us  wall time of each origin's call in µs (monotonic clock; 0 when not invoked;
+ *                   saturates at UINT32_MAX)
+ *   detail       the stage decision's details (see gk_client_eval_stage)
+ */
+typedef struct gk_migration_result {
+    size_t size;
+    gk_stage stage;
+    int ok;
+    void *result;
+    int old_invoked;
+    int new_invoked;
+    int old_error;
+    int new_error;
+    int consistency;
+    uint32_t old_us;
+    uint32_t new_us;
+    gk_detail detail;
+} gk_migration_result;
+
+/*
+ * gk_migration_read - read through a migration flag: evaluate its stage, then run the reads the
+ * stage calls for (see gk_stage), serially, the authoritative origin first.
+ *
+ * client    handle from gk_client_open(); not NULL.
+ * flag_key  the migration flag (shorter than GK_FLAG_KEY_MAX).
+ * ctx       evaluation context; borrowed for the call.
+ * fallback  the stage used when no decision can be had (usually GK_STAGE_OFF).
+ * ops       the read path; borrowed for the call.
+ * out       out: see gk_migration_result; out->result is the authoritative read's result.
+ *
+ * In SHADOW and LIVE both origins are read (the second even when the first failed: the caller
+ * still gets the authoritative answer, and the other read is measured); when both succeeded and
+ * ops->compare is set, the comparator runs on 1 in check_ratio such reads (a counter per client:
+ * exactly k comparisons over check_ratio * k eligible reads). The non-authoritative result is
+ * released with ops->free_result before returning.
+ * Telemetry: the call is added to the client's aggregates (non-blocking; see "Telemetry" in
+ * docs/sdk.md) unless telemetry is off.
+ * Returns GK_OK (also when origins failed: see out->ok), GK_EINVAL (NULL argument, size fields
+ * too small, read_old or read_new NULL, bad flag_key, fallback outside the enum: no origin is
+ * called).
+ * Latency: a stage evaluation plus the origins' own time. Thread safety: safe to call
+ * concurrently on one client. Standard: LaunchDarkly migration flags (stages, checkRatio).
+ * Since: 0.1
+ */
+GK_API gk_err gk_migration_read(gk_client *client, const char *flag_key, const gk_context *ctx,
+                                gk_stage fallback, const gk_migration_read_ops *ops,
+                                gk_migration_result *out);
+
+/*
+ * gk_migration_write - write through a migration flag: evaluate its stage, then run the writes
+ * it calls for, sequentially, the authoritative origin first (see gk_stage): OFF old only;
+ * DUALWRITE and SHADOW old, then new only if old succeeded; LIVE and RAMPDOWN new, then old only
+ * if new succeeded; COMPLETE new only. When the authoritative write fails the other one is never
+ * attempted (no compensation: reconciling is the application's job).
+ *
+ * Parameters as gk_migration_read(); out->result is the authoritative write's result, the other
+ * one is released with ops->free_result; out->consistency is always -1.
+ * Returns GK_OK (also when a write failed: see out->ok, old_error, new_error), GK_EINVAL as
+ * gk_migration_read() (write_old or write_new NULL).
+ * Thread safety: safe to call concurrently on one client. Since: 0.1
+ */
+GK_API gk_err gk_migration_write(gk_client *client, const char *flag_key, const gk_context *ctx,
+                                 gk_stage fallback, const gk_migration_write_ops *ops,
+                                 gk_migration_result *out);
 
 /* gk_free - release memory the SDK allocated for the caller (gk_mask_apply's output). NULL is
  * ignored. Since: 0.1 */
