@@ -205,10 +205,13 @@ gate(gkd_admin_server *s, int is_authorize, const json_t *arg, json_t *verdicts,
     return allowed ? 0 : -1;
 }
 
-/* The op name the policies know: every audit read is "audit.read". */
+/* The op name the policies know: every audit read is "audit.read", every schema read "schema.read". */
 static const char *
 policy_op(const char *op)
 {
+    if (strcmp(op, "schema.list") == 0 || strcmp(op, "schema.get") == 0) {
+        return "schema.read";
+    }
     return strncmp(op, "audit.", 6) == 0 ? "audit.read" : op;
 }
 
@@ -383,6 +386,34 @@ changed_flags(const json_t *changes)
     return keys;
 }
 
+/*
+ * What on_change sees of a schema or consumer entry (policies/README.md): a schema as its latest
+ * version {name, mode, version, schema, owner, pii}, a consumer with its name. New reference, or
+ * NULL for no entry.
+ */
+static json_t *
+change_view(const char *kind, const char *key, const json_t *entry)
+{
+    const json_t *versions = json_object_get(entry, "versions");
+    size_t n = json_array_size(versions);
+
+    if (!json_is_object(entry)) {
+        return NULL;
+    }
+    if (strcmp(kind, "schema") == 0) {
+        return json_pack("{s:s, s:O?, s:I, s:O?, s:O?, s:O?}", "name", key, "mode",
+                         json_object_get(entry, "mode"), "version", (json_int_t) n, "schema",
+                         n > 0 ? json_array_get(versions, n - 1) : NULL, "owner",
+                         json_object_get(entry, "owner"), "pii", json_object_get(entry, "pii"));
+    }
+    if (strcmp(kind, "consumer") == 0) {
+        json_t *view = json_copy((json_t *) (uintptr_t) entry);
+        json_object_set_new(view, "name", json_string(key));
+        return view;
+    }
+    return json_incref((json_t *) (uintptr_t) entry);
+}
+
 /* Runs on_change for each change of the outcome; 0 when every one is allowed. */
 static int
 gate_changes(gkd_admin_server *s, const gkp_admin_request *req, const json_t *actor,
@@ -396,12 +427,15 @@ gate_changes(gkd_admin_server *s, const gkp_admin_request *req, const json_t *ac
         const char *op = strcmp(req->op, "flag.apply") != 0 ? req->op
                          : json_is_null(json_object_get(c, "before")) ? "flag.create"
                                                                       : "flag.update";
-        json_t *change = json_pack("{s:O, s:s, s:O, s:O, s:O, s:O, s:s?, s:s, s:O}", "actor",
-                                   actor, "op", op, "kind", json_object_get(c, "kind"),
-                                   "key", json_object_get(c, "key"), "before",
-                                   json_object_get(c, "before"), "after",
-                                   json_object_get(c, "after"), "why", req->why, "environment",
-                                   s->config.environment, "args", req->args);
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        const char *key = json_string_value(json_object_get(c, "key"));
+        json_t *before = change_view(kind, key, json_object_get(c, "before"));
+        json_t *after = change_view(kind, key, json_object_get(c, "after"));
+        json_t *change = json_pack("{s:O, s:s, s:s, s:s, s:o, s:o, s:s?, s:s, s:O}", "actor",
+                                   actor, "op", op, "kind", kind, "key", key, "before",
+                                   before != NULL ? before : json_null(), "after",
+                                   after != NULL ? after : json_null(), "why", req->why,
+                                   "environment", s->config.environment, "args", req->args);
         int rv = gate(s, 0, change, verdicts, a);
         json_decref(change);
         if (rv != 0) {
@@ -433,7 +467,7 @@ apply_change(gkd_admin_server *s, const gkp_admin_request *req, const json_t *ac
         json_decref(verdicts);
         return;
     }
-    if (gkd_ops_run(req->op, req->args, s->state, now, &out) != GK_OK) {
+    if (gkd_ops_run(req->op, req->args, s->state, req->actor, now, &out) != GK_OK) {
         answer_error(a, GKP_ADMIN_INTERNAL, NULL, "out of memory; nothing was changed");
         json_decref(verdicts);
         return;
@@ -564,7 +598,8 @@ handle(gkd_admin_server *s, const char *buf, size_t len, answer *a)
                 audit_read(s, &req, a);
             } else {
                 gkd_op_outcome out;
-                if (gkd_ops_run(req.op, req.args, s->state, (int64_t) time(NULL), &out) == GK_OK &&
+                if (gkd_ops_run(req.op, req.args, s->state, req.actor,
+                                (int64_t) time(NULL), &out) == GK_OK &&
                     out.error == GKP_ADMIN_OK) {
                     a->result = json_incref(out.result);
                     if (strcmp(req.op, "status") == 0) {

@@ -55,7 +55,12 @@ perr(gk_diag *diag, const char *source, const where *w, const char *fmt, ...)
 static const char *const flag_members[] = {
     "description", "owner",         "state",   "variants", "defaultVariant", "salt",
     "bucketBy",    "prerequisites", "targets", "rules",    "rollout",        "metadata",
-    "plan",        "optIns",        NULL,
+    "plan",        "optIns",        "kind",    "migration", "backfill",     NULL,
+};
+
+/* The stages of a migration flag, in order: its variants (docs/flags.md "Migration flags"). */
+static const char *const migration_stages[] = {
+    "off", "dualwrite", "shadow", "live", "rampdown", "complete", NULL,
 };
 
 static char *
@@ -824,6 +829,116 @@ check_opt_ins(const json_t *opt_ins, const where *w, const char *source, gk_diag
     return GK_OK;
 }
 
+/*
+ * "migration": {"schema": name, "from": v, "to": v, "checkRatio": n >= 1,
+ * "completeAfterSeconds": s >= 0}. The engine does not read it; the policies do.
+ */
+static gk_err
+check_migration(const json_t *mig, const where *w, const char *source, gk_diag *diag)
+{
+    static const char *const members[] = {"schema", "from", "to", "checkRatio",
+                                          "completeAfterSeconds", NULL};
+    json_t *m[5];
+    gk_err rv;
+
+    if (!json_is_object(mig)) {
+        return perr(diag, source, w,
+                    "a migration flag needs \"migration\": {\"schema\": \"orders\", \"from\": 1, "
+                    "\"to\": 2}");
+    }
+    rv = collect_members((json_t *) (uintptr_t) mig, members, m, w, source, diag);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    if (!json_is_string(m[0]) || !gkd_flag_valid_key(json_string_value(m[0]))) {
+        return perr(diag, source, w,
+                    "\"migration\".\"schema\" must name the schema migrated, e.g. \"orders\"");
+    }
+    if (!json_is_integer(m[1]) || json_integer_value(m[1]) < 1 || !json_is_integer(m[2]) ||
+        json_integer_value(m[2]) <= json_integer_value(m[1])) {
+        return perr(diag, source, w,
+                    "\"migration\": \"from\" and \"to\" must be schema versions (integers >= 1) "
+                    "with \"to\" above \"from\", e.g. \"from\": 1, \"to\": 2");
+    }
+    if (m[3] != NULL && (!json_is_integer(m[3]) || json_integer_value(m[3]) < 1)) {
+        return perr(diag, source, w,
+                    "\"migration\".\"checkRatio\" must be an integer >= 1 (compare 1 in N "
+                    "shadow and live reads; default 1)");
+    }
+    if (m[4] != NULL && (!json_is_integer(m[4]) || json_integer_value(m[4]) < 0)) {
+        return perr(diag, source, w,
+                    "\"migration\".\"completeAfterSeconds\" must be an integer >= 0 (default "
+                    "300)");
+    }
+    return GK_OK;
+}
+
+/* "backfill": {"complete": bool, "at": unix s, "by": actor}, maintained by the admin plane. */
+static gk_err
+check_backfill(const json_t *b, const where *w, const char *source, gk_diag *diag)
+{
+    static const char *const members[] = {"complete", "at", "by", NULL};
+    json_t *m[3];
+    gk_err rv;
+
+    if (!json_is_object(b)) {
+        return perr(diag, source, w,
+                    "\"backfill\" must be an object {\"complete\": bool, \"at\": unix seconds, "
+                    "\"by\": actor} (`gkctl backfill done` sets it)");
+    }
+    rv = collect_members((json_t *) (uintptr_t) b, members, m, w, source, diag);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    if ((m[0] != NULL && !json_is_boolean(m[0])) || (m[1] != NULL && !json_is_integer(m[1])) ||
+        (m[2] != NULL && !json_is_string(m[2]))) {
+        return perr(diag, source, w,
+                    "\"backfill\": \"complete\" is a boolean, \"at\" unix seconds, \"by\" an "
+                    "actor id");
+    }
+    return GK_OK;
+}
+
+/* The variants of a migration flag, given or filled in; refused unless exactly the six stages. */
+static gk_err
+migration_variants(json_t **out, const json_t *given, const where *w, const char *source,
+                   gk_diag *diag)
+{
+    const char *name;
+    json_t *value;
+    size_t i = 0;
+
+    if (given == NULL) {
+        *out = json_object();
+        for (i = 0; *out != NULL && migration_stages[i] != NULL; i++) {
+            if (json_object_set_new(*out, migration_stages[i],
+                                    json_string(migration_stages[i])) != 0) {
+                json_decref(*out);
+                *out = NULL;
+            }
+        }
+        return *out != NULL ? GK_OK : GK_ENOMEM;
+    }
+    if (json_is_object(given)) {
+        json_object_foreach ((json_t *) (uintptr_t) given, name, value) {
+            if (migration_stages[i] == NULL || strcmp(name, migration_stages[i]) != 0 ||
+                !json_is_string(value) || strcmp(json_string_value(value), name) != 0) {
+                break;
+            }
+            i++;
+        }
+        if (migration_stages[i] == NULL && json_object_size(given) == i) {
+            *out = json_incref((json_t *) (uintptr_t) given);
+            return GK_OK;
+        }
+    }
+    return perr(diag, source, w,
+                "the variants of a migration flag are its six stages, in order: {\"off\": \"off\", "
+                "\"dualwrite\": \"dualwrite\", \"shadow\": \"shadow\", \"live\": \"live\", "
+                "\"rampdown\": \"rampdown\", \"complete\": \"complete\"} (or leave "
+                "\"variants\" out)");
+}
+
 enum {
     M_DESCRIPTION,
     M_OWNER,
@@ -839,6 +954,9 @@ enum {
     M_METADATA,
     M_PLAN,
     M_OPT_INS,
+    M_KIND,
+    M_MIGRATION,
+    M_BACKFILL,
     M_N
 };
 
@@ -848,6 +966,8 @@ gkd_flag_parse(gkd_flag *flag, const char *key, json_t *def, const char *source,
     where w = {key, NULL, 0, false};
     json_t *m[M_N];
     json_t *v;
+    json_t *variants = NULL;
+    bool migration = false;
     int di;
     gk_err rv;
 
@@ -898,26 +1018,59 @@ gkd_flag_parse(gkd_flag *flag, const char *key, json_t *def, const char *source,
             goto fail;
         }
     }
-    rv = parse_variants(flag, m[M_VARIANTS], &w, source, diag);
+    v = m[M_KIND];
+    if (v != NULL && !(json_is_string(v) && strcmp(json_string_value(v), "migration") == 0)) {
+        rv = perr(diag, source, &w,
+                  "\"kind\" may only be \"migration\" (leave it out for an ordinary flag)");
+        goto fail;
+    }
+    migration = v != NULL;
+    if (!migration && (m[M_MIGRATION] != NULL || m[M_BACKFILL] != NULL)) {
+        rv = perr(diag, source, &w,
+                  "\"%s\" belongs to migration flags: add \"kind\": \"migration\" or remove it",
+                  m[M_MIGRATION] != NULL ? "migration" : "backfill");
+        goto fail;
+    }
+    if (migration) {
+        if ((rv = check_migration(m[M_MIGRATION], &w, source, diag)) != GK_OK ||
+            (m[M_BACKFILL] != NULL &&
+             (rv = check_backfill(m[M_BACKFILL], &w, source, diag)) != GK_OK)) {
+            goto fail;
+        }
+        if (m[M_BUCKET_BY] == NULL) {
+            rv = perr(diag, source, &w,
+                      "a migration flag needs \"bucketBy\": the data-partition key its stages "
+                      "split by, e.g. \"tenantId\"");
+            goto fail;
+        }
+        if ((rv = migration_variants(&variants, m[M_VARIANTS], &w, source, diag)) != GK_OK) {
+            goto fail;
+        }
+    }
+    rv = parse_variants(flag, migration ? variants : m[M_VARIANTS], &w, source, diag);
+    json_decref(variants);
     if (rv != GK_OK) {
         goto fail;
     }
     v = m[M_DEFAULT_VARIANT];
-    if (!json_is_string(v)) {
+    if (v == NULL && migration) {
+        flag->default_variant = 0; /* "off" */
+    } else if (!json_is_string(v)) {
         rv = perr(diag, source, &w,
                   "\"defaultVariant\" is required: the name of one of its variants, e.g. \"%s\"",
                   flag->variants[0].name);
         goto fail;
+    } else {
+        di = gkd_flag_variant_index(flag, json_string_value(v));
+        if (di < 0) {
+            rv = perr(diag, source, &w,
+                      "defaultVariant \"%.64s\" is not a declared variant (declare it in "
+                      "\"variants\")",
+                      json_string_value(v));
+            goto fail;
+        }
+        flag->default_variant = (size_t) di;
     }
-    di = gkd_flag_variant_index(flag, json_string_value(v));
-    if (di < 0) {
-        rv = perr(diag, source, &w,
-                  "defaultVariant \"%.64s\" is not a declared variant (declare it in "
-                  "\"variants\")",
-                  json_string_value(v));
-        goto fail;
-    }
-    flag->default_variant = (size_t) di;
 
     v = m[M_SALT];
     if (v == NULL) {

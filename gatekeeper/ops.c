@@ -10,8 +10,9 @@
 
 #include "bucket.h"
 #include "flag.h"
+#include "registry.h"
 
-typedef gk_err (*op_fn)(const json_t *args, const json_t *state, int64_t now_s,
+typedef gk_err (*op_fn)(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
                         gkd_op_outcome *out);
 
 /* Refuse the op with `error` and a message; returns GK_OK (a refusal is an outcome). */
@@ -89,6 +90,21 @@ static json_t *
 edit(const json_t *def)
 {
     return json_deep_copy(def);
+}
+
+/* ---- migration flags ------------------------------------------------------------------------ */
+
+/* The stages of a migration flag, in order (docs/flags.md "Migration flags"). */
+static const char *const stage_names[] = {"off",  "dualwrite", "shadow",
+                                          "live", "rampdown",  "complete"};
+enum { N_STAGES = 6, STAGE_SHADOW = 2, STAGE_LIVE = 3 };
+
+static int
+is_migration(const json_t *def)
+{
+    const char *kind = json_string_value(json_object_get(def, "kind"));
+
+    return kind != NULL && strcmp(kind, "migration") == 0;
 }
 
 /* ---- rollout weights ------------------------------------------------------------------------- */
@@ -179,7 +195,8 @@ set_percent(json_t *copy, const char *key, const char *variant, double percent,
 /* ---- change ops -------------------------------------------------------------------------------- */
 
 static gk_err
-op_rollout_set(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_rollout_set(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     const json_t *def = existing_flag(args, state, out);
     const json_t *percent = json_object_get(args, "percent");
@@ -187,6 +204,7 @@ op_rollout_set(const json_t *args, const json_t *state, int64_t now_s, gkd_op_ou
     json_t *copy;
 
     (void) now_s;
+    (void) actor;
     if (def == NULL) {
         return GK_OK;
     }
@@ -211,7 +229,8 @@ op_rollout_set(const json_t *args, const json_t *state, int64_t now_s, gkd_op_ou
 }
 
 static gk_err
-op_rollout_plan(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_rollout_plan(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     const json_t *def = existing_flag(args, state, out);
     const json_t *steps = json_object_get(args, "steps");
@@ -220,6 +239,7 @@ op_rollout_plan(const json_t *args, const json_t *state, int64_t now_s, gkd_op_o
     json_t *copy;
 
     (void) now_s;
+    (void) actor;
     if (def == NULL) {
         return GK_OK;
     }
@@ -273,12 +293,14 @@ go_to_step(const json_t *def, const json_t *plan, json_int_t step, int64_t now_s
 }
 
 static gk_err
-op_rollout_advance(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_rollout_advance(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     const json_t *def = existing_flag(args, state, out);
     const json_t *plan = def != NULL ? existing_plan(def, arg_key(args), out) : NULL;
     json_int_t step, hold, at, last;
 
+    (void) actor;
     if (plan == NULL) {
         return GK_OK;
     }
@@ -304,12 +326,14 @@ op_rollout_advance(const json_t *args, const json_t *state, int64_t now_s, gkd_o
 }
 
 static gk_err
-op_rollout_back(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_rollout_back(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     const json_t *def = existing_flag(args, state, out);
     const json_t *plan = def != NULL ? existing_plan(def, arg_key(args), out) : NULL;
     json_int_t step;
 
+    (void) actor;
     if (plan == NULL) {
         return GK_OK;
     }
@@ -353,35 +377,43 @@ set_paused(const json_t *args, const json_t *state, int paused, gkd_op_outcome *
 }
 
 static gk_err
-op_rollout_pause(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_rollout_pause(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     (void) now_s;
+    (void) actor;
     return set_paused(args, state, 1, out);
 }
 
 static gk_err
-op_rollout_resume(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_rollout_resume(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     (void) now_s;
+    (void) actor;
     return set_paused(args, state, 0, out);
 }
 
 static gk_err
-op_kill(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_kill(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     const json_t *def = existing_flag(args, state, out);
 
     (void) now_s;
+    (void) actor;
     return def == NULL ? GK_OK
                        : set_member(def, arg_key(args), "state", json_string("DISABLED"), out);
 }
 
 static gk_err
-op_unkill(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_unkill(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     const json_t *def = existing_flag(args, state, out);
 
     (void) now_s;
+    (void) actor;
     return def == NULL ? GK_OK : set_member(def, arg_key(args), "state", NULL, out);
 }
 
@@ -423,23 +455,29 @@ opt_in(const json_t *args, const json_t *state, int add, gkd_op_outcome *out)
 }
 
 static gk_err
-op_optin_add(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_optin_add(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     (void) now_s;
+    (void) actor;
     return opt_in(args, state, 1, out);
 }
 
 static gk_err
-op_optin_remove(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_optin_remove(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     (void) now_s;
+    (void) actor;
     return opt_in(args, state, 0, out);
 }
 
 static gk_err
-op_delete(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_delete(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     (void) now_s;
+    (void) actor;
     return existing_flag(args, state, out) == NULL ? GK_OK
                                                    : change(out, "flags", "flag", arg_key(args),
                                                             NULL);
@@ -453,8 +491,21 @@ op_delete(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome
 static json_t *
 applied(const json_t *def, const json_t *before)
 {
-    static const char *const kept[] = {"state", "plan", "optIns"};
+    static const char *const kept[] = {"state", "plan", "optIns", "backfill"};
     json_t *out = json_deep_copy(def);
+
+    if (out != NULL && is_migration(out)) {
+        if (json_object_get(out, "variants") == NULL) {
+            json_t *stages = json_object();
+            for (size_t i = 0; stages != NULL && i < N_STAGES; i++) {
+                json_object_set_new(stages, stage_names[i], json_string(stage_names[i]));
+            }
+            json_object_set_new(out, "variants", stages);
+        }
+        if (json_object_get(out, "defaultVariant") == NULL) {
+            json_object_set_new(out, "defaultVariant", json_string("off"));
+        }
+    }
 
     for (size_t i = 0; out != NULL && before != NULL && i < sizeof(kept) / sizeof(kept[0]); i++) {
         const json_t *v = json_object_get(before, kept[i]);
@@ -467,7 +518,8 @@ applied(const json_t *def, const json_t *before)
 
 /* flag.apply: every definition given is created or replaced; the result lists each with its diff. */
 static gk_err
-op_apply(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_apply(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     const json_t *flags = json_object_get(args, "flags");
     const json_t *current = json_object_get(state, "flags");
@@ -477,6 +529,7 @@ op_apply(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome 
     gk_err rv = GK_OK;
 
     (void) now_s;
+    (void) actor;
     if (!json_is_object(flags) || json_object_size(flags) == 0) {
         json_decref(list);
         return refuse(out, GKP_ADMIN_INVALID_REQUEST,
@@ -502,14 +555,248 @@ op_apply(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome 
     return rv;
 }
 
+/* ---- schemas, consumers, backfill -------------------------------------------------------------- */
+
+static const char *
+arg_name(const json_t *args)
+{
+    return json_string_value(json_object_get(args, "name"));
+}
+
+/* An array of non-empty strings (NULL passes: the member is optional). */
+static int
+string_list_or_absent(const json_t *v)
+{
+    const json_t *item;
+    size_t i;
+
+    if (v == NULL) {
+        return 1;
+    }
+    if (!json_is_array(v)) {
+        return 0;
+    }
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item) || json_string_length(item) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * schema.register: appends args.schema as the next version of state.schemas[name] (creating the
+ * schema, which then needs a mode). The change's before/after are the schema entries; the admin
+ * path shows the policies the version view {name, mode, version, schema} (policies/README.md).
+ */
+static gk_err
+op_schema_register(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+                   gkd_op_outcome *out)
+{
+    const char *name = arg_name(args);
+    const json_t *schema = json_object_get(args, "schema");
+    const char *mode = json_string_value(json_object_get(args, "mode"));
+    const json_t *pii = json_object_get(args, "pii");
+    const json_t *owner = json_object_get(args, "owner");
+    const json_t *before = name != NULL
+                               ? json_object_get(json_object_get(state, "schemas"), name)
+                               : NULL;
+    json_t *entry, *versions;
+
+    (void) actor;
+    (void) now_s;
+    if (name == NULL || !gkd_flag_valid_key(name)) {
+        return refuse(out, GKP_ADMIN_INVALID_REQUEST,
+                      "schema.register takes \"name\": the schema's name (letters, digits, '.', "
+                      "'_', '-')");
+    }
+    if (!json_is_object(schema) && !json_is_array(schema) && !json_is_string(schema)) {
+        return refuse(out, GKP_ADMIN_INVALID_REQUEST,
+                      "schema.register takes \"schema\": the Avro schema (JSON) of the new version");
+    }
+    if ((json_object_get(args, "mode") != NULL && (mode == NULL || !gkd_registry_valid_mode(mode))) ||
+        (mode == NULL && before == NULL)) {
+        return refuse(out, GKP_ADMIN_INVALID_REQUEST,
+                      "schema \"%.60s\": %s \"mode\": BACKWARD, BACKWARD_TRANSITIVE, FORWARD, "
+                      "FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE or NONE",
+                      name, before == NULL ? "a new schema needs" : "give a valid");
+    }
+    if (!string_list_or_absent(pii) || (owner != NULL && !json_is_string(owner))) {
+        return refuse(out, GKP_ADMIN_INVALID_REQUEST,
+                      "schema.register: \"pii\" is a list of field names and \"owner\" a team");
+    }
+    entry = before != NULL ? json_deep_copy(before) : json_object();
+    versions = json_object_get(entry, "versions");
+    if (versions == NULL) {
+        versions = json_array();
+        json_object_set_new(entry, "versions", versions);
+    }
+    json_array_append(versions, (json_t *) (uintptr_t) schema);
+    if (mode != NULL) {
+        json_object_set_new(entry, "mode", json_string(mode));
+    }
+    if (pii != NULL) {
+        json_object_set(entry, "pii", (json_t *) (uintptr_t) pii);
+    }
+    if (owner != NULL) {
+        json_object_set(entry, "owner", (json_t *) (uintptr_t) owner);
+    }
+    out->result = json_pack("{s:s, s:I}", "name", name, "version",
+                            (json_int_t) json_array_size(versions));
+    return change(out, "schemas", "schema", name, entry);
+}
+
+/* An array of schema versions (integers >= 1), non-empty. */
+static int
+version_list(const json_t *v)
+{
+    const json_t *item;
+    size_t i;
+
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        return 0;
+    }
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_integer(item) || json_integer_value(item) < 1) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * consumer.register: creates or replaces state.consumers[name] with the versions it supports of
+ * args.schema (its support of other schemas is kept), its owner and clearances.
+ */
+static gk_err
+op_consumer_register(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+                     gkd_op_outcome *out)
+{
+    const char *name = arg_name(args);
+    const char *schema = json_string_value(json_object_get(args, "schema"));
+    const json_t *supports = json_object_get(args, "supports");
+    const json_t *owner = json_object_get(args, "owner");
+    const json_t *clearances = json_object_get(args, "clearances");
+    const json_t *before = name != NULL
+                               ? json_object_get(json_object_get(state, "consumers"), name)
+                               : NULL;
+    json_t *entry, *schemas;
+
+    (void) actor;
+    (void) now_s;
+    if (name == NULL || !gkd_flag_valid_key(name) || schema == NULL ||
+        !gkd_flag_valid_key(schema) || !version_list(supports) || !json_is_string(owner) ||
+        json_string_length(owner) == 0 || !string_list_or_absent(clearances)) {
+        return refuse(out, GKP_ADMIN_INVALID_REQUEST,
+                      "consumer.register takes \"name\" (the service), \"schema\", \"supports\" "
+                      "(the versions it reads, e.g. [1, 2]), \"owner\" (its team) and optionally "
+                      "\"clearances\" (e.g. [\"pii\"])");
+    }
+    entry = before != NULL ? json_deep_copy(before) : json_object();
+    schemas = json_object_get(entry, "schemas");
+    if (!json_is_object(schemas)) {
+        schemas = json_object();
+        json_object_set_new(entry, "schemas", schemas);
+    }
+    json_object_set(schemas, schema, (json_t *) (uintptr_t) supports);
+    json_object_set(entry, "owner", (json_t *) (uintptr_t) owner);
+    if (clearances != NULL) {
+        json_object_set(entry, "clearances", (json_t *) (uintptr_t) clearances);
+    }
+    return change(out, "consumers", "consumer", name, entry);
+}
+
+/* backfill.done: the migration flag's backfill is complete, as of now, by the actor. */
+static gk_err
+op_backfill_done(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+                 gkd_op_outcome *out)
+{
+    const json_t *def = existing_flag(args, state, out);
+
+    if (def == NULL) {
+        return GK_OK;
+    }
+    if (!is_migration(def)) {
+        return refuse(out, GKP_ADMIN_INVALID_REQUEST,
+                      "flag \"%.100s\" is not a migration flag (\"kind\": \"migration\"): it has "
+                      "no backfill",
+                      arg_key(args));
+    }
+    return set_member(def, arg_key(args), "backfill",
+                      json_pack("{s:b, s:I, s:s?}", "complete", 1, "at", (json_int_t) now_s, "by",
+                                actor),
+                      out);
+}
+
+static gk_err
+op_schema_list(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+               gkd_op_outcome *out)
+{
+    json_t *list = json_array();
+    const char *name;
+    json_t *entry;
+
+    (void) args;
+    (void) actor;
+    (void) now_s;
+    json_object_foreach((json_t *) (uintptr_t) json_object_get(state, "schemas"), name, entry)
+    {
+        json_array_append_new(
+            list, json_pack("{s:s, s:O?, s:O?, s:I, s:O?}", "name", name, "mode",
+                            json_object_get(entry, "mode"), "owner",
+                            json_object_get(entry, "owner"), "versions",
+                            (json_int_t) json_array_size(json_object_get(entry, "versions")),
+                            "pii", json_object_get(entry, "pii")));
+    }
+    out->result = json_pack("{s:o}", "schemas", list);
+    return GK_OK;
+}
+
+static gk_err
+op_schema_get(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+              gkd_op_outcome *out)
+{
+    const char *name = arg_name(args);
+    const json_t *entry = name != NULL ? json_object_get(json_object_get(state, "schemas"), name)
+                                       : NULL;
+    const json_t *version = json_object_get(args, "version");
+    const json_t *versions = json_object_get(entry, "versions");
+    size_t n = json_array_size(versions);
+    json_int_t v = json_is_integer(version) ? json_integer_value(version) : (json_int_t) n;
+
+    (void) actor;
+    (void) now_s;
+    if (name == NULL) {
+        return refuse(out, GKP_ADMIN_INVALID_REQUEST, "schema.get takes \"name\"");
+    }
+    if (entry == NULL) {
+        return refuse(out, GKP_ADMIN_NOT_FOUND,
+                      "no schema \"%.100s\"; `gkctl schema list` shows the schemas", name);
+    }
+    if ((version != NULL && !json_is_integer(version)) || v < 1 || v > (json_int_t) n) {
+        return refuse(out, GKP_ADMIN_NOT_FOUND, "schema \"%.100s\" has versions 1 to %zu", name,
+                      n);
+    }
+    out->result = json_pack("{s:s, s:O?, s:O?, s:O?, s:I, s:I, s:O}", "name", name, "mode",
+                            json_object_get(entry, "mode"), "owner",
+                            json_object_get(entry, "owner"), "pii", json_object_get(entry, "pii"),
+                            "version", v, "versions", (json_int_t) n, "schema",
+                            json_array_get(versions, (size_t) (v - 1)));
+    return GK_OK;
+}
+
 /* ---- read ops ---------------------------------------------------------------------------------- */
 
 static gk_err
-op_get(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_get(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     const json_t *def = existing_flag(args, state, out);
 
     (void) now_s;
+    (void) actor;
     if (def != NULL) {
         out->result = json_pack("{s:s, s:O}", "key", arg_key(args), "definition", def);
     }
@@ -539,7 +826,8 @@ state_of(const json_t *def)
 }
 
 static gk_err
-op_list(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_list(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     json_t *list = json_array();
     const char *key;
@@ -547,6 +835,7 @@ op_list(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *
 
     (void) args;
     (void) now_s;
+    (void) actor;
     json_object_foreach((json_t *) (uintptr_t) json_object_get(state, "flags"), key, def)
     {
         json_array_append_new(
@@ -558,8 +847,99 @@ op_list(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *
     return GK_OK;
 }
 
+static int
+list_has_string(const json_t *list, const char *s)
+{
+    const json_t *item;
+    size_t i;
+
+    json_array_foreach(list, i, item)
+    {
+        if (json_is_string(item) && strcmp(json_string_value(item), s) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+list_has_integer(const json_t *list, json_int_t v)
+{
+    const json_t *item;
+    size_t i;
+
+    json_array_foreach(list, i, item)
+    {
+        if (json_is_integer(item) && json_integer_value(item) == v) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * What `gkctl status` shows of a migration flag: the share of each stage (percent, flag-level
+ * rollout; the default stage holds everything without one), and every registered consumer of the
+ * schema with the last stage it can be given ("off" without support for the target version,
+ * at most "shadow" until it opts in) and the gate it blocks ("live") or null.
+ */
+static void
+migration_status(json_t *entry, const json_t *def, const json_t *state)
+{
+    const json_t *mig = json_object_get(def, "migration");
+    const json_t *rollout = json_object_get(def, "rollout");
+    const char *dflt = json_string_value(json_object_get(def, "defaultVariant"));
+    const char *schema = json_string_value(json_object_get(mig, "schema"));
+    json_int_t to = json_integer_value(json_object_get(mig, "to"));
+    json_t *stages = json_object(), *consumers = json_array(), *cdef;
+    const char *cname;
+    int furthest = 0;
+
+    for (int i = 0; i < N_STAGES; i++) {
+        json_int_t w = rollout != NULL
+                           ? json_integer_value(json_object_get(rollout, stage_names[i]))
+                           : (dflt != NULL && strcmp(dflt, stage_names[i]) == 0 ? 100000 : 0);
+        json_object_set_new(stages, stage_names[i], json_real((double) w / 1000.0));
+        if (w > 0) {
+            furthest = i;
+        }
+    }
+    json_object_foreach((json_t *) (uintptr_t) json_object_get(state, "consumers"), cname, cdef)
+    {
+        const json_t *supports =
+            schema != NULL ? json_object_get(json_object_get(cdef, "schemas"), schema) : NULL;
+        int supported, opted;
+        int stage = furthest;
+
+        if (supports == NULL) {
+            continue;
+        }
+        supported = list_has_integer(supports, to);
+        opted = list_has_string(json_object_get(def, "optIns"), cname);
+        if (!supported) {
+            stage = 0;
+        } else if (!opted && stage > STAGE_SHADOW) {
+            stage = STAGE_SHADOW;
+        }
+        json_array_append_new(consumers,
+                              json_pack("{s:s, s:O, s:b, s:b, s:s, s:s?}", "name", cname,
+                                        "supports", supports, "supportsTarget", supported,
+                                        "optedIn", opted, "stage", stage_names[stage], "blocks",
+                                        supported && opted ? NULL : "live"));
+    }
+    json_object_set_new(entry, "kind", json_string("migration"));
+    json_object_set(entry, "migration", (json_t *) (uintptr_t) mig);
+    json_object_set_new(entry, "backfill",
+                        json_object_get(def, "backfill") != NULL
+                            ? json_incref(json_object_get(def, "backfill"))
+                            : json_pack("{s:b}", "complete", 0));
+    json_object_set_new(entry, "stages", stages);
+    json_object_set_new(entry, "consumers", consumers);
+}
+
 static gk_err
-op_status(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome *out)
+op_status(const json_t *args, const json_t *state, const char *actor, int64_t now_s,
+    gkd_op_outcome *out)
 {
     const char *only = arg_key(args);
     json_t *list = json_array();
@@ -567,6 +947,7 @@ op_status(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome
     json_t *def;
 
     (void) now_s;
+    (void) actor;
     if (only != NULL && existing_flag(args, state, out) == NULL) {
         json_decref(list);
         return GK_OK;
@@ -575,18 +956,22 @@ op_status(const json_t *args, const json_t *state, int64_t now_s, gkd_op_outcome
     {
         double pct = current_percent(def);
         json_t *opt_ins = json_object_get(def, "optIns");
+        json_t *entry;
 
         if (only != NULL && strcmp(only, key) != 0) {
             continue;
         }
-        json_array_append_new(
-            list, json_pack("{s:s, s:O?, s:s, s:O?, s:O?, s:o, s:O?, s:o}", "key", key, "owner",
-                            json_object_get(def, "owner"), "state", state_of(def),
-                            "defaultVariant", json_object_get(def, "defaultVariant"), "rollout",
-                            json_object_get(def, "rollout"), "percent",
-                            pct >= 0 ? json_real(pct) : json_null(), "plan",
-                            json_object_get(def, "plan"), "optIns",
-                            opt_ins != NULL ? json_incref(opt_ins) : json_array()));
+        entry = json_pack("{s:s, s:O?, s:s, s:O?, s:O?, s:o, s:O?, s:o}", "key", key, "owner",
+                          json_object_get(def, "owner"), "state", state_of(def),
+                          "defaultVariant", json_object_get(def, "defaultVariant"), "rollout",
+                          json_object_get(def, "rollout"), "percent",
+                          pct >= 0 ? json_real(pct) : json_null(), "plan",
+                          json_object_get(def, "plan"), "optIns",
+                          opt_ins != NULL ? json_incref(opt_ins) : json_array());
+        if (entry != NULL && is_migration(def)) {
+            migration_status(entry, def, state);
+        }
+        json_array_append_new(list, entry);
     }
     out->result = json_pack("{s:o}", "flags", list);
     return GK_OK;
@@ -607,6 +992,11 @@ static const struct {
     {"optin.add", op_optin_add, 1},        {"optin.remove", op_optin_remove, 1},
     {"flag.get", op_get, 0},               {"flag.list", op_list, 0},
     {"status", op_status, 0},
+    {"schema.register", op_schema_register, 1},
+    {"consumer.register", op_consumer_register, 1},
+    {"backfill.done", op_backfill_done, 1},
+    {"schema.list", op_schema_list, 0},
+    {"schema.get", op_schema_get, 0},
 };
 
 static int
@@ -629,8 +1019,8 @@ gkd_ops_is_change(const char *op)
 }
 
 gk_err
-gkd_ops_run(const char *op, const json_t *args, const json_t *state, int64_t now_s,
-            gkd_op_outcome *out)
+gkd_ops_run(const char *op, const json_t *args, const json_t *state, const char *actor,
+            int64_t now_s, gkd_op_outcome *out)
 {
     int i = find_op(op);
     gk_err rv;
@@ -647,7 +1037,7 @@ gkd_ops_run(const char *op, const json_t *args, const json_t *state, int64_t now
             return GK_ENOMEM;
         }
     }
-    rv = ops[i].fn(args, state, now_s, out);
+    rv = ops[i].fn(args, state, actor, now_s, out);
     if (rv != GK_OK || out->error != GKP_ADMIN_OK) {
         json_decref(out->changes);
         json_decref(out->state);
@@ -674,6 +1064,18 @@ gkd_ops_resource(const char *op, const json_t *args, const json_t *state)
 
     if (strncmp(op, "audit.", 6) == 0) {
         return json_pack("{s:s}", "kind", "audit");
+    }
+    if (strncmp(op, "schema.", 7) == 0 || strcmp(op, "consumer.register") == 0) {
+        const char *kind = op[0] == 's' ? "schema" : "consumer";
+        const char *name = json_string_value(json_object_get(args, "name"));
+        owner = name != NULL ? json_object_get(
+                                   json_object_get(json_object_get(state, op[0] == 's'
+                                                                              ? "schemas"
+                                                                              : "consumers"),
+                                                   name),
+                                   "owner")
+                             : NULL;
+        return json_pack("{s:s, s:s?, s:O?}", "kind", kind, "key", name, "owner", owner);
     }
     if (strcmp(op, "status") == 0 || strcmp(op, "flag.list") == 0 ||
         (strcmp(op, "flag.apply") == 0 && key == NULL)) {

@@ -5,8 +5,9 @@
  * state (the snapshot build does), nor write anything (the store does).
  *
  * Change ops: flag.apply, flag.delete, flag.kill, flag.unkill, rollout.set, rollout.plan,
- * rollout.advance, rollout.back, rollout.pause, rollout.resume, optin.add, optin.remove.
- * Read ops: flag.get, flag.list, status (audit.* are the store's).
+ * rollout.advance, rollout.back, rollout.pause, rollout.resume, optin.add, optin.remove,
+ * schema.register, consumer.register, backfill.done.
+ * Read ops: flag.get, flag.list, status, schema.list, schema.get (audit.* are the store's).
  *
  * Percentages map to rollout weights out of 100000 (0.001 % steps): the target variant gets
  * round(percent * 1000), the flag's default variant the rest, and every other variant 0.
@@ -37,12 +38,13 @@ typedef struct gkd_op_outcome {
 int gkd_ops_is_change(const char *op);
 
 /*
- * gkd_ops_run - compute `op` with `args` (an object) on `state` (borrowed) at time now_s.
+ * gkd_ops_run - compute `op` with `args` (an object) on `state` (borrowed) at time now_s, for
+ * the actor `actor` (its id, recorded by backfill.done; may be NULL).
  * out  always filled; release with gkd_ops_outcome_fini().
  * Returns GK_OK (also for refused ops: see out->error) or GK_ENOMEM.
  */
-gk_err gkd_ops_run(const char *op, const json_t *args, const json_t *state, int64_t now_s,
-                   gkd_op_outcome *out);
+gk_err gkd_ops_run(const char *op, const json_t *args, const json_t *state, const char *actor,
+                   int64_t now_s, gkd_op_outcome *out);
 
 /* gkd_ops_outcome_fini - release what gkd_ops_run made. */
 void gkd_ops_outcome_fini(gkd_op_outcome *out);
@@ -50,7 +52,8 @@ void gkd_ops_outcome_fini(gkd_op_outcome *out);
 /*
  * gkd_ops_resource - the resource an op acts on, for the authorize hook:
  * {"kind":"flag","key":...,"owner":...} (owner from the state, or from the applied definition
- * for a new flag; absent when unknown), or {"kind":"audit"} / {"kind":"status"}. New reference.
+ * for a new flag; absent when unknown), {"kind":"schema"|"consumer","key":name,"owner":...} for
+ * the schema.* and consumer.* ops, or {"kind":"audit"} / {"kind":"status"}. New reference.
  */
 json_t *gkd_ops_resource(const char *op, const json_t *args, const json_t *state);
 

@@ -640,9 +640,72 @@ function on_change(change, state)
   return nil
 end
 
+-- The stages a consumer that has not opted in to a migration flag may not be given, and the stage
+-- it gets instead: the last one that reads from the old side (docs/flags.md "Migration flags").
+NOT_OPTED_IN_STAGES = { live = true, rampdown = true, complete = true }
+NOT_OPTED_IN_STAGE = "shadow"
+
+local function supports_version(supported, target)
+  if not is_object(supported) then
+    return false
+  end
+  local i = 1
+  while supported[i] ~= nil do
+    if supported[i] == target then
+      return true
+    end
+    i = i + 1
+  end
+  return false
+end
+
+-- A migration flag (kind "migration"): a registered consumer of its schema that cannot read
+-- version `to` gets "off" (the old path); a consumer that has not opted in gets at most "shadow".
+-- A context without a service is not a consumer's: abstain.
+local function evaluate_migration(ctx, def, proposal, state, key)
+  local service = ctx.service
+  local stage = proposal.variant
+  if not present(service) or stage == "off" then
+    return nil
+  end
+  local migration = def.migration
+  local schema = is_object(migration) and migration.schema or nil
+  local target = is_object(migration) and migration.to or nil
+  local consumers = state.consumers
+  local consumer = is_object(consumers) and consumers[service] or nil
+  if is_object(consumer) and present(schema) and present(target) then
+    local supported = is_object(consumer.schemas) and consumer.schemas[schema] or nil
+    if not supports_version(supported, target) then
+      return gk.allow(string.format("consumer %s does not support %s v%s; it stays on the old "
+        .. "path (stage off instead of %s)", tostring(service), tostring(schema),
+        tostring(math.tointeger(target) or target), tostring(stage)), { variant = "off" })
+    end
+  end
+  if NOT_OPTED_IN_STAGES[stage] then
+    local opt_ins = def.optIns
+    local i = 1
+    while is_object(opt_ins) and opt_ins[i] ~= nil do
+      if opt_ins[i] == service then
+        return nil
+      end
+      i = i + 1
+    end
+    return gk.allow(string.format("consumer %s has not opted in to %s; it gets %s instead of %s "
+      .. "(gkctl optin add %s %s)", tostring(service), tostring(key),
+      NOT_OPTED_IN_STAGE, tostring(stage), tostring(key),
+      tostring(service)), { variant = NOT_OPTED_IN_STAGE })
+  end
+  return nil
+end
+
 -- Cheap on purpose, as it runs for every decision: only table lookups (and no allocation) when
 -- abstaining.
 function on_evaluate(ctx, flag, proposal, state)
+  local flags = state.flags
+  local def = is_object(flags) and flags[flag.key] or nil
+  if is_object(def) and def.kind == "migration" then
+    return evaluate_migration(ctx, def, proposal, state, flag.key)
+  end
   local metadata = flag.metadata
   if not is_object(metadata) then
     return nil

@@ -32,10 +32,12 @@ ROLE_OVERRIDES = {
   ["optin.remove"] = { "release-manager" },
   ["flag.kill"] = { "release-manager" },
   ["flag.unkill"] = { "release-manager" },
+  ["backfill.done"] = { "release-manager" },
 }
 
 -- Ops that only read: ownership has no opinion on them.
-READ_OPS = { ["flag.get"] = true, ["flag.list"] = true, ["audit.read"] = true, ["status"] = true }
+READ_OPS = { ["flag.get"] = true, ["flag.list"] = true, ["audit.read"] = true, ["status"] = true,
+  ["schema.read"] = true }
 
 -- Resource kinds that have an owner team.
 OWNED_KINDS = { flag = true, schema = true, consumer = true }

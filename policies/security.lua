@@ -17,7 +17,8 @@
 -- Reviewers: the tables below are the policy; tests/security_test.lua pins them.
 
 -- Ops that only read. Any actor holding one of KNOWN_ROLES may do them, in any environment.
-READ_OPS = { ["flag.get"] = true, ["flag.list"] = true, ["audit.read"] = true, ["status"] = true }
+READ_OPS = { ["flag.get"] = true, ["flag.list"] = true, ["audit.read"] = true, ["status"] = true,
+  ["schema.read"] = true }
 
 KNOWN_ROLES = { "admin", "release-manager", "policy-author", "owner", "viewer" }
 
@@ -40,6 +41,7 @@ OP_ROLES = {
   ["optin.remove"] = { "owner", "release-manager", "admin" },
   ["schema.register"] = { "owner", "admin" },
   ["consumer.register"] = { "owner", "admin" },
+  ["backfill.done"] = { "owner", "release-manager", "admin" },
   ["ownership.transfer"] = { "owner", "admin" },
   ["policy.reload"] = { "policy-author" },
 }

@@ -37,6 +37,7 @@ function test_role_overrides_as_shipped()
     ["optin.remove"] = { "release-manager" },
     ["flag.kill"] = { "release-manager" },
     ["flag.unkill"] = { "release-manager" },
+    ["backfill.done"] = { "release-manager" },
   })
 end
 

@@ -37,13 +37,17 @@ function test_tables_as_shipped()
   assert_eq(s.OP_ROLES["rollout.set"], { "owner", "release-manager", "admin" })
   assert_eq(s.OP_ROLES["rollout.plan"], { "owner", "release-manager", "admin" })
   assert_eq(s.OP_ROLES["flag.update"], { "owner", "admin" })
+  assert_eq(s.OP_ROLES["schema.register"], { "owner", "admin" })
+  assert_eq(s.OP_ROLES["consumer.register"], { "owner", "admin" })
+  assert_eq(s.OP_ROLES["backfill.done"], { "owner", "release-manager", "admin" })
+  assert_true(s.READ_OPS["schema.read"])
   assert_eq(s.MIN_WHY_CHARS, 10)
 end
 
 -- reads ---------------------------------------------------------------------------------
 
 function test_viewer_may_read()
-  for _, op in ipairs({ "flag.get", "flag.list", "audit.read", "status" }) do
+  for _, op in ipairs({ "flag.get", "flag.list", "audit.read", "status", "schema.read" }) do
     local v = authorize(req_with("req_rollout_prod", { op = op, actor = VIEWER, why = gk.null }))
     assert_allow(v, op)
     assert_eq(v.reason, "viewer may " .. op)
