@@ -4,7 +4,7 @@
 # packages are present.
 set -eu
 packages="build-essential cmake pkg-config liblua5.4-dev libnng-dev nng-utils libjansson-dev
-libsodium-dev check python3 python3-jwcrypto python3-jsonschema openssl"
+libsodium-dev libsqlite3-dev check python3 python3-jwcrypto python3-jsonschema openssl"
 missing=""
 for p in $packages; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
