@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ops.h"
 #include "snapshot.h"
 #include "vocab.h"
 
@@ -34,9 +35,11 @@ gkd_bootstrap_apply(gkd_store *store, const char *path, gk_diag *diag)
     for (size_t i = 0; doc != NULL && i < sizeof(sections) / sizeof(sections[0]); i++) {
         json_object_foreach(json_object_get(doc, sections[i].section), key, def)
         {
-            json_array_append_new(changes, json_pack("{s:s, s:s, s:n, s:O}", "kind",
+            /* Flags as flag.apply would store them (a migration flag's stages filled in). */
+            json_t *after = i == 0 ? gkd_ops_normalize_flag(def) : json_incref(def);
+            json_array_append_new(changes, json_pack("{s:s, s:s, s:n, s:o}", "kind",
                                                       sections[i].kind, "key", key, "before",
-                                                      "after", def));
+                                                      "after", after));
         }
     }
     snprintf(why, sizeof(why), "bootstrap from %.400s", path);

@@ -483,15 +483,9 @@ op_delete(const json_t *args, const json_t *state, const char *actor, int64_t no
                                                             NULL);
 }
 
-/*
- * The definition flag.apply stores: the one given, keeping what the admin plane maintains (the
- * kill switch "state", the rollout "plan", the "optIns") unless the definition sets them, so that
- * applying a file neither unkills a flag nor drops a running plan. New reference.
- */
-static json_t *
-applied(const json_t *def, const json_t *before)
+json_t *
+gkd_ops_normalize_flag(const json_t *def)
 {
-    static const char *const kept[] = {"state", "plan", "optIns", "backfill"};
     json_t *out = json_deep_copy(def);
 
     if (out != NULL && is_migration(out)) {
@@ -506,6 +500,20 @@ applied(const json_t *def, const json_t *before)
             json_object_set_new(out, "defaultVariant", json_string("off"));
         }
     }
+    return out;
+}
+
+/*
+ * The definition flag.apply stores: the one given (normalised), keeping what the admin plane
+ * maintains (the kill switch "state", the rollout "plan", the "optIns", a migration's "backfill")
+ * unless the definition sets them, so that applying a file neither unkills a flag nor drops a
+ * running plan. New reference.
+ */
+static json_t *
+applied(const json_t *def, const json_t *before)
+{
+    static const char *const kept[] = {"state", "plan", "optIns", "backfill"};
+    json_t *out = gkd_ops_normalize_flag(def);
 
     for (size_t i = 0; out != NULL && before != NULL && i < sizeof(kept) / sizeof(kept[0]); i++) {
         const json_t *v = json_object_get(before, kept[i]);

@@ -34,6 +34,13 @@ typedef struct gkd_op_outcome {
     json_t *result;         /* read ops, and flag.apply's diff: the reply's result (new ref) */
 } gkd_op_outcome;
 
+/*
+ * gkd_ops_normalize_flag - a flag definition as the state stores it: a migration flag gets its six
+ * stage variants and defaultVariant "off" when the definition leaves them out (docs/flags.md), so
+ * the policies see the same variants the engine serves. New reference (NULL on ENOMEM).
+ */
+json_t *gkd_ops_normalize_flag(const json_t *def);
+
 /* gkd_ops_is_change - 1 for a change op, 0 for a read op, -1 for an unknown op. */
 int gkd_ops_is_change(const char *op);
 

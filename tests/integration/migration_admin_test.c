@@ -391,6 +391,32 @@ START_TEST(test_migration_walk)
 }
 END_TEST
 
+/* A migration flag in the bootstrap file is stored as flag.apply stores it: stages filled in. */
+START_TEST(test_bootstrapped_migration_flag_has_its_stages)
+{
+    static char policies[4096];
+    static const char *extra[] = {"--policies", policies, NULL};
+    char flags[4096];
+    gkt_daemon d;
+    json_t *reply;
+    const json_t *def, *variants;
+
+    snprintf(policies, sizeof(policies), "%s/policies", gkt_env("GK_SOURCE_DIR"));
+    snprintf(flags, sizeof(flags), "%s/integration/flags-migration.json",
+             gkt_env("GK_TEST_DATA"));
+    ck_assert_int_eq(gkt_daemon_start(&d, flags, extra), 0);
+    reply = admin(&d, RITA, "flag.get", "{\"key\":\"" FLAG "\"}", NULL, 0);
+    ok_version(reply);
+    def = json_object_get(json_object_get(reply, "result"), "definition");
+    variants = json_object_get(def, "variants");
+    ck_assert_uint_eq(json_object_size(variants), 6);
+    ck_assert_str_eq(json_string_value(json_object_get(variants, "rampdown")), "rampdown");
+    ck_assert_str_eq(json_string_value(json_object_get(def, "defaultVariant")), "off");
+    json_decref(reply);
+    ck_assert_int_eq(gkt_daemon_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(test_refusals)
 {
     json_t *reply;
@@ -439,6 +465,7 @@ main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_migration_walk);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_bootstrapped_migration_flag_has_its_stages);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
