@@ -31,7 +31,6 @@ typedef struct counters {
     atomic_llong checks, mismatches;
     atomic_llong us_old, us_new;
     atomic_llong disabled, fallbacks;
-    atomic_llong v2_refused; /* read-only consumer: the new side was asked for */
 } counters;
 
 typedef struct service {
@@ -125,15 +124,6 @@ static int
 read_new(void *arg, void **resultp)
 {
     return read_side(arg, ORDERS_NEW, resultp);
-}
-
-/* The read-only consumer has no v2 reader: being asked to use one is an error it counts. */
-static int
-read_new_unsupported(void *arg, void **resultp)
-{
-    (void) arg;
-    (void) resultp;
-    return -1;
 }
 
 static int
@@ -239,7 +229,7 @@ do_read(service *s, orders_db *db, uint64_t *rng)
     gk_migration_read_ops ops = {
         .size = sizeof(ops),
         .read_old = read_old,
-        .read_new = s->o->readonly ? read_new_unsupported : read_new,
+        .read_new = read_new,
         .compare = compare_rows,
         .free_result = free_row,
         .arg = &job,
@@ -250,9 +240,6 @@ do_read(service *s, orders_db *db, uint64_t *rng)
     if (gk_migration_read(s->client, s->o->flag, s->ctx[t], s->fallback, &ops, &r) != GK_OK) {
         atomic_fetch_add(&s->c.failed, 1);
         return;
-    }
-    if (s->o->readonly && r.new_invoked) {
-        atomic_fetch_add(&s->c.v2_refused, 1);
     }
     count(s, t, 1, &r);
     free(r.result);
@@ -326,7 +313,7 @@ typedef struct snap {
 
 enum {
     S_READS, S_WRITES, S_ROLD, S_RNEW, S_WOLD, S_WNEW, S_EOLD, S_ENEW, S_FAILED, S_CHECKS,
-    S_MISMATCH, S_USOLD, S_USNEW, S_DISABLED, S_FALLBACK, S_V2REF, S_STAGE0
+    S_MISMATCH, S_USOLD, S_USNEW, S_DISABLED, S_FALLBACK, S_STAGE0
 };
 
 static void
@@ -350,7 +337,6 @@ take(service *s, snap *p)
     p->v[S_USNEW] = atomic_load(&c->us_new);
     p->v[S_DISABLED] = atomic_load(&c->disabled);
     p->v[S_FALLBACK] = atomic_load(&c->fallbacks);
-    p->v[S_V2REF] = atomic_load(&c->v2_refused);
     for (int i = 0; i < STAGES; i++) {
         p->v[S_STAGE0 + i] = atomic_load(&c->stage_ops[i]);
     }
@@ -396,11 +382,11 @@ write_stats(service *s, const snap *p, double elapsed, const int split[STAGES])
             "elapsed=%.1f\nreads=%lld\nwrites=%lld\nreads_old=%lld\nreads_new=%lld\n"
             "writes_old=%lld\nwrites_new=%lld\nerrors_old=%lld\nerrors_new=%lld\nfailed=%lld\n"
             "checks=%lld\nmismatches=%lld\nus_old=%lld\nus_new=%lld\ndisabled=%lld\n"
-            "fallbacks=%lld\nv2_refused=%lld\nnext_id=%lld\n",
+            "fallbacks=%lld\nnext_id=%lld\n",
             elapsed, p->v[S_READS], p->v[S_WRITES], p->v[S_ROLD], p->v[S_RNEW], p->v[S_WOLD],
             p->v[S_WNEW], p->v[S_EOLD], p->v[S_ENEW], p->v[S_FAILED], p->v[S_CHECKS],
             p->v[S_MISMATCH], p->v[S_USOLD], p->v[S_USNEW], p->v[S_DISABLED], p->v[S_FALLBACK],
-            p->v[S_V2REF], (long long) atomic_load(&s->next_id));
+            (long long) atomic_load(&s->next_id));
     for (int i = 0; i < STAGES; i++) {
         fprintf(f, "tenants_%s=%d\nops_%s=%lld\n", gk_stage_str((gk_stage) i), split[i],
                 gk_stage_str((gk_stage) i), p->v[S_STAGE0 + i]);
@@ -418,16 +404,14 @@ report_second(service *s, const snap *a, const snap *b, double elapsed)
 #define D(k) (b->v[k] - a->v[k])
 
     tenant_split(s, split, sp, sizeof(sp));
-    if (s->o->stats_file != NULL) {
-        write_stats(s, b, elapsed, split);
-    }
     if (s->o->quiet) {
         return;
     }
     if (s->o->readonly) {
-        printf("[%s %5.0fs] reads %lld/s (v1 %lld, v2 asked %lld) errors %lld | stages: %s\n",
-               s->o->service, elapsed, D(S_READS), D(S_ROLD), D(S_V2REF), D(S_EOLD) + D(S_FAILED),
-               sp);
+        printf("[%s %5.0fs] reads %lld/s (v1 %lld, v2 %lld) mismatches %lld errors %lld | "
+               "tenants: %s\n",
+               s->o->service, elapsed, D(S_READS), D(S_ROLD), D(S_RNEW), D(S_MISMATCH),
+               D(S_EOLD) + D(S_ENEW) + D(S_FAILED), sp);
     } else {
         printf("[%s %5.0fs] reads %lld/s (old %lld, new %lld) writes %lld/s (old %lld, new %lld) "
                "checks %lld mismatches %lld errors %lld%s | tenants: %s\n",
@@ -448,10 +432,6 @@ report_total(service *s, const snap *p, double elapsed)
            s->o->service, elapsed, p->v[S_READS], p->v[S_ROLD], p->v[S_RNEW], p->v[S_WRITES],
            p->v[S_WOLD], p->v[S_WNEW], p->v[S_CHECKS], p->v[S_MISMATCH], p->v[S_EOLD],
            p->v[S_ENEW], p->v[S_FAILED], p->v[S_DISABLED], p->v[S_FALLBACK]);
-    if (s->o->readonly) {
-        printf("[%s] the v2 path was asked of this v1-only consumer %lld times\n", s->o->service,
-               p->v[S_V2REF]);
-    }
     fflush(stdout);
 }
 
@@ -649,13 +629,22 @@ orders_service_run(const orders_service_opts *o)
            o->fallback);
     fflush(stdout);
 
-    double t0 = now_s(), next = t0 + 1.0;
+    /* Counters are printed once a second and written to the stats file every 200 ms, so that a
+     * reader of the file (the demo's account) is never more than 200 ms behind. */
+    double t0 = now_s(), next = t0 + 1.0, tick = t0;
     snap prev, cur;
+    int split[STAGES];
+    char sp[256];
     take(&s, &prev);
     while (!stop_requested && (o->duration_s <= 0 || now_s() - t0 < o->duration_s)) {
-        sleep_until(fmin(next, o->duration_s > 0 ? t0 + o->duration_s : next));
+        tick += 0.2;
+        sleep_until(o->duration_s > 0 ? fmin(tick, t0 + o->duration_s) : tick);
+        take(&s, &cur);
+        if (o->stats_file != NULL) {
+            tenant_split(&s, split, sp, sizeof(sp));
+            write_stats(&s, &cur, now_s() - t0, split);
+        }
         if (now_s() >= next) {
-            take(&s, &cur);
             report_second(&s, &prev, &cur, now_s() - t0);
             prev = cur;
             next += 1.0;
@@ -669,8 +658,6 @@ orders_service_run(const orders_service_opts *o)
     }
     take(&s, &cur);
     if (o->stats_file != NULL) {
-        int split[STAGES];
-        char sp[256];
         tenant_split(&s, split, sp, sizeof(sp));
         write_stats(&s, &cur, now_s() - t0, split);
     }

@@ -10,8 +10,9 @@
  * the first order of the tenant from a random id on, bounded by the highest id whose write has
  * finished, so a shadow read never races the two halves of one dual write.
  *
- * A read-only consumer (--readonly, e.g. "reporting", which reads v1 only) runs reader threads
- * with a new-side callback that refuses: the gatekeeper must keep it on the old path.
+ * A read-only consumer (`readonly`, the "reporting" service) runs reader threads only. Which side
+ * it reads is the gatekeeper's call: while it is registered as a consumer that supports v1 only,
+ * the compatibility policy gives it "off" whatever the rollout says, so it keeps reading v1.
  */
 #ifndef ORDERS_SERVICE_H
 #define ORDERS_SERVICE_H
@@ -30,7 +31,7 @@ typedef struct orders_service_opts {
     double write_pct;       /* share of writes, 0..100 */
     double duration_s;      /* 0: until SIGINT/SIGTERM */
     int readers;            /* reader threads */
-    int readonly;           /* no writes, no v2 reader */
+    int readonly;           /* reads only */
     int quiet;              /* no per-second lines */
     unsigned check_ratio;   /* compare 1 in N shadow/live reads */
 } orders_service_opts;
