@@ -597,6 +597,18 @@ orders_service_run(const orders_service_opts *o)
         goto out;
     }
 
+    /* The client dials in the background: wait (at most 5 s) for a first verified decision, so the
+     * first operations run the flag's stage rather than the fallback. */
+    for (int i = 0; i < 100; i++) {
+        gk_stage st;
+        gk_detail d;
+        if (gk_client_eval_stage(s.client, o->flag, s.ctx[0], s.fallback, &st, &d) == GK_OK &&
+            d.reason != GK_REASON_ERROR) {
+            break;
+        }
+        sleep_until(now_s() + 0.05);
+    }
+
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
