@@ -24,8 +24,11 @@
 #define GKS_TELEMETRY_BOUND_US(i)  (UINT64_C(1) << (i))
 /* How often the aggregates are sent, in ms. */
 #define GKS_TELEMETRY_INTERVAL_MS  1000
-/* How long gks_telemetry_close waits for its last batch to be queued and sent, in ms. */
+/* How long gks_telemetry_close waits for its last batch to be queued and sent, in ms: at most
+ * CLOSE_MS - LINGER_MS for a connected collector to take it, then LINGER_MS for the bytes to
+ * leave before the socket closes. */
 #define GKS_TELEMETRY_CLOSE_MS     100
+#define GKS_TELEMETRY_LINGER_MS    10
 
 typedef enum gks_telemetry_op {
     GKS_TELEMETRY_READ = 0,
@@ -64,6 +67,7 @@ typedef struct gks_telemetry_counts {
     uint64_t batches_sent;    /* queued on the socket */
     uint64_t batches_dropped; /* not queued: queue full, no peer, or no memory */
     uint64_t records;         /* calls recorded */
+    uint64_t records_lost;    /* calls not aggregated (too many flags in one interval, no memory) */
 } gks_telemetry_counts;
 
 void gks_telemetry_get_counts(gks_telemetry *t, gks_telemetry_counts *out);

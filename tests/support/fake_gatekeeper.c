@@ -457,6 +457,18 @@ fake_gatekeeper_last_nonce(fake_gatekeeper *fg, char *buf, size_t size)
 }
 
 void
+fake_gatekeeper_set_stage(fake_gatekeeper *fg, const char *key, const char *stage)
+{
+    json_t *value = json_string(stage);
+    char *text = value != NULL ? json_dumps(value, JSON_ENCODE_ANY) : NULL;
+
+    fake_gatekeeper_set_flag(fg, key, text, stage, GK_REASON_TARGETING_MATCH, NULL,
+                             GK_ERROR_NONE);
+    free(text);
+    json_decref(value);
+}
+
+void
 fake_gatekeeper_set_mask(fake_gatekeeper *fg, const char *key, const char *const *fields,
                          size_t count)
 {

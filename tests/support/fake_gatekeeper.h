@@ -71,6 +71,13 @@ void fake_gatekeeper_set_flag(fake_gatekeeper *fg, const char *key, const char *
                               gk_error_code error_code);
 
 /*
+ * fake_gatekeeper_set_stage - make `key` a migration flag answering `stage` (any text, so tests
+ * can send a name that is no stage): the string value and variant `stage`, reason
+ * TARGETING_MATCH, as the daemon signs a migration flag's decision.
+ */
+void fake_gatekeeper_set_stage(fake_gatekeeper *fg, const char *key, const char *stage);
+
+/*
  * fake_gatekeeper_set_mask - give flag `key` (set before; set_flag clears it) a mask list of
  * `count` field paths, copied, signed as the entry's "mask"; count 0 removes it.
  */
