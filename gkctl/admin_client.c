@@ -294,10 +294,22 @@ print_error(const gkctl_opts *o, const char *cmd, const gkp_admin_reply *r)
     fprintf(stderr, "gkctl %s: %s: %s\n", cmd, gkp_admin_error_name(r->error),
             r->message[0] != '\0' ? r->message : "(no message)");
     json_array_foreach (verdicts, i, v) {
+        const json_t *violations = json_object_get(v, "violations");
+        const json_t *x;
+        size_t j;
+
         fprintf(stderr, "  %s %s: %s (%s)\n", gkctl_str(json_object_get(v, "verdict"), "deny"),
                 gkctl_str(json_object_get(v, "policy"), "?"),
                 gkctl_str(json_object_get(v, "reason"), "no reason given"),
                 gkctl_str(json_object_get(v, "source"), "no source"));
+        /* A verdict may carry its evidence: compatibility.lua lists {location, message}. */
+        if (json_is_string(violations)) {
+            fprintf(stderr, "      %s\n", json_string_value(violations));
+        }
+        json_array_foreach (violations, j, x) {
+            fprintf(stderr, "      %s: %s\n", gkctl_str(json_object_get(x, "location"), "?"),
+                    gkctl_str(json_object_get(x, "message"), gkctl_str(x, "?")));
+        }
     }
     if (r->error == GKP_ADMIN_CONFLICT && json_is_integer(json_object_get(r->details, "base")) &&
         json_is_integer(json_object_get(r->details, "current"))) {

@@ -39,8 +39,13 @@ typedef struct gkctl_opts {
 /* gkctl_policy_main - `gkctl policy test|eval ...`; argv[0] is "test" or "eval". */
 int gkctl_policy_main(int argc, char **argv, const gkctl_opts *o);
 
-/* gkctl_schema_main - `gkctl schema check ...`; argv[0] is "check". */
+/* gkctl_schema_main - `gkctl schema check|register|list|get|diff ...`; argv[0] the subcommand. */
 int gkctl_schema_main(int argc, char **argv, const gkctl_opts *o);
+
+/* The schema registry (registry_cmd.c): `schema register|list|get|diff`, argv[0] as above. */
+int gkctl_registry_schema_main(int argc, char **argv, const gkctl_opts *o);
+int gkctl_consumer_main(int argc, char **argv, const gkctl_opts *o); /* consumer register */
+int gkctl_backfill_main(int argc, char **argv, const gkctl_opts *o); /* backfill done */
 
 /* The admin command groups (admin protocol v1, see proto/README.md); argv[0] is the subcommand. */
 int gkctl_actor_main(int argc, char **argv, const gkctl_opts *o);   /* actor keygen */

@@ -5,7 +5,8 @@
  *   gkctl [--json] [-v] policy eval HOOK --input FILE [--policies DIR]
  *   gkctl [--json] [-v] schema check --mode MODE NEW.avsc PREV.avsc... [--policies DIR]
  *   gkctl [--json] actor keygen ... ; flag ... ; apply ... ; rollout ... ; kill ... ; unkill ... ;
- *         optin ... ; status ... ; audit ...   (the admin commands: docs/gkctl.md)
+ *         optin ... ; status ... ; audit ... ; schema register|list|get|diff ... ;
+ *         consumer register ... ; backfill done ...   (the admin commands: docs/gkctl.md)
  *
  * --json and -v may also follow the command. Colour only when stdout is a TTY and NO_COLOR is
  * unset. Exit codes: 0 ok, 1 failure, 2 misuse or invalid input, 3-7 the admin outcomes
@@ -53,7 +54,11 @@ gkctl_usage(void)
           "  rollout plan FLAG --steps 1,5,25,100 --hold 10m [--variant V]\n"
           "  rollout advance FLAG [--force] | rollout pause|resume|back FLAG\n"
           "  kill FLAG | unkill FLAG | optin add|remove FLAG CONSUMER\n"
-          "  status [FLAG]\n"
+          "  status [FLAG]      (migration flags: stages, backfill, consumers)\n"
+          "  schema register NAME FILE.avsc [--mode MODE] [--pii f1,f2] [--owner TEAM]\n"
+          "  schema list | schema get NAME [--version N] | schema diff NAME V1 V2\n"
+          "  consumer register NAME --schema S --supports 1,2 --owner TEAM [--clearances c1,c2]\n"
+          "  backfill done FLAG\n"
           "  audit log [--flag F] [--since SEQ|TIME] [--limit N] | audit show SEQ | audit verify\n",
           stderr);
     fputs(gkctl_admin_usage_text, stderr);
@@ -143,6 +148,10 @@ main(int argc, char **argv)
         rc = gkctl_rollout_main(n, args, &o);
     } else if (n >= 1 && strcmp(args[0], "status") == 0) {
         rc = gkctl_status_main(n, args, &o);
+    } else if (n >= 2 && strcmp(args[0], "consumer") == 0) {
+        rc = gkctl_consumer_main(n - 1, args + 1, &o);
+    } else if (n >= 2 && strcmp(args[0], "backfill") == 0) {
+        rc = gkctl_backfill_main(n - 1, args + 1, &o);
     } else if (n >= 2 && strcmp(args[0], "audit") == 0) {
         rc = gkctl_audit_main(n - 1, args + 1, &o);
     } else {

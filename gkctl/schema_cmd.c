@@ -1,5 +1,6 @@
 /*
- * schema_cmd.c - `gkctl schema check --mode MODE NEW.avsc PREV.avsc... [--policies DIR]`.
+ * schema_cmd.c - `gkctl schema check --mode MODE NEW.avsc PREV.avsc... [--policies DIR]`, the
+ * local check; the other `schema` subcommands (register, list, get, diff) are in registry_cmd.c.
  *
  * The check itself is compatibility.lua's global function check(mode, new_schema,
  * previous_schemas): it returns a list of violations {location = ..., message = ...} (empty when
@@ -174,6 +175,6 @@ gkctl_schema_main(int argc, char **argv, const gkctl_opts *o)
     if (strcmp(argv[0], "check") == 0) {
         return schema_check(argc, argv, o);
     }
-    fprintf(stderr, "gkctl: unknown command \"schema %s\"\n", argv[0]);
-    return gkctl_usage();
+    /* The registry commands talk to a gatekeeper (registry_cmd.c). */
+    return gkctl_registry_schema_main(argc, argv, o);
 }

@@ -8,11 +8,23 @@
  * ROLLOUT is the current percentage of the rollout's variant, or the weights per variant, or "-".
  * PLAN lists the plan's steps with the current one in brackets (none before the first step),
  * its hold time, and "paused" when paused.
+ *
+ * Each migration flag ("kind": "migration") then gets a block of its own:
+ *
+ *   orders.v2_migration: migration of schema orders v1 -> v2
+ *     stages:    off 50% dualwrite 25% shadow 25%
+ *     backfill:  complete (by rita at 2026-11-21T15:02:41Z)
+ *     CONSUMER  SUPPORTS  OPTED-IN  STAGE   BLOCKS
+ *     billing   1,2       yes       shadow  live
+ *
+ * STAGE is the furthest stage the gatekeeper can give that consumer, BLOCKS the stage gate it
+ * holds back ("live" until it supports the target version and opted in) or "-".
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -69,6 +81,8 @@ duration_text(char *buf, size_t size, long long s)
     return buf;
 }
 
+static void stages_cell(char *buf, size_t size, const json_t *stages);
+
 static void
 rollout_cell(char *buf, size_t size, const json_t *f)
 {
@@ -80,6 +94,10 @@ rollout_cell(char *buf, size_t size, const json_t *f)
     json_t *w;
 
     buf[0] = '\0';
+    if (strcmp(gkctl_str(json_object_get(f, "kind"), ""), "migration") == 0) {
+        stages_cell(buf, size, json_object_get(f, "stages"));
+        return;
+    }
     if (json_is_number(percent)) {
         const char *variant = gkctl_str(json_object_get(plan, "variant"), NULL);
         const char *dflt = gkctl_str(json_object_get(f, "defaultVariant"), "");
@@ -135,6 +153,7 @@ plan_cell(char *buf, size_t size, const json_t *plan)
     }
 }
 
+/* A list of names (opt-ins) or of versions (a consumer's supports), comma-separated. */
 static void
 optins_cell(char *buf, size_t size, const json_t *optins)
 {
@@ -143,10 +162,137 @@ optins_cell(char *buf, size_t size, const json_t *optins)
 
     buf[0] = '\0';
     json_array_foreach (optins, i, c) {
-        append(buf, size, "%s%s", i ? "," : "", gkctl_str(c, "?"));
+        if (json_is_integer(c)) {
+            append(buf, size, "%s%lld", i ? "," : "", (long long) json_integer_value(c));
+        } else {
+            append(buf, size, "%s%s", i ? "," : "", gkctl_str(c, "?"));
+        }
     }
     if (buf[0] == '\0') {
         append(buf, size, "-");
+    }
+}
+
+/* The stages in the order a migration goes through them (policies/migration.lua). */
+static const char *const stage_order[] = {"off",      "dualwrite", "shadow", "live",
+                                          "rampdown", "complete",  NULL};
+
+static int
+known_stage(const char *name)
+{
+    for (const char *const *s = stage_order; *s != NULL; s++) {
+        if (strcmp(*s, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "off 50% dualwrite 25% shadow 25%": the stages that hold a share, in migration order. */
+static void
+stages_cell(char *buf, size_t size, const json_t *stages)
+{
+    char p[32];
+    const char *k;
+    json_t *w;
+
+    buf[0] = '\0';
+    for (const char *const *s = stage_order; *s != NULL; s++) {
+        w = json_object_get(stages, *s);
+        if (json_number_value(w) > 0) {
+            append(buf, size, "%s%s %s%%", buf[0] ? " " : "", *s,
+                   pct_text(p, sizeof p, json_number_value(w)));
+        }
+    }
+    json_object_foreach ((json_t *) (uintptr_t) stages, k, w) {
+        if (!known_stage(k) && json_number_value(w) > 0) {
+            append(buf, size, "%s%s %s%%", buf[0] ? " " : "", k,
+                   pct_text(p, sizeof p, json_number_value(w)));
+        }
+    }
+    if (buf[0] == '\0') {
+        append(buf, size, "-");
+    }
+}
+
+static void
+backfill_cell(char *buf, size_t size, const json_t *backfill)
+{
+    const json_t *at = json_object_get(backfill, "at");
+    char when[40] = "";
+
+    buf[0] = '\0';
+    if (!json_is_true(json_object_get(backfill, "complete"))) {
+        append(buf, size, "not done (gkctl backfill done FLAG when it is)");
+        return;
+    }
+    if (json_is_integer(at)) {
+        time_t t = (time_t) json_integer_value(at);
+        struct tm tm;
+        if (gmtime_r(&t, &tm) != NULL) {
+            strftime(when, sizeof when, " at %Y-%m-%dT%H:%M:%SZ", &tm);
+        }
+    }
+    append(buf, size, "complete");
+    if (json_is_string(json_object_get(backfill, "by")) || when[0] != '\0') {
+        append(buf, size, " (%s%s%s)", json_is_string(json_object_get(backfill, "by")) ? "by " : "",
+               gkctl_str(json_object_get(backfill, "by"), ""),
+               when[0] != '\0' && json_is_string(json_object_get(backfill, "by")) ? when
+                                                                                   : when + 1);
+    }
+}
+
+#define NMCOLS 5
+
+/* The block of one migration flag: its schema, stage split, backfill and consumers. */
+static void
+print_migration(const gkctl_opts *o, const json_t *f)
+{
+    const json_t *mig = json_object_get(f, "migration");
+    const json_t *consumers = json_object_get(f, "consumers");
+    const json_t *c;
+    static const char *const heads[NMCOLS] = {"CONSUMER", "SUPPORTS", "OPTED-IN", "STAGE",
+                                              "BLOCKS"};
+    char buf[512];
+    int width[NMCOLS];
+    size_t i;
+
+    printf("\n%s%s%s: migration of schema %s v%lld -> v%lld\n", gkctl_color(o, "1"),
+           gkctl_str(json_object_get(f, "key"), "?"), gkctl_color(o, "0"),
+           gkctl_str(json_object_get(mig, "schema"), "?"),
+           (long long) json_integer_value(json_object_get(mig, "from")),
+           (long long) json_integer_value(json_object_get(mig, "to")));
+    stages_cell(buf, sizeof buf, json_object_get(f, "stages"));
+    printf("  stages:    %s\n", buf);
+    backfill_cell(buf, sizeof buf, json_object_get(f, "backfill"));
+    printf("  backfill:  %s\n", buf);
+    if (json_array_size(consumers) == 0) {
+        printf("  consumers: none registered for schema %s (gkctl consumer register)\n",
+               gkctl_str(json_object_get(mig, "schema"), "?"));
+        return;
+    }
+    for (int k = 0; k < NMCOLS; k++) {
+        width[k] = (int) strlen(heads[k]);
+    }
+    json_array_foreach (consumers, i, c) {
+        int l = (int) strlen(gkctl_str(json_object_get(c, "name"), "?"));
+        width[0] = l > width[0] ? l : width[0];
+        optins_cell(buf, sizeof buf, json_object_get(c, "supports"));
+        l = (int) strlen(buf);
+        width[1] = l > width[1] ? l : width[1];
+        l = (int) strlen(gkctl_str(json_object_get(c, "stage"), "?"));
+        width[3] = l > width[3] ? l : width[3];
+    }
+    printf("  %s%-*s  %-*s  %-*s  %-*s  %s%s\n", gkctl_color(o, "1"), width[0], heads[0], width[1],
+           heads[1], width[2], heads[2], width[3], heads[3], heads[4], gkctl_color(o, "0"));
+    json_array_foreach (consumers, i, c) {
+        const char *blocks = gkctl_str(json_object_get(c, "blocks"), NULL);
+        optins_cell(buf, sizeof buf, json_object_get(c, "supports"));
+        printf("  %-*s  %-*s  %-*s  %-*s  %s%s%s\n", width[0],
+               gkctl_str(json_object_get(c, "name"), "?"), width[1], buf, width[2],
+               json_is_true(json_object_get(c, "optedIn")) ? "yes" : "no", width[3],
+               gkctl_str(json_object_get(c, "stage"), "?"), gkctl_color(o, blocks ? "31" : "0"),
+               blocks != NULL ? blocks : "-", gkctl_color(o, "0"));
     }
 }
 
@@ -239,6 +385,11 @@ gkctl_status_main(int argc, char **argv, const gkctl_opts *o)
     }
     if (n == 0) {
         printf("(no flags)\n");
+    }
+    json_array_foreach (flags, i, f) {
+        if (strcmp(gkctl_str(json_object_get(f, "kind"), ""), "migration") == 0) {
+            print_migration(o, f);
+        }
     }
     free(cells);
     json_decref(result);
