@@ -25,6 +25,7 @@
 #include "slot.h"
 #include "snapshot.h"
 #include "store.h"
+#include "telemetry.h"
 #include "vocab.h"
 
 static void
@@ -165,11 +166,12 @@ load_policies(gkd_slot *slot, const char *dir, const gkd_policy_limits *limits)
 
 /*
  * Writes the bound URLs atomically (tests and scripts wait for this file): the decision URLs one
- * per line, then "admin URL" and "events URL" lines.
+ * per line, then "admin URL", "events URL" and "telemetry URL" lines.
  */
 static int
 write_ready_file(const char *path, char *const *bound, size_t n, char *const *admin,
-                 size_t nadmin, char *const *events, size_t nevents)
+                 size_t nadmin, char *const *events, size_t nevents, char *const *telemetry,
+                 size_t ntelemetry)
 {
     char tmp[4096];
     FILE *f;
@@ -188,6 +190,9 @@ write_ready_file(const char *path, char *const *bound, size_t n, char *const *ad
     }
     for (size_t i = 0; i < nevents; i++) {
         fprintf(f, "events %s\n", events[i]);
+    }
+    for (size_t i = 0; i < ntelemetry; i++) {
+        fprintf(f, "telemetry %s\n", telemetry[i]);
     }
     ok = fclose(f) == 0 && rename(tmp, path) == 0;
     return ok ? 0 : -1;
@@ -267,11 +272,14 @@ gkd_daemon_run(const gkd_daemon_config *config)
     gkd_signer *signer = NULL;
     gkd_store *store = NULL;
     gkd_publisher *publisher = NULL;
+    gkd_telemetry *telemetry = NULL;
     gkd_admin_server *admin = NULL;
     gkd_server *server = NULL;
     gkd_actors *actors = NULL;
     char *bound[GKD_DAEMON_MAX_URLS] = {0}, *admin_bound[GKD_DAEMON_MAX_URLS] = {0};
     char *event_bound[GKD_DAEMON_MAX_URLS] = {0};
+    char *telemetry_bound[GKD_DAEMON_MAX_URLS] = {0};
+    size_t ntelemetry = 0;
     gk_diag diag = {0};
     gkd_decider decider;
     sigset_t set;
@@ -301,6 +309,21 @@ gkd_daemon_run(const gkd_daemon_config *config)
                            &diag) != GK_OK) {
         log_diag("cannot publish change events", &diag);
         goto done;
+    }
+    if (config->ntelemetry > 0) {
+        gk_diag tdiag = {0};
+
+        if (gkd_telemetry_open(&telemetry, config->telemetry_urls, config->ntelemetry,
+                               telemetry_bound, &tdiag) == GK_OK) {
+            ntelemetry = config->ntelemetry;
+        } else if (config->telemetry_default) {
+            /* Telemetry only informs; the default port may belong to another gatekeeper. */
+            gkd_log(GKD_LOG_WARN, "not collecting migration telemetry: %s (give --telemetry-listen)",
+                    tdiag.text[0] != '\0' ? tdiag.text : gkp_strerror(tdiag.code));
+        } else {
+            log_diag("cannot collect migration telemetry", &tdiag);
+            goto done;
+        }
     }
     {
         const gkd_admin_server_config ac = {
@@ -333,9 +356,10 @@ gkd_daemon_run(const gkd_daemon_config *config)
     log_bound("decisions", bound, config->nurls);
     log_bound("admin requests", admin_bound, config->nadmin);
     log_bound("change events", event_bound, config->nevents);
+    log_bound("migration telemetry", telemetry_bound, ntelemetry);
     if (config->ready_file != NULL &&
         write_ready_file(config->ready_file, bound, config->nurls, admin_bound, config->nadmin,
-                         event_bound, config->nevents) != 0) {
+                         event_bound, config->nevents, telemetry_bound, ntelemetry) != 0) {
         gkd_log(GKD_LOG_ERROR, "cannot write the ready file %s", config->ready_file);
         goto done;
     }
@@ -346,11 +370,13 @@ done:
     gkd_server_close(server);
     gkd_admin_server_close(admin);
     gkd_publisher_close(publisher);
+    gkd_telemetry_close(telemetry);
     gkd_store_close(store);
     gkd_actors_free(actors);
     free_bound(bound, config->nurls);
     free_bound(admin_bound, config->nadmin);
     free_bound(event_bound, config->nevents);
+    free_bound(telemetry_bound, ntelemetry);
     /* Only our own: a daemon that failed to start must not remove a running one's file. */
     if (ready) {
         unlink(config->ready_file);

@@ -42,6 +42,9 @@ typedef struct gkd_daemon_config {
     size_t nadmin;
     const char *event_urls[GKD_DAEMON_MAX_URLS];  /* change-event listen URLs */
     size_t nevents;
+    const char *telemetry_urls[GKD_DAEMON_MAX_URLS]; /* migration telemetry (PULL) listen URLs */
+    size_t ntelemetry;
+    int telemetry_default;                        /* the URLs are the default: not fatal if busy */
     const char *environment;                      /* given to the policies, e.g. "prod" */
     const char *admin_tls_cert;                   /* PEM cert + key for tls+tcp:// admin URLs */
 } gkd_daemon_config;

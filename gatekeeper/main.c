@@ -26,6 +26,7 @@
 #include "publisher.h"
 #include "server.h"
 #include "signer.h"
+#include "telemetry.h"
 #include "vocab.h"
 
 #define EXIT_USAGE 2
@@ -52,6 +53,9 @@ static const char usage_text[] =
     "             --admin-tls-cert FILE  PEM certificate and private key for tls+tcp:// admin\n"
     "             --events-listen URL change events (PUB), repeatable, default "
     GKD_PUBLISHER_DEFAULT_URL "\n"
+    "             --telemetry-listen URL\n"
+    "                                 SDK migration telemetry (PULL), repeatable, default\n"
+    "                                 " GKD_TELEMETRY_DEFAULT_URL " (skipped with a warning when in use)\n"
     "             --workers N         concurrent decision workers (1-1024), default 2 per CPU\n"
     "             --token-ttl SECONDS decision token lifetime (1-86400), default 300\n"
     "             --ready-file PATH   write the bound URLs here once serving\n"
@@ -124,6 +128,7 @@ enum {
     OPT_ACTORS,
     OPT_ADMIN_LISTEN,
     OPT_EVENTS_LISTEN,
+    OPT_TELEMETRY_LISTEN,
     OPT_ENVIRONMENT,
     OPT_ADMIN_TLS_CERT,
 };
@@ -146,6 +151,7 @@ static const struct option long_options[] = {
     {"actors", required_argument, NULL, OPT_ACTORS},
     {"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
     {"events-listen", required_argument, NULL, OPT_EVENTS_LISTEN},
+    {"telemetry-listen", required_argument, NULL, OPT_TELEMETRY_LISTEN},
     {"environment", required_argument, NULL, OPT_ENVIRONMENT},
     {"admin-tls-cert", required_argument, NULL, OPT_ADMIN_TLS_CERT},
     {"help", no_argument, NULL, 'h'},
@@ -239,6 +245,11 @@ parse_options(cli *c, int argc, char **argv)
                 return usage_error("at most %d URLs per listen option", GKD_DAEMON_MAX_URLS);
             }
             break;
+        case OPT_TELEMETRY_LISTEN:
+            if (add_url(c->serve.telemetry_urls, &c->serve.ntelemetry, optarg) != 0) {
+                return usage_error("at most %d URLs per listen option", GKD_DAEMON_MAX_URLS);
+            }
+            break;
         case OPT_ENVIRONMENT:
             c->serve.environment = optarg;
             break;
@@ -305,6 +316,10 @@ cmd_serve(cli *c)
     }
     if (c->serve.nevents == 0) {
         c->serve.event_urls[c->serve.nevents++] = GKD_PUBLISHER_DEFAULT_URL;
+    }
+    if (c->serve.ntelemetry == 0) {
+        c->serve.telemetry_urls[c->serve.ntelemetry++] = GKD_TELEMETRY_DEFAULT_URL;
+        c->serve.telemetry_default = 1;
     }
     if (c->serve.environment == NULL) {
         c->serve.environment = "prod";

@@ -10,6 +10,10 @@
  * its queue is full the batch is dropped and counted ("batches_dropped"); losing a second of
  * counts is the price of never blocking a service's request path on its telemetry.
  *
+ * The collector is dialled on the first recorded call, not at open: a client that never runs a
+ * migration helper opens no connection (and a test suite full of such clients does not race a
+ * collector's handshake at close). The URL is still checked at open (nng_dialer_create).
+ *
  * nng_sleep_aio drives the interval: its completion runs on an nng task thread, re-arms itself,
  * and is stopped by nng_aio_stop in gks_telemetry_close, which waits for a running callback.
  */
@@ -50,6 +54,8 @@ typedef struct agg {
 
 struct gks_telemetry {
     nng_socket sock;
+    nng_dialer dialer;
+    atomic_bool dialed; /* the dialer was started (first record) */
     nng_aio *timer;
     char *service;
     pthread_mutex_t lock; /* guards aggs, naggs, cap, old_reads */
@@ -136,6 +142,11 @@ gks_telemetry_record(gks_telemetry *t, const char *flag_key, gks_telemetry_op op
 
     if (t == NULL) {
         return;
+    }
+    if (!atomic_load(&t->dialed) && !atomic_exchange(&t->dialed, true)) {
+        /* Non-blocking: connects (and reconnects) in the background; batches wait in the
+         * send buffer meanwhile. A failure here leaves batches to be dropped and counted. */
+        (void) nng_dialer_start(t->dialer, NNG_FLAG_NONBLOCK);
     }
     old_read = op == GKS_TELEMETRY_READ && r->old_invoked;
     atomic_fetch_add(&t->records, 1);
@@ -326,6 +337,7 @@ gks_telemetry_open(gks_telemetry **tp, const char *url, const char *service, gk_
         return gkp_diag_set(diag, GK_ENOMEM, NULL, 0, "out of memory");
     }
     memcpy(t->service, service, len);
+    atomic_init(&t->dialed, false);
     if (pthread_mutex_init(&t->lock, NULL) != 0) {
         free(t->service);
         free(t);
@@ -339,8 +351,8 @@ gks_telemetry_open(gks_telemetry **tp, const char *url, const char *service, gk_
     }
     rv = nng_socket_set_int(t->sock, NNG_OPT_SENDBUF, SEND_BUFFER_MSGS);
     if (rv == 0) {
-        /* Non-blocking: a collector that is down now is dialled again in the background. */
-        rv = nng_dial(t->sock, url, NULL, NNG_FLAG_NONBLOCK);
+        /* Checks the URL now; started by the first gks_telemetry_record. */
+        rv = nng_dialer_create(&t->dialer, t->sock, url);
         if (rv != 0) {
             err = gkp_diag_set(diag, map_nng(rv), url, 0,
                                "cannot dial telemetry endpoint \"%.60s\": %s (expected e.g. "

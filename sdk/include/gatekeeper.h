@@ -304,10 +304,11 @@ GK_API gk_err gk_options_set_check_ratio(gk_options *opts, uint32_t ratio);
  *       "tcp://127.0.0.1:7403" (the default when this is never called); copied. NULL or "" turns
  *       telemetry off: gk_migration_read()/gk_migration_write() then aggregate nothing.
  *
- * gk_client_open() dials it without blocking (a collector that is down is dialled again in the
- * background). Batches are sent once a second without blocking; one that cannot be queued is
- * dropped (docs/sdk.md, "Telemetry"). A URL nng cannot parse makes gk_client_open() fail with
- * GK_EINVAL.
+ * The client dials it on its first migration call, without blocking (a collector that is down
+ * is dialled again in the background); a client that never calls gk_migration_read() or
+ * gk_migration_write() opens no connection. Batches are sent once a second without blocking; one
+ * that cannot be queued is dropped (docs/sdk.md, "Telemetry"). A URL nng cannot parse makes
+ * gk_client_open() fail with GK_EINVAL.
  * Returns GK_OK, GK_EINVAL (opts NULL), GK_ENOMEM (the earlier setting is kept).
  * Thread safety: none. Standard: nng push0/pull0; message format in proto/README.md
  * ("Telemetry"). Since: 0.1

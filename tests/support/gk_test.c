@@ -296,7 +296,7 @@ make_actors(gkt_daemon *d)
     return rv;
 }
 
-/* Reads "admin URL" / "events URL" lines of the ready file; the first line is a decision URL. */
+/* Reads "admin URL" / "events URL" / "telemetry URL" lines of the ready file; the first line is a decision URL. */
 static void
 read_ready(gkt_daemon *d, const char *text)
 {
@@ -310,6 +310,10 @@ read_ready(gkt_daemon *d, const char *text)
     line = strstr(text, "\nevents ");
     if (line != NULL) {
         sscanf(line + 8, "%255s", d->events_url);
+    }
+    line = strstr(text, "\ntelemetry ");
+    if (line != NULL) {
+        sscanf(line + 11, "%255s", d->telemetry_url);
     }
 }
 
@@ -343,6 +347,8 @@ spawn(gkt_daemon *d)
     argv[n++] = "--admin-listen";
     argv[n++] = "tcp://127.0.0.1:0";
     argv[n++] = "--events-listen";
+    argv[n++] = "tcp://127.0.0.1:0";
+    argv[n++] = "--telemetry-listen";
     argv[n++] = "tcp://127.0.0.1:0";
     argv[n++] = "--ready-file";
     argv[n++] = ready;

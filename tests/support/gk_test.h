@@ -56,6 +56,7 @@ typedef struct gkt_daemon {
     char ipc_url[300];           /* ipc://<dir>/decide.sock */
     char admin_url[256];         /* the admin socket (tcp, kernel-chosen port) */
     char events_url[256];        /* the change-event socket (tcp, kernel-chosen port) */
+    char telemetry_url[256];     /* the migration telemetry collector (tcp, kernel-chosen port) */
     char data_dir[300];          /* <dir>/data: the store */
     char actors_path[300];       /* <dir>/actors.json */
     char actor_key_path[GKT_ACTORS][400]; /* <dir>/actors/<id>.jwk, private, mode 0600 */
@@ -69,7 +70,7 @@ typedef struct gkt_daemon {
  * release-manager and owner; owen: team-orders, owner; vic: team-growth, viewer), start
  * `gatekeeper serve`
  * with a data directory in the temp dir bootstrapped from `flags_path`, decisions on tcp port 0
- * and an ipc socket, admin and events on tcp port 0, the policies of
+ * and an ipc socket, admin, events and telemetry on tcp port 0, the policies of
  * tests/data/integration/policies, and any `extra` arguments (NULL-terminated, may be NULL; a
  * later --policies or --environment overrides),
  * and wait (at most 10 s) until it is serving. Returns 0, or -1 (the log is printed to stderr).

@@ -72,6 +72,19 @@ collector_start(int recv_timeout_ms)
     ck_assert_int_eq(nng_listen(pull, collector_url, NULL, 0), 0);
 }
 
+/* Clients dial the collector on their first migration call: make one, wait for the
+ * connection, and take the batch it made out of the way. */
+static void wait_connected(void);
+static void do_read(gk_client *c, const gk_context *ctx);
+
+static void
+connect_client(gk_client *c, const gk_context *ctx)
+{
+    do_read(c, ctx);
+    wait_connected();
+    ck_assert_int_eq(gks_telemetry_flush(gks_client_telemetry(c)), 0);
+}
+
 static void
 wait_connected(void)
 {
@@ -241,8 +254,9 @@ START_TEST(test_batch_counts)
     collector_start(3000);
     c = open_client(collector_url, true);
     ck_assert_int_eq(gk_context_new(&ctx, "t-1"), GK_OK);
-    wait_connected();
     fail_new = 0;
+    connect_client(c, ctx);
+    json_decref(collector_recv());
     compare_calls = 0;
     mismatch_every = 2;
     /* shadow: 4 reads (2 mismatches), then 2 with new failing (no check) and 3 writes */
@@ -325,9 +339,9 @@ START_TEST(test_timer_and_close_flush)
     collector_start(3000);
     c = open_client(collector_url, false);
     ck_assert_int_eq(gk_context_new(&ctx, "t-1"), GK_OK);
-    wait_connected();
     fail_new = 0;
     do_read(c, ctx);
+    wait_connected();
     /* The 1 s timer sends it without being asked. */
     batch = collector_recv();
     ck_assert_ptr_nonnull(batch);
@@ -404,8 +418,8 @@ START_TEST(test_full_collector_never_blocks)
     ck_assert_int_eq(nng_socket_set_int(pull, NNG_OPT_RECVBUF, 1), 0);
     c = open_client(collector_url, false);
     ck_assert_int_eq(gk_context_new(&ctx, "t-1"), GK_OK);
-    wait_connected();
     fail_new = 0;
+    connect_client(c, ctx);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < 3000; i++) {
         do_read(c, ctx);
@@ -413,11 +427,29 @@ START_TEST(test_full_collector_never_blocks)
     }
     ck_assert_msg(elapsed_s(&t0) < 10.0, "3000 flushes took %.2f s", elapsed_s(&t0));
     gks_telemetry_get_counts(gks_client_telemetry(c), &counts);
-    ck_assert_uint_eq(counts.batches_sent + counts.batches_dropped, 3000);
+    ck_assert_uint_eq(counts.batches_sent + counts.batches_dropped, 3001);
     ck_assert_uint_ge(counts.batches_dropped, 1);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     gk_client_close(c);
     ck_assert_msg(elapsed_s(&t0) < 0.5, "close took %.2f s", elapsed_s(&t0));
+    gk_context_free(ctx);
+}
+END_TEST
+
+/* A client that never runs a migration helper never connects to the collector. */
+START_TEST(test_no_connection_without_migrations)
+{
+    gk_context *ctx = NULL;
+    gk_client *c;
+    bool value;
+
+    collector_start(100);
+    c = open_client(collector_url, false);
+    ck_assert_int_eq(gk_context_new(&ctx, "t-1"), GK_OK);
+    ck_assert_int_eq(gk_client_eval_bool(c, FLAG, ctx, false, &value, NULL), GK_OK);
+    nng_msleep(200);
+    ck_assert_int_eq(atomic_load(&pull_pipes), 0);
+    gk_client_close(c);
     gk_context_free(ctx);
 }
 END_TEST
@@ -464,6 +496,7 @@ telemetry_suite(void)
     tcase_add_test(tc, test_timer_and_close_flush);
     tcase_add_test(tc, test_absent_collector_never_blocks);
     tcase_add_test(tc, test_full_collector_never_blocks);
+    tcase_add_test(tc, test_no_connection_without_migrations);
     tcase_add_test(tc, test_telemetry_off);
     suite_add_tcase(s, tc);
     return s;
