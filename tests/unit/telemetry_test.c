@@ -238,6 +238,34 @@ START_TEST(test_malformed_ignored)
 }
 END_TEST
 
+/* The example in proto/examples (validated against the schema by build.proto_examples). */
+START_TEST(test_proto_example_accepted)
+{
+    const char *src = getenv("GK_SOURCE_DIR");
+    char path[4096];
+    json_error_t jerr;
+    json_t *doc;
+    char *text;
+    json_t *f;
+
+    ck_assert_ptr_nonnull(src);
+    snprintf(path, sizeof(path), "%s/proto/examples/telemetry-batch.json", src);
+    doc = json_load_file(path, 0, &jerr);
+    ck_assert_msg(doc != NULL, "%s: %s", path, jerr.text);
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    send_batch(text);
+    free(text);
+    f = gkd_telemetry_flag(tel, "orders.migration");
+    ck_assert_int_eq(at(f, "stages.shadow.read.calls"), 1200);
+    ck_assert_int_eq(at(f, "stages.shadow.read.errors.new"), 3);
+    ck_assert_int_eq(at(f, "stages.shadow.read.latencyUs.old.p50"), 256);
+    ck_assert_int_eq(at(f, "stages.shadow.write.invoked.new"), 79);
+    ck_assert_int_ge(at(f, "lastOldReadAt"), 1);
+    json_decref(f);
+}
+END_TEST
+
 START_TEST(test_address_in_use)
 {
     const char *urls[] = {bound_url};
@@ -262,6 +290,7 @@ telemetry_suite(void)
     tcase_add_test(tc, test_counters_and_percentiles);
     tcase_add_test(tc, test_last_old_read_at);
     tcase_add_test(tc, test_malformed_ignored);
+    tcase_add_test(tc, test_proto_example_accepted);
     tcase_add_test(tc, test_address_in_use);
     suite_add_tcase(s, tc);
     return s;
