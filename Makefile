@@ -3,7 +3,7 @@ BUILD     ?= build
 SAN_BUILD ?= build-san
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build test test-plain test-sanitize run clean
+.PHONY: all deps build test test-plain test-sanitize run demo clean
 
 all: build
 
@@ -29,5 +29,9 @@ test-sanitize: deps
 run: build
 	sh scripts/run.sh $(BUILD)
 
+# A schema migration walked end to end (examples/orders); exits with the verification's status.
+demo: build
+	sh scripts/demo.sh $(BUILD)
+
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) .run
+	rm -rf $(BUILD) $(SAN_BUILD) .run .demo
