@@ -135,8 +135,7 @@ get_hist(const json_t *obj, uint64_t hist[2][GKD_TELEMETRY_BUCKETS])
         if (!json_is_object(side) || !json_is_array(buckets) || json_array_size(buckets) > 64) {
             return false;
         }
-        json_array_foreach(buckets, i, v)
-        {
+        json_array_foreach (buckets, i, v) {
             size_t b = i < GKD_TELEMETRY_BUCKETS ? i : GKD_TELEMETRY_BUCKETS - 1;
 
             if (!json_is_integer(v) || json_integer_value(v) < 0) {
@@ -192,8 +191,7 @@ decode_batch(const json_t *doc, entry **entriesp, size_t *nentries)
     if (entries == NULL) {
         return false;
     }
-    json_array_foreach(flags, i, e)
-    {
+    json_array_foreach (flags, i, e) {
         if (!decode_entry(e, &entries[i])) {
             free(entries);
             return false;
@@ -327,8 +325,7 @@ percentile(const uint64_t hist[GKD_TELEMETRY_BUCKETS], double p)
     for (int b = 0; b < GKD_TELEMETRY_BUCKETS; b++) {
         seen += hist[b];
         if (seen >= rank) {
-            return b == GKD_TELEMETRY_BUCKETS - 1 ? (json_int_t) 1 << (b - 1)
-                                                  : (json_int_t) 1 << b;
+            return b == GKD_TELEMETRY_BUCKETS - 1 ? (json_int_t) 1 << (b - 1) : (json_int_t) 1 << b;
         }
     }
     return -1;
@@ -346,11 +343,10 @@ op_json(const op_counts *c)
     return json_pack("{s:I, s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:I, s:I, s:{s:{s:o, s:o},"
                      " s:{s:o, s:o}}}",
                      "calls", (json_int_t) c->calls, "invoked", "old", (json_int_t) c->invoked[0],
-                     "new", (json_int_t) c->invoked[1], "errors", "old",
-                     (json_int_t) c->errors[0], "new", (json_int_t) c->errors[1], "mismatches",
-                     (json_int_t) c->mismatches, "checks", (json_int_t) c->checks, "oldReads",
-                     (json_int_t) c->old_reads, "latencyUs", "old", "p50",
-                     int_or_null(percentile(c->hist[0], 0.50)), "p99",
+                     "new", (json_int_t) c->invoked[1], "errors", "old", (json_int_t) c->errors[0],
+                     "new", (json_int_t) c->errors[1], "mismatches", (json_int_t) c->mismatches,
+                     "checks", (json_int_t) c->checks, "oldReads", (json_int_t) c->old_reads,
+                     "latencyUs", "old", "p50", int_or_null(percentile(c->hist[0], 0.50)), "p99",
                      int_or_null(percentile(c->hist[0], 0.99)), "new", "p50",
                      int_or_null(percentile(c->hist[1], 0.50)), "p99",
                      int_or_null(percentile(c->hist[1], 0.99)));
@@ -403,8 +399,8 @@ gkd_telemetry_state(gkd_telemetry *t)
 
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; out != NULL && i < t->nflags; i++) {
-        json_t *entry_json = json_pack("{s:o}", "lastOldReadAt",
-                                       time_or_null(t->flags[i].last_old_read_at));
+        json_t *entry_json =
+            json_pack("{s:o}", "lastOldReadAt", time_or_null(t->flags[i].last_old_read_at));
 
         if (json_object_set_new(out, t->flags[i].key, entry_json) != 0) {
             json_decref(out);
@@ -449,8 +445,8 @@ gkd_telemetry_open(gkd_telemetry **tp, const char *const *urls, size_t nurls, ch
         gkd_telemetry_close(t);
         return GK_ENOMEM;
     }
-    rv = gkd_listen_all(t->sock, urls, nurls, GKD_TELEMETRY_MAX_BYTES, "--telemetry-listen",
-                        NULL, bound, diag);
+    rv = gkd_listen_all(t->sock, urls, nurls, GKD_TELEMETRY_MAX_BYTES, "--telemetry-listen", NULL,
+                        bound, diag);
     if (rv != GK_OK) {
         gkd_telemetry_close(t);
         return rv;

@@ -37,8 +37,8 @@ typedef struct gkd_telemetry gkd_telemetry;
  * bound  optional, nurls entries, as for gkd_server_open (malloc'd, caller frees).
  * Returns GK_OK, GK_EADDRINUSE, GK_EINVAL, GK_EIO, GK_ENOMEM; diag names the URL.
  */
-gk_err gkd_telemetry_open(gkd_telemetry **tp, const char *const *urls, size_t nurls,
-                          char **bound, gk_diag *diag);
+gk_err gkd_telemetry_open(gkd_telemetry **tp, const char *const *urls, size_t nurls, char **bound,
+                          gk_diag *diag);
 
 /* gkd_telemetry_close - stop receiving (waits for a batch being applied), close, free. NULL ok. */
 void gkd_telemetry_close(gkd_telemetry *t);

@@ -28,9 +28,8 @@
 #define STAGE_BUF_BYTES 16
 
 static const char *const stage_names[] = {
-    [GK_STAGE_OFF] = "off",           [GK_STAGE_DUALWRITE] = "dualwrite",
-    [GK_STAGE_SHADOW] = "shadow",     [GK_STAGE_LIVE] = "live",
-    [GK_STAGE_RAMPDOWN] = "rampdown", [GK_STAGE_COMPLETE] = "complete",
+    [GK_STAGE_OFF] = "off",   [GK_STAGE_DUALWRITE] = "dualwrite", [GK_STAGE_SHADOW] = "shadow",
+    [GK_STAGE_LIVE] = "live", [GK_STAGE_RAMPDOWN] = "rampdown",   [GK_STAGE_COMPLETE] = "complete",
 };
 #define NSTAGES (sizeof(stage_names) / sizeof(stage_names[0]))
 
@@ -220,8 +219,7 @@ args_ok(gk_client *client, const char *flag_key, const gk_context *ctx, gk_stage
     size_t key_len = flag_key != NULL ? strnlen(flag_key, GK_FLAG_KEY_MAX) : 0;
 
     return out != NULL && out->size >= RESULT_MIN_SIZE && client != NULL && ctx != NULL &&
-           ops_size >= ops_min && key_len > 0 && key_len < GK_FLAG_KEY_MAX &&
-           stage_valid(fallback);
+           ops_size >= ops_min && key_len > 0 && key_len < GK_FLAG_KEY_MAX && stage_valid(fallback);
 }
 
 /* The smallest ops records the SDK accepts: everything up to and including `arg`. */
@@ -229,8 +227,8 @@ args_ok(gk_client *client, const char *flag_key, const gk_context *ctx, gk_stage
 #define WRITE_OPS_MIN_SIZE (offsetof(gk_migration_write_ops, arg) + sizeof(void *))
 
 gk_err
-gk_migration_read(gk_client *client, const char *flag_key, const gk_context *ctx,
-                  gk_stage fallback, const gk_migration_read_ops *ops, gk_migration_result *out)
+gk_migration_read(gk_client *client, const char *flag_key, const gk_context *ctx, gk_stage fallback,
+                  const gk_migration_read_ops *ops, gk_migration_result *out)
 {
     gk_migration_result r;
     side old_side = {0};
@@ -238,8 +236,8 @@ gk_migration_read(gk_client *client, const char *flag_key, const gk_context *ctx
     uint32_t ratio = 0;
     bool new_auth;
 
-    if (!args_ok(client, flag_key, ctx, fallback, ops != NULL ? ops->size : 0,
-                 READ_OPS_MIN_SIZE, out) ||
+    if (!args_ok(client, flag_key, ctx, fallback, ops != NULL ? ops->size : 0, READ_OPS_MIN_SIZE,
+                 out) ||
         ops->read_old == NULL || ops->read_new == NULL) {
         fill_einval(out, fallback);
         return GK_EINVAL;
@@ -293,8 +291,8 @@ gk_migration_write(gk_client *client, const char *flag_key, const gk_context *ct
     side *second = NULL;
     bool new_auth;
 
-    if (!args_ok(client, flag_key, ctx, fallback, ops != NULL ? ops->size : 0,
-                 WRITE_OPS_MIN_SIZE, out) ||
+    if (!args_ok(client, flag_key, ctx, fallback, ops != NULL ? ops->size : 0, WRITE_OPS_MIN_SIZE,
+                 out) ||
         ops->write_old == NULL || ops->write_new == NULL) {
         fill_einval(out, fallback);
         return GK_EINVAL;

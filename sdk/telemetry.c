@@ -188,13 +188,12 @@ agg_json(const agg *a)
 {
     return json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:I, s:I,"
                      " s:{s:o*, s:o*}}",
-                     "key", a->key, "stage", gk_stage_str(a->stage), "op", op_name(a->op),
-                     "calls", (json_int_t) a->calls, "invoked", "old",
-                     (json_int_t) a->invoked[0], "new", (json_int_t) a->invoked[1], "errors",
-                     "old", (json_int_t) a->errors[0], "new", (json_int_t) a->errors[1],
-                     "mismatches", (json_int_t) a->mismatches, "checks", (json_int_t) a->checks,
-                     "oldReads", (json_int_t) a->old_reads, "latencyUs", "old",
-                     side_json(a, 0), "new", side_json(a, 1));
+                     "key", a->key, "stage", gk_stage_str(a->stage), "op", op_name(a->op), "calls",
+                     (json_int_t) a->calls, "invoked", "old", (json_int_t) a->invoked[0], "new",
+                     (json_int_t) a->invoked[1], "errors", "old", (json_int_t) a->errors[0], "new",
+                     (json_int_t) a->errors[1], "mismatches", (json_int_t) a->mismatches, "checks",
+                     (json_int_t) a->checks, "oldReads", (json_int_t) a->old_reads, "latencyUs",
+                     "old", side_json(a, 0), "new", side_json(a, 1));
 }
 
 /* Encode a batch (NULL when out of memory). */

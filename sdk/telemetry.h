@@ -20,15 +20,15 @@
 
 /* Latency histogram: bucket i counts latencies < GKS_TELEMETRY_BOUND_US(i) µs and >= the bound
  * of i-1; the last bucket is unbounded. Bounds 1, 2, 4, ... 2^(n-2) µs (log-scale, base 2). */
-#define GKS_TELEMETRY_BUCKETS      26
-#define GKS_TELEMETRY_BOUND_US(i)  (UINT64_C(1) << (i))
+#define GKS_TELEMETRY_BUCKETS     26
+#define GKS_TELEMETRY_BOUND_US(i) (UINT64_C(1) << (i))
 /* How often the aggregates are sent, in ms. */
-#define GKS_TELEMETRY_INTERVAL_MS  1000
+#define GKS_TELEMETRY_INTERVAL_MS 1000
 /* How long gks_telemetry_close waits for its last batch to be queued and sent, in ms: at most
  * CLOSE_MS - LINGER_MS for a connected collector to take it, then LINGER_MS for the bytes to
  * leave before the socket closes. */
-#define GKS_TELEMETRY_CLOSE_MS     100
-#define GKS_TELEMETRY_LINGER_MS    10
+#define GKS_TELEMETRY_CLOSE_MS  100
+#define GKS_TELEMETRY_LINGER_MS 10
 
 typedef enum gks_telemetry_op {
     GKS_TELEMETRY_READ = 0,
@@ -42,8 +42,7 @@ typedef struct gks_telemetry gks_telemetry;
  * service  the client's name for batches; copied.
  * Returns GK_OK, GK_EINVAL (a URL nng cannot parse), GK_ENOMEM, GK_EIO; diag names the URL.
  */
-gk_err gks_telemetry_open(gks_telemetry **tp, const char *url, const char *service,
-                          gk_diag *diag);
+gk_err gks_telemetry_open(gks_telemetry **tp, const char *url, const char *service, gk_diag *diag);
 
 /*
  * gks_telemetry_close - stop the timer, send what is aggregated (bounded by

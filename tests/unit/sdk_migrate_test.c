@@ -216,8 +216,7 @@ START_TEST(test_eval_stage)
     ck_assert_int_eq(d.error_code, GK_ERROR_TYPE_MISMATCH);
 
     /* No such flag: the fallback, FLAG_NOT_FOUND. */
-    ck_assert_int_eq(gk_client_eval_stage(c, "orders.nothing", ctx, GK_STAGE_LIVE, &st, &d),
-                     GK_OK);
+    ck_assert_int_eq(gk_client_eval_stage(c, "orders.nothing", ctx, GK_STAGE_LIVE, &st, &d), GK_OK);
     ck_assert_int_eq(st, GK_STAGE_LIVE);
     ck_assert_int_eq(d.error_code, GK_ERROR_FLAG_NOT_FOUND);
 
@@ -237,8 +236,8 @@ static const struct {
     char returned;
     const char *writes;
 } table[] = {
-    {"off", "o", 'o', "o"},         {"dualwrite", "o", 'o', "on"}, {"shadow", "on", 'o', "on"},
-    {"live", "no", 'n', "no"},      {"rampdown", "n", 'n', "no"},  {"complete", "n", 'n', "n"},
+    {"off", "o", 'o', "o"},    {"dualwrite", "o", 'o', "on"}, {"shadow", "on", 'o', "on"},
+    {"live", "no", 'n', "no"}, {"rampdown", "n", 'n', "no"},  {"complete", "n", 'n', "n"},
 };
 
 START_TEST(test_read_each_stage)

@@ -166,10 +166,8 @@ compare(void *arg, const void *a, const void *b)
 static void
 do_read(gk_client *c, const gk_context *ctx)
 {
-    gk_migration_read_ops ops = {.size = sizeof(ops),
-                                 .read_old = origin_old,
-                                 .read_new = origin_new,
-                                 .compare = compare};
+    gk_migration_read_ops ops = {
+        .size = sizeof(ops), .read_old = origin_old, .read_new = origin_new, .compare = compare};
     gk_migration_result r = {.size = sizeof(r)};
 
     ck_assert_int_eq(gk_migration_read(c, FLAG, ctx, GK_STAGE_OFF, &ops, &r), GK_OK);
@@ -178,8 +176,8 @@ do_read(gk_client *c, const gk_context *ctx)
 static void
 do_write(gk_client *c, const gk_context *ctx)
 {
-    gk_migration_write_ops ops = {.size = sizeof(ops), .write_old = origin_old,
-                                  .write_new = origin_new};
+    gk_migration_write_ops ops = {
+        .size = sizeof(ops), .write_old = origin_old, .write_new = origin_new};
     gk_migration_result r = {.size = sizeof(r)};
 
     ck_assert_int_eq(gk_migration_write(c, FLAG, ctx, GK_STAGE_OFF, &ops, &r), GK_OK);
@@ -204,8 +202,7 @@ find_entry(const json_t *batch, const char *stage, const char *op)
     size_t i;
     const json_t *e;
 
-    json_array_foreach(flags, i, e)
-    {
+    json_array_foreach (flags, i, e) {
         if (strcmp(json_string_value(json_object_get(e, "key")), FLAG) == 0 &&
             strcmp(json_string_value(json_object_get(e, "stage")), stage) == 0 &&
             strcmp(json_string_value(json_object_get(e, "op")), op) == 0) {
@@ -225,8 +222,7 @@ bucket_sum(const json_t *entry, const char *side)
     const json_t *v;
 
     ck_assert_int_eq(json_array_size(buckets), GKS_TELEMETRY_BUCKETS);
-    json_array_foreach(buckets, i, v)
-    {
+    json_array_foreach (buckets, i, v) {
         sum += json_integer_value(v);
     }
     return sum;

@@ -77,8 +77,7 @@ batch(const char *key, const char *stage, const char *op, int calls, int old_rea
              "\"invoked\":{\"old\":%d,\"new\":%d},\"errors\":{\"old\":1,\"new\":2},"
              "\"mismatches\":3,\"checks\":4,\"oldReads\":%d,"
              "\"latencyUs\":{\"old\":{\"buckets\":%s},\"new\":{\"buckets\":%s}}}]}",
-             old_reads, key, stage, op, calls, calls, calls, old_reads, old_buckets,
-             new_buckets);
+             old_reads, key, stage, op, calls, calls, calls, old_reads, old_buckets, new_buckets);
     return buf;
 }
 
@@ -134,8 +133,8 @@ START_TEST(test_counters_and_percentiles)
     ck_assert_int_eq(at(f, "stages.shadow.read.latencyUs.new.p50"), 1);
     ck_assert_int_eq(at(f, "stages.shadow.read.latencyUs.new.p99"), 1);
     ck_assert_ptr_null(json_object_get(json_object_get(f, "stages"), "live"));
-    ck_assert_ptr_null(json_object_get(json_object_get(json_object_get(f, "stages"), "shadow"),
-                                       "write"));
+    ck_assert_ptr_null(
+        json_object_get(json_object_get(json_object_get(f, "stages"), "shadow"), "write"));
     json_decref(f);
 
     /* A second batch merges: counts add, histograms merge. Old is now 150 in bucket 3, 49 in
@@ -181,8 +180,7 @@ START_TEST(test_last_old_read_at)
     state = gkd_telemetry_state(tel);
     ck_assert_int_eq(json_object_size(state), 2);
     /* (flag keys hold dots: look them up directly) */
-    ck_assert_int_ge(at(json_object_get(state, "orders.a"), "lastOldReadAt"),
-                     (json_int_t) before);
+    ck_assert_int_ge(at(json_object_get(state, "orders.a"), "lastOldReadAt"), (json_int_t) before);
     ck_assert(is_null(json_object_get(state, "orders.b"), "lastOldReadAt"));
     json_decref(state);
 
@@ -208,7 +206,8 @@ START_TEST(test_malformed_ignored)
         "\"calls\":1}]}",
         "{\"v\":1,\"service\":\"s\",\"flags\":[{\"key\":\"\",\"stage\":\"live\",\"op\":\"read\","
         "\"calls\":1}]}",
-        "{\"v\":1,\"service\":\"s\",\"flags\":[{\"key\":\"k\",\"stage\":\"live\",\"op\":\"read\"}]}",
+        "{\"v\":1,\"service\":\"s\",\"flags\":[{\"key\":\"k\",\"stage\":\"live\",\"op\":\"read\"}]"
+        "}",
         "{\"v\":1,\"service\":\"s\",\"flags\":[{\"key\":\"k\",\"stage\":\"live\",\"op\":\"read\","
         "\"calls\":-1}]}",
         "{\"v\":1,\"service\":\"s\",\"flags\":[{\"key\":\"k\",\"stage\":\"live\",\"op\":\"read\","
