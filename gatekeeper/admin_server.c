@@ -33,6 +33,7 @@ struct gkd_admin_server {
     json_t *state;          /* the committed state, version `version` */
     uint64_t version;
     gkd_policy_vm *vm;      /* the admin path's policies */
+    uint64_t generation;    /* of the state last given to vm: every request gives a fresh one */
     json_t *jtis;           /* jti -> expiry (unix s): requests seen within the iat window */
 };
 
@@ -138,10 +139,48 @@ admin_vm(gkd_admin_server *s)
                 diag.line, diag.text);
     }
     gkd_policy_set_rele(set);
-    if (s->vm != NULL && gkd_policy_vm_set_state(s->vm, s->state, s->version) != GK_OK) {
-        return NULL;
+    if (s->vm != NULL) {
+        /*
+         * The stored state plus what telemetry knows now (state.telemetry: the last old-path read
+         * per flag, for the complete gate), so the policies never judge on old telemetry.
+         */
+        json_t *state = json_copy(s->state);
+        gk_err rv = GK_ENOMEM;
+
+        if (state != NULL && s->config.telemetry != NULL) {
+            json_object_set_new(state, "telemetry", gkd_telemetry_state(s->config.telemetry));
+        }
+        if (state != NULL) {
+            rv = gkd_policy_vm_set_state(s->vm, state, ++s->generation);
+        }
+        json_decref(state);
+        if (rv != GK_OK) {
+            return NULL;
+        }
     }
     return s->vm;
+}
+
+/* status: each migration flag's entry gets what telemetry counted for it, per stage. */
+static void
+add_telemetry(gkd_admin_server *s, json_t *result)
+{
+    json_t *entry;
+    size_t i;
+
+    if (s->config.telemetry == NULL) {
+        return;
+    }
+    json_array_foreach(json_object_get(result, "flags"), i, entry)
+    {
+        const char *kind = json_string_value(json_object_get(entry, "kind"));
+        if (kind != NULL && strcmp(kind, "migration") == 0) {
+            json_object_set_new(entry, "telemetry",
+                                gkd_telemetry_flag(s->config.telemetry,
+                                                   json_string_value(json_object_get(entry,
+                                                                                     "key"))));
+        }
+    }
 }
 
 /* The verdicts of a trace that denied (or failed), for the DENIED answer. */
@@ -605,6 +644,7 @@ handle(gkd_admin_server *s, const char *buf, size_t len, answer *a)
                     if (strcmp(req.op, "status") == 0) {
                         json_object_set_new(a->result, "version",
                                             json_integer((json_int_t) s->version));
+                        add_telemetry(s, a->result);
                     }
                 } else {
                     answer_error(a, out.error != GKP_ADMIN_OK ? out.error : GKP_ADMIN_INTERNAL,

@@ -22,6 +22,7 @@
 #include "publisher.h"
 #include "slot.h"
 #include "store.h"
+#include "telemetry.h"
 
 /* Default admin endpoint. */
 #define GKD_ADMIN_DEFAULT_URL "tcp://127.0.0.1:7401"
@@ -38,6 +39,7 @@ typedef struct gkd_admin_server_config {
     gkd_publisher *publisher;   /* change events; may be NULL */
     const char *environment;    /* passed to the policies, e.g. "prod" */
     const char *tls_cert;       /* PEM certificate + key for tls+tcp:// URLs; NULL: none */
+    gkd_telemetry *telemetry;   /* migration telemetry for the policies and status; may be NULL */
 } gkd_admin_server_config;
 
 /*

@@ -335,6 +335,7 @@ gkd_daemon_run(const gkd_daemon_config *config)
             .publisher = publisher,
             .environment = config->environment,
             .tls_cert = config->admin_tls_cert,
+            .telemetry = telemetry,
         };
         gk_err rv = gkd_admin_server_open(&admin, &ac, actors, admin_bound, &diag);
         actors = NULL; /* taken */
