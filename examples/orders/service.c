@@ -464,6 +464,9 @@ open_client(service *s, bool fresh)
     if (rv == GK_OK && fresh) {
         rv = gk_options_set_cache_disabled(opts, true);
     }
+    if (rv == GK_OK && o->timeout_ms > 0) {
+        rv = gk_options_set_timeout_ms(opts, o->timeout_ms);
+    }
     if (rv == GK_OK && o->check_ratio > 0) {
         rv = gk_options_set_check_ratio(opts, o->check_ratio);
     }
@@ -538,8 +541,17 @@ orders_service_stages(const orders_service_opts *o)
     for (int t = 0; t < s.tenants; t++) {
         gk_stage st = GK_STAGE_OFF;
         gk_detail d;
-        if (gk_client_eval_stage(s.client, o->flag, s.ctx[t], s.fallback, &st, &d) != GK_OK ||
-            d.reason == GK_REASON_ERROR) {
+        gk_err rv2;
+        /* An answer that did not come in time starts the SDK's back-off (at most 1 s): ask again
+         * for up to 3 s before counting the tenant as without a decision. */
+        for (int tries = 0;; tries++) {
+            rv2 = gk_client_eval_stage(s.client, o->flag, s.ctx[t], s.fallback, &st, &d);
+            if ((rv2 == GK_OK && d.reason != GK_REASON_ERROR) || tries >= 12) {
+                break;
+            }
+            sleep_until(now_s() + 0.25);
+        }
+        if (rv2 != GK_OK || d.reason == GK_REASON_ERROR) {
             errors++;
         } else if (d.reason == GK_REASON_DISABLED) {
             killed++;

@@ -34,6 +34,7 @@ typedef struct orders_service_opts {
     int readonly;           /* reads only */
     int quiet;              /* no per-second lines */
     unsigned check_ratio;   /* compare 1 in N shadow/live reads */
+    unsigned timeout_ms;    /* longest wait for one decision (the SDK's timeout_ms) */
 } orders_service_opts;
 
 /* orders_service_run - run until the duration is over or a signal; 0, or 1 on a set-up error. */
