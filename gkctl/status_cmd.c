@@ -244,7 +244,60 @@ backfill_cell(char *buf, size_t size, const json_t *backfill)
 
 #define NMCOLS 5
 
-/* The block of one migration flag: its schema, stage split, backfill and consumers. */
+/* A latency percentile cell: "123" (µs) or "-" without samples. */
+static const char *
+us_cell(char *buf, size_t size, const json_t *latency, const char *side, const char *pct)
+{
+    const json_t *v = json_object_get(json_object_get(latency, side), pct);
+
+    if (!json_is_integer(v)) {
+        return "-";
+    }
+    snprintf(buf, size, "%lld", (long long) json_integer_value(v));
+    return buf;
+}
+
+/*
+ * What the services' SDKs reported for one migration flag (the gatekeeper's telemetry): per stage
+ * and operation, calls, errors per side, mismatches of the sampled comparisons, and p50/p99 latency
+ * per side in µs.
+ */
+static void
+print_telemetry(const gkctl_opts *o, const json_t *telemetry)
+{
+    const json_t *stages = json_object_get(telemetry, "stages");
+    char p[4][32];
+
+    if (json_object_size(stages) == 0) {
+        printf("  telemetry: nothing reported yet (services report once a second)\n");
+        return;
+    }
+    printf("  %s%-10s %-5s %9s %8s %8s %10s %8s %8s %8s %8s%s\n", gkctl_color(o, "1"), "STAGE",
+           "OP", "CALLS", "ERR-OLD", "ERR-NEW", "MISMATCHES", "P50-OLD", "P99-OLD", "P50-NEW",
+           "P99-NEW", gkctl_color(o, "0"));
+    for (size_t i = 0; i < sizeof(stage_order) / sizeof(stage_order[0]); i++) {
+        static const char *const ops[] = {"read", "write"};
+        for (size_t k = 0; k < 2; k++) {
+            const json_t *op = json_object_get(json_object_get(stages, stage_order[i]), ops[k]);
+            const json_t *errors = json_object_get(op, "errors");
+            const json_t *latency = json_object_get(op, "latencyUs");
+            if (op == NULL) {
+                continue;
+            }
+            printf("  %-10s %-5s %9lld %8lld %8lld %10lld %8s %8s %8s %8s\n", stage_order[i],
+                   ops[k], (long long) json_integer_value(json_object_get(op, "calls")),
+                   (long long) json_integer_value(json_object_get(errors, "old")),
+                   (long long) json_integer_value(json_object_get(errors, "new")),
+                   (long long) json_integer_value(json_object_get(op, "mismatches")),
+                   us_cell(p[0], sizeof(p[0]), latency, "old", "p50"),
+                   us_cell(p[1], sizeof(p[1]), latency, "old", "p99"),
+                   us_cell(p[2], sizeof(p[2]), latency, "new", "p50"),
+                   us_cell(p[3], sizeof(p[3]), latency, "new", "p99"));
+        }
+    }
+}
+
+/* The block of one migration flag: its schema, stage split, backfill, consumers, telemetry. */
 static void
 print_migration(const gkctl_opts *o, const json_t *f)
 {
@@ -266,6 +319,9 @@ print_migration(const gkctl_opts *o, const json_t *f)
     printf("  stages:    %s\n", buf);
     backfill_cell(buf, sizeof buf, json_object_get(f, "backfill"));
     printf("  backfill:  %s\n", buf);
+    if (json_object_get(f, "telemetry") != NULL) {
+        print_telemetry(o, json_object_get(f, "telemetry"));
+    }
     if (json_array_size(consumers) == 0) {
         printf("  consumers: none registered for schema %s (gkctl consumer register)\n",
                gkctl_str(json_object_get(mig, "schema"), "?"));
