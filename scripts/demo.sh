@@ -215,8 +215,11 @@ phase "set-up"
 say "set-up: a gatekeeper on a fresh data directory ($demo), ports $port-$((port + 3))"
 "$gatekeeper" keygen --out "$demo/keys" > /dev/null
 key=$(ls "$demo"/keys/*.jwk | head -n 1)
-"$gkctl_bin" actor keygen --id rita --team team-orders --roles release-manager,owner \
-    --out "$demo/actors" --actors "$demo/actors.json" > /dev/null
+if ! "$gkctl_bin" actor keygen --id rita --team team-orders --roles release-manager,owner \
+    --out "$demo/actors" --actors "$demo/actors.json" > "$demo/keygen.out" 2>&1; then
+    cat "$demo/keygen.out" >&2
+    exit 1
+fi
 note "release manager: rita (team-orders; roles release-manager, owner), key $demo/actors/rita.jwk"
 export GK_ADMIN_URL="$admin" GK_ACTOR_KEY_FILE="$demo/actors/rita.jwk"
 
