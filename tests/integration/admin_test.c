@@ -28,6 +28,7 @@
 #include "admin.h"
 #include "b64url.h"
 #include "claims.h"
+#include "gk_admin_check.h"
 #include "gk_test.h"
 #include "jwk.h"
 #include "jws.h"
@@ -99,20 +100,6 @@ sign_as(const char *id, const unsigned char *sk, const char *op, const char *arg
     return req;
 }
 
-/* One admin request by test actor `actor`; the parsed reply. */
-static json_t *
-admin(const gkt_daemon *d, int actor, const char *op, const char *args, const char *why,
-      unsigned long long base)
-{
-    char *text = NULL;
-    json_t *root;
-
-    ck_assert_int_eq(gkt_admin(d, actor, op, args, why, base, &text), 0);
-    root = json_loads(text, 0, NULL);
-    ck_assert_msg(root != NULL, "admin reply is not JSON: %.800s", text);
-    free(text);
-    return root;
-}
 
 /* One admin request by ada (the admin actor the fixture adds). */
 static json_t *
@@ -126,41 +113,14 @@ admin_ada(const gkt_daemon *d, const char *op, const char *args, const char *why
     return reply;
 }
 
-/* Asserts an ok reply and returns its version. */
-static unsigned long long
-ok_version(const json_t *reply)
-{
-    char *text = json_dumps(reply, JSON_COMPACT);
 
-    ck_assert_msg(json_is_true(json_object_get(reply, "ok")), "expected ok, got %.800s", text);
-    ck_assert_msg(json_is_integer(json_object_get(reply, "version")), "no version: %.800s", text);
-    free(text);
-    return (unsigned long long) json_integer_value(json_object_get(reply, "version"));
-}
-
-/* Asserts a refusal named `error` whose message contains `needle` (NULL: any non-empty one). */
-static void
-expect_error(const json_t *reply, const char *error, const char *needle)
-{
-    char *text = json_dumps(reply, JSON_COMPACT);
-    const char *name = json_string_value(json_object_get(reply, "error"));
-    const char *message = json_string_value(json_object_get(reply, "message"));
-
-    ck_assert_msg(json_is_false(json_object_get(reply, "ok")), "expected %s, got %.800s", error,
-                  text);
-    ck_assert_msg(name != NULL && strcmp(name, error) == 0, "expected %s, got %.800s", error, text);
-    ck_assert_msg(message != NULL && strlen(message) > 10, "no clear message: %.800s", text);
-    ck_assert_msg(needle == NULL || strstr(message, needle) != NULL,
-                  "message lacks \"%s\": %.800s", needle, text);
-    free(text);
-}
 
 /* The state version (a status read by rita). */
 static unsigned long long
 state_version(const gkt_daemon *d)
 {
-    json_t *reply = admin(d, RITA, "status", NULL, NULL, 0);
-    unsigned long long v = ok_version(reply);
+    json_t *reply = gkt_admin_json(d, RITA, "status", NULL, NULL, 0);
+    unsigned long long v = gkt_expect_ok(reply);
 
     json_decref(reply);
     return v;
@@ -170,10 +130,10 @@ state_version(const gkt_daemon *d)
 static json_t *
 audit_log(const gkt_daemon *d, const char *args)
 {
-    json_t *reply = admin(d, RITA, "audit.log", args, NULL, 0);
+    json_t *reply = gkt_admin_json(d, RITA, "audit.log", args, NULL, 0);
     json_t *records;
 
-    ok_version(reply);
+    gkt_expect_ok(reply);
     records = json_object_get(json_object_get(reply, "result"), "records");
     ck_assert(json_is_array(records));
     json_incref(records);
@@ -221,8 +181,8 @@ flag_status(const gkt_daemon *d, const char *key)
     json_t *reply, *entry;
 
     snprintf(args, sizeof(args), "{\"key\":\"%s\"}", key);
-    reply = admin(d, RITA, "status", args, NULL, 0);
-    ok_version(reply);
+    reply = gkt_admin_json(d, RITA, "status", args, NULL, 0);
+    gkt_expect_ok(reply);
     entry = json_array_get(json_object_get(json_object_get(reply, "result"), "flags"), 0);
     ck_assert_ptr_nonnull(entry);
     ck_assert_str_eq(json_string_value(json_object_get(entry, "key")), key);
@@ -307,62 +267,6 @@ count_variant(const gkt_daemon *d, const char *key, const char *variant, int n,
     return hits;
 }
 
-/*
- * Checks that `reply` is DENIED with a verdict of `policy` whose reason contains `reason`, and
- * whose source is "<...>policy:<line>" pointing at a gk.deny line of the shipped file.
- */
-static void
-expect_denied_by(const json_t *reply, const char *policy, const char *reason)
-{
-    const json_t *verdicts = json_object_get(json_object_get(reply, "details"), "verdicts");
-    char *text = json_dumps(reply, JSON_COMPACT);
-    const json_t *v;
-    size_t i;
-    int found = 0;
-
-    expect_error(reply, "DENIED", NULL);
-    ck_assert_msg(json_is_array(verdicts) && json_array_size(verdicts) > 0,
-                  "no details.verdicts: %s", text);
-    json_array_foreach(verdicts, i, v)
-    {
-        const char *p = json_string_value(json_object_get(v, "policy"));
-        const char *r = json_string_value(json_object_get(v, "reason"));
-        const char *src = json_string_value(json_object_get(v, "source"));
-        const char *colon;
-        char path[4096], *file, *line;
-        long lineno;
-
-        if (p == NULL || strcmp(p, policy) != 0) {
-            continue;
-        }
-        found = 1;
-        ck_assert_msg(strcmp(json_string_value(json_object_get(v, "verdict")), "deny") == 0,
-                      "verdict is not deny: %s", text);
-        ck_assert_msg(r != NULL && strstr(r, reason) != NULL, "reason lacks \"%s\": %s", reason,
-                      text);
-        ck_assert_msg(src != NULL && strstr(src, policy) != NULL, "no source: %.800s", text);
-        colon = strrchr(src, ':');
-        ck_assert_ptr_nonnull(colon);
-        lineno = strtol(colon + 1, NULL, 10);
-        ck_assert_msg(lineno > 0, "no line in %s", src);
-        snprintf(path, sizeof(path), "%s/policies/%s", gkt_env("GK_SOURCE_DIR"), policy);
-        file = gkt_read_file(path);
-        ck_assert_ptr_nonnull(file);
-        line = file;
-        for (long n = 1; n < lineno && line != NULL; n++) {
-            line = strchr(line, '\n');
-            line = line != NULL ? line + 1 : NULL;
-        }
-        ck_assert_msg(line != NULL && strstr(line, "gk.deny") != NULL &&
-                          strstr(line, "gk.deny") < (strchr(line, '\n') != NULL
-                                                         ? strchr(line, '\n')
-                                                         : line + strlen(line)),
-                      "%s does not point at a gk.deny line", src);
-        free(file);
-    }
-    ck_assert_msg(found, "no verdict of %s: %s", policy, text);
-    free(text);
-}
 
 /*
  * Adds actor "ada" (team-platform, admin; key made once in main) to the daemon's actors file and
@@ -442,7 +346,7 @@ START_TEST(test_apply_get_list_dry_run)
     ck_assert_uint_eq(v0, n0);
     reply = admin_ada(&daemon_, "flag.apply", "{\"flags\":{\"orders.write_v2\":" WRITE_V2 "}}",
                       WHY);
-    v = ok_version(reply);
+    v = gkt_expect_ok(reply);
     ck_assert_uint_eq(v, v0 + 1);
     change = json_array_get(json_object_get(json_object_get(reply, "result"), "changes"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(change, "change")), "create");
@@ -452,15 +356,15 @@ START_TEST(test_apply_get_list_dry_run)
     ck_assert_str_eq(dc.variant, "off");
 
     /* flag.get returns the definition as applied; flag.list names it with its owner. */
-    reply = admin(&daemon_, RITA, "flag.get", "{\"key\":\"orders.write_v2\"}", NULL, 0);
-    ck_assert_uint_eq(ok_version(reply), v);
+    reply = gkt_admin_json(&daemon_, RITA, "flag.get", "{\"key\":\"orders.write_v2\"}", NULL, 0);
+    ck_assert_uint_eq(gkt_expect_ok(reply), v);
     def = json_object_get(json_object_get(reply, "result"), "definition");
     want = json_loads(WRITE_V2, 0, NULL);
     ck_assert(json_equal(def, want));
     json_decref(want);
     json_decref(reply);
-    reply = admin(&daemon_, VIC, "flag.list", NULL, NULL, 0);
-    ck_assert_uint_eq(ok_version(reply), v);
+    reply = gkt_admin_json(&daemon_, VIC, "flag.list", NULL, NULL, 0);
+    ck_assert_uint_eq(gkt_expect_ok(reply), v);
     list = json_object_get(json_object_get(reply, "result"), "flags");
     ck_assert_uint_eq(json_array_size(list), 4);
     json_array_foreach(list, i, def)
@@ -477,7 +381,7 @@ START_TEST(test_apply_get_list_dry_run)
     /* An update: tenant-7 becomes a target of "on". */
     reply = admin_ada(&daemon_, "flag.apply",
                       "{\"flags\":{\"orders.write_v2\":" WRITE_V2_TARGETED "}}", WHY);
-    ck_assert_uint_eq(ok_version(reply), v + 1);
+    ck_assert_uint_eq(gkt_expect_ok(reply), v + 1);
     change = json_array_get(json_object_get(json_object_get(reply, "result"), "changes"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(change, "change")), "update");
     json_decref(reply);
@@ -489,7 +393,7 @@ START_TEST(test_apply_get_list_dry_run)
     /* A dry run answers with the diff and changes nothing. */
     reply = admin_ada(&daemon_, "flag.apply",
                       "{\"dryRun\":true,\"flags\":{\"orders.write_v2\":" WRITE_V2 "}}", WHY);
-    ck_assert_uint_eq(ok_version(reply), v + 1);
+    ck_assert_uint_eq(gkt_expect_ok(reply), v + 1);
     ck_assert(json_is_true(json_object_get(json_object_get(reply, "result"), "dryRun")));
     change = json_array_get(json_object_get(json_object_get(reply, "result"), "changes"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(change, "change")), "update");
@@ -509,24 +413,24 @@ START_TEST(test_rollout_set)
     json_t *reply;
     int on;
 
-    reply = admin(&daemon_, RITA, "rollout.set", "{\"key\":\"orders.read_v2\",\"percent\":100}",
+    reply = gkt_admin_json(&daemon_, RITA, "rollout.set", "{\"key\":\"orders.read_v2\",\"percent\":100}",
                   WHY, 0);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     ck_assert(status_percent(&daemon_, "orders.read_v2") == 100.0);
     ck_assert_int_eq(count_variant(&daemon_, "orders.read_v2", "on", 40, v), 40);
     ck_assert_int_eq(decide(&daemon_, "orders.read_v2", "tenant-1001").reason, GK_REASON_SPLIT);
 
-    reply = admin(&daemon_, RITA, "rollout.set",
+    reply = gkt_admin_json(&daemon_, RITA, "rollout.set",
                   "{\"key\":\"orders.read_v2\",\"weights\":{\"off\":100000,\"on\":0}}", WHY, 0);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     ck_assert(status_percent(&daemon_, "orders.read_v2") == 0.0);
     ck_assert_int_eq(count_variant(&daemon_, "orders.read_v2", "on", 40, v), 0);
 
-    reply = admin(&daemon_, RITA, "rollout.set",
+    reply = gkt_admin_json(&daemon_, RITA, "rollout.set",
                   "{\"key\":\"orders.read_v2\",\"percent\":50,\"variant\":\"on\"}", WHY, 0);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     ck_assert(status_percent(&daemon_, "orders.read_v2") == 50.0);
     on = count_variant(&daemon_, "orders.read_v2", "on", 200, v);
@@ -540,7 +444,7 @@ END_TEST
 static unsigned long long
 step_ok(json_t *reply, unsigned long long v, double percent)
 {
-    ck_assert_uint_eq(ok_version(reply), v + 1);
+    ck_assert_uint_eq(gkt_expect_ok(reply), v + 1);
     json_decref(reply);
     ck_assert_msg(status_percent(&daemon_, "orders.read_v2") == percent, "percent is %g, not %g",
                   status_percent(&daemon_, "orders.read_v2"), percent);
@@ -551,7 +455,7 @@ step_ok(json_t *reply, unsigned long long v, double percent)
 static json_t *
 plan_step(const char *op, int force)
 {
-    return admin(&daemon_, RITA, op,
+    return gkt_admin_json(&daemon_, RITA, op,
                  force ? "{\"key\":\"orders.read_v2\",\"force\":true}" : "{\"key\":\"orders.read_v2\"}",
                  WHY, 0);
 }
@@ -565,7 +469,7 @@ START_TEST(test_rollout_plan)
 
     reply = admin_ada(&daemon_, "rollout.plan",
                       "{\"key\":\"orders.read_v2\",\"steps\":[5,50,100],\"holdSeconds\":3600}", WHY);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     st = flag_status(&daemon_, "orders.read_v2");
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(st, "plan"), "step")), -1);
@@ -575,32 +479,32 @@ START_TEST(test_rollout_plan)
     /* Inside the hold: refused, nothing written. */
     m = mark_take(&daemon_);
     reply = plan_step("rollout.advance", 0);
-    expect_error(reply, "INVALID_REQUEST", "holds for");
+    gkt_expect_error(reply, "INVALID_REQUEST", "holds for");
     json_decref(reply);
     mark_same(&daemon_, m);
     v = step_ok(plan_step("rollout.advance", 1), v, 50);
 
     /* Paused: even a forced advance is refused. */
     reply = admin_ada(&daemon_, "rollout.pause", "{\"key\":\"orders.read_v2\"}", WHY);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     st = flag_status(&daemon_, "orders.read_v2");
     ck_assert(json_is_true(json_object_get(json_object_get(st, "plan"), "paused")));
     json_decref(st);
     m = mark_take(&daemon_);
     reply = plan_step("rollout.advance", 1);
-    expect_error(reply, "INVALID_REQUEST", "paused");
+    gkt_expect_error(reply, "INVALID_REQUEST", "paused");
     json_decref(reply);
     mark_same(&daemon_, m);
     reply = admin_ada(&daemon_, "rollout.resume", "{\"key\":\"orders.read_v2\"}", WHY);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
 
     v = step_ok(plan_step("rollout.advance", 1), v, 100);
     ck_assert_int_eq(count_variant(&daemon_, "orders.read_v2", "on", 40, v), 40);
     m = mark_take(&daemon_);
     reply = plan_step("rollout.advance", 1);
-    expect_error(reply, "INVALID_REQUEST", "last step");
+    gkt_expect_error(reply, "INVALID_REQUEST", "last step");
     json_decref(reply);
     mark_same(&daemon_, m);
 
@@ -618,7 +522,7 @@ START_TEST(test_rollout_hold_expires)
 
     reply = admin_ada(&daemon_, "rollout.plan",
                       "{\"key\":\"orders.read_v2\",\"steps\":[10,20],\"holdSeconds\":1}", WHY);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     v = step_ok(plan_step("rollout.advance", 0), v, 10);
     nanosleep(&(struct timespec){2, 200000000}, NULL);
@@ -633,8 +537,8 @@ START_TEST(test_kill_unkill)
     json_t *reply, *st;
     decision dc;
 
-    reply = admin(&daemon_, RITA, "flag.kill", "{\"key\":\"orders.read_v2\"}", WHY, 0);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    reply = gkt_admin_json(&daemon_, RITA, "flag.kill", "{\"key\":\"orders.read_v2\"}", WHY, 0);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     dc = decide(&daemon_, "orders.read_v2", "tenant-1");
     ck_assert_uint_eq(dc.snapshot_version, v);
@@ -643,8 +547,8 @@ START_TEST(test_kill_unkill)
     ck_assert_str_eq(json_string_value(json_object_get(st, "state")), "DISABLED");
     json_decref(st);
 
-    reply = admin(&daemon_, RITA, "flag.unkill", "{\"key\":\"orders.read_v2\"}", WHY, 0);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    reply = gkt_admin_json(&daemon_, RITA, "flag.unkill", "{\"key\":\"orders.read_v2\"}", WHY, 0);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     dc = decide(&daemon_, "orders.read_v2", "tenant-1");
     ck_assert_uint_eq(dc.snapshot_version, v);
@@ -665,11 +569,11 @@ START_TEST(test_optin_and_delete)
 
     reply = admin_ada(&daemon_, "flag.apply", "{\"flags\":{\"orders.write_v2\":" WRITE_V2 "}}",
                       WHY);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     reply = admin_ada(&daemon_, "optin.add", "{\"key\":\"orders.write_v2\",\"consumer\":\"billing\"}",
                       WHY);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     st = flag_status(&daemon_, "orders.write_v2");
     ck_assert_uint_eq(json_array_size(json_object_get(st, "optIns")), 1);
@@ -680,17 +584,17 @@ START_TEST(test_optin_and_delete)
 
     reply = admin_ada(&daemon_, "optin.remove",
                       "{\"key\":\"orders.write_v2\",\"consumer\":\"billing\"}", WHY);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
     st = flag_status(&daemon_, "orders.write_v2");
     ck_assert_uint_eq(json_array_size(json_object_get(st, "optIns")), 0);
     json_decref(st);
 
     reply = admin_ada(&daemon_, "flag.delete", "{\"key\":\"orders.write_v2\"}", WHY);
-    ck_assert_uint_eq(ok_version(reply), ++v);
+    ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
     json_decref(reply);
-    reply = admin(&daemon_, RITA, "flag.get", "{\"key\":\"orders.write_v2\"}", NULL, 0);
-    expect_error(reply, "NOT_FOUND", "orders.write_v2");
+    reply = gkt_admin_json(&daemon_, RITA, "flag.get", "{\"key\":\"orders.write_v2\"}", NULL, 0);
+    gkt_expect_error(reply, "NOT_FOUND", "orders.write_v2");
     json_decref(reply);
     dc = decide(&daemon_, "orders.write_v2", "tenant-1");
     ck_assert_uint_eq(dc.snapshot_version, v);
@@ -721,9 +625,9 @@ START_TEST(test_commit_round_trip)
 
         snprintf(args, sizeof(args), "{\"key\":\"orders.read_v2\",\"percent\":%d}", i + 1);
         t0 = mono_us();
-        reply = admin(&daemon_, RITA, "rollout.set", args, WHY, 0);
+        reply = gkt_admin_json(&daemon_, RITA, "rollout.set", args, WHY, 0);
         us[i] = mono_us() - t0;
-        ck_assert_uint_eq(ok_version(reply), ++v);
+        ck_assert_uint_eq(gkt_expect_ok(reply), ++v);
         json_decref(reply);
     }
     qsort(us, 50, sizeof(us[0]), cmp_ll);
@@ -746,7 +650,7 @@ START_TEST(test_forged_signature)
                         (long long) time(NULL), &len);
     json_t *reply = send_raw(&daemon_, req, len);
 
-    expect_error(reply, "UNAUTHENTICATED", "rita");
+    gkt_expect_error(reply, "UNAUTHENTICATED", "rita");
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(reply, "message")),
                                  "signature"));
     json_decref(reply);
@@ -766,17 +670,17 @@ START_TEST(test_replay)
     json_t *reply = send_raw(&daemon_, req, len);
     mark m;
 
-    ck_assert_uint_eq(ok_version(reply), v + 1);
+    ck_assert_uint_eq(gkt_expect_ok(reply), v + 1);
     json_decref(reply);
     m = mark_take(&daemon_);
     reply = send_raw(&daemon_, req, len);
-    expect_error(reply, "REPLAYED", NULL);
+    gkt_expect_error(reply, "REPLAYED", NULL);
     json_decref(reply);
     mark_same(&daemon_, m);
 
     ck_assert_int_eq(gkt_daemon_restart(&daemon_, 0), 0);
     reply = send_raw(&daemon_, req, len);
-    expect_error(reply, "REPLAYED", NULL);
+    gkt_expect_error(reply, "REPLAYED", NULL);
     json_decref(reply);
     mark_same(&daemon_, m);
     free(req);
@@ -802,15 +706,15 @@ START_TEST(test_replay_large_request_after_restart)
              desc);
     req = sign_as("ada", ada_sk, "flag.apply", args, WHY, 0, (long long) time(NULL), &len);
     reply = send_raw(&daemon_, req, len);
-    ok_version(reply);
+    gkt_expect_ok(reply);
     json_decref(reply);
     reply = admin_ada(&daemon_, "flag.delete", "{\"key\":\"orders.bulk_v2\"}", WHY);
-    ok_version(reply);
+    gkt_expect_ok(reply);
     json_decref(reply);
     ck_assert_int_eq(gkt_daemon_restart(&daemon_, 0), 0);
     m = mark_take(&daemon_);
     reply = send_raw(&daemon_, req, len);
-    expect_error(reply, "REPLAYED", NULL);
+    gkt_expect_error(reply, "REPLAYED", NULL);
     json_decref(reply);
     mark_same(&daemon_, m);
     free(req);
@@ -832,7 +736,7 @@ START_TEST(test_unknown_actor)
     req = sign_as("mallory", sk, "flag.kill", "{\"key\":\"orders.read_v2\"}", WHY, 0,
                   (long long) time(NULL), &len);
     reply = send_raw(&daemon_, req, len);
-    expect_error(reply, "UNAUTHENTICATED", "mallory");
+    gkt_expect_error(reply, "UNAUTHENTICATED", "mallory");
     json_decref(reply);
     free(req);
     mark_same(&daemon_, m);
@@ -852,7 +756,7 @@ START_TEST(test_stale_and_future_iat)
                             (long long) time(NULL) + offsets[i], &len);
         json_t *reply = send_raw(&daemon_, req, len);
 
-        expect_error(reply, "STALE_REQUEST", offsets[i] < 0 ? "behind" : "ahead");
+        gkt_expect_error(reply, "STALE_REQUEST", offsets[i] < 0 ? "behind" : "ahead");
         json_decref(reply);
         free(req);
     }
@@ -897,10 +801,10 @@ START_TEST(test_malformed_requests)
     json_t *reply;
 
     reply = send_raw(&daemon_, "this is not JSON", 16);
-    expect_error(reply, "INVALID_REQUEST", NULL);
+    gkt_expect_error(reply, "INVALID_REQUEST", NULL);
     json_decref(reply);
     reply = send_raw(&daemon_, "{\"v\":1}", 7);
-    expect_error(reply, "INVALID_REQUEST", "request");
+    gkt_expect_error(reply, "INVALID_REQUEST", "request");
     json_decref(reply);
     reply = send_raw(&daemon_, "{\"v\":1,\"request\":\"abc\"}", 24);
     ck_assert_msg(strcmp(json_string_value(json_object_get(reply, "error")), "INVALID_REQUEST") ==
@@ -918,13 +822,13 @@ START_TEST(test_malformed_requests)
     req = envelope("{\"alg\":\"EdDSA\",\"kid\":\"rita\",\"typ\":\"gk-admin+jwt\"}", payload,
                    daemon_.actor_sk[RITA], NULL);
     reply = send_raw(&daemon_, req, strlen(req));
-    expect_error(reply, "INVALID_REQUEST", "\"op\"");
+    gkt_expect_error(reply, "INVALID_REQUEST", "\"op\"");
     json_decref(reply);
     free(req);
 
     /* An unknown op. */
-    reply = admin(&daemon_, RITA, "flag.explode", "{\"key\":\"orders.read_v2\"}", WHY, 0);
-    expect_error(reply, "INVALID_REQUEST", "flag.explode");
+    reply = gkt_admin_json(&daemon_, RITA, "flag.explode", "{\"key\":\"orders.read_v2\"}", WHY, 0);
+    gkt_expect_error(reply, "INVALID_REQUEST", "flag.explode");
     json_decref(reply);
     mark_same(&daemon_, m);
 }
@@ -945,7 +849,7 @@ START_TEST(test_alg_none)
     req = envelope("{\"alg\":\"none\",\"kid\":\"rita\",\"typ\":\"gk-admin+jwt\"}", payload, NULL,
                    "AAAA");
     reply = send_raw(&daemon_, req, strlen(req));
-    expect_error(reply, "UNAUTHENTICATED", "alg");
+    gkt_expect_error(reply, "UNAUTHENTICATED", "alg");
     json_decref(reply);
     free(req);
     mark_same(&daemon_, m);
@@ -957,15 +861,15 @@ END_TEST
 START_TEST(test_owner_denied_in_prod)
 {
     mark m = mark_take(&daemon_);
-    json_t *reply = admin(&daemon_, OWEN, "rollout.set",
+    json_t *reply = gkt_admin_json(&daemon_, OWEN, "rollout.set",
                           "{\"key\":\"orders.read_v2\",\"percent\":30}", WHY, 0);
 
-    expect_denied_by(reply, "security.lua",
+    gkt_expect_denied_by(reply, "security.lua",
                      "only a release-manager or an admin may change anything in prod; owen may "
                      "not rollout.set there");
     json_decref(reply);
-    reply = admin(&daemon_, OWEN, "flag.kill", "{\"key\":\"orders.read_v2\"}", WHY, 0);
-    expect_denied_by(reply, "security.lua", "may change anything in prod");
+    reply = gkt_admin_json(&daemon_, OWEN, "flag.kill", "{\"key\":\"orders.read_v2\"}", WHY, 0);
+    gkt_expect_denied_by(reply, "security.lua", "may change anything in prod");
     json_decref(reply);
     mark_same(&daemon_, m);
 }
@@ -984,11 +888,11 @@ START_TEST(test_viewer_denied)
 
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         char reason[160];
-        json_t *reply = admin(&daemon_, VIC, ops[i][0], ops[i][1], WHY, 0);
+        json_t *reply = gkt_admin_json(&daemon_, VIC, ops[i][0], ops[i][1], WHY, 0);
 
         snprintf(reason, sizeof(reason), "%s needs the role %s; vic holds viewer", ops[i][0],
                  ops[i][2]);
-        expect_denied_by(reply, "security.lua", reason);
+        gkt_expect_denied_by(reply, "security.lua", reason);
         json_decref(reply);
     }
     mark_same(&daemon_, m);
@@ -998,16 +902,16 @@ END_TEST
 START_TEST(test_short_why_denied)
 {
     mark m = mark_take(&daemon_);
-    json_t *reply = admin(&daemon_, RITA, "rollout.set",
+    json_t *reply = gkt_admin_json(&daemon_, RITA, "rollout.set",
                           "{\"key\":\"orders.read_v2\",\"percent\":30}", "too short", 0);
 
-    expect_denied_by(reply, "security.lua", "every change needs a reason");
+    gkt_expect_denied_by(reply, "security.lua", "every change needs a reason");
     json_decref(reply);
-    reply = admin(&daemon_, RITA, "flag.kill", "{\"key\":\"orders.read_v2\"}", NULL, 0);
-    expect_denied_by(reply, "security.lua", "every change needs a reason");
+    reply = gkt_admin_json(&daemon_, RITA, "flag.kill", "{\"key\":\"orders.read_v2\"}", NULL, 0);
+    gkt_expect_denied_by(reply, "security.lua", "every change needs a reason");
     json_decref(reply);
-    reply = admin(&daemon_, RITA, "flag.kill", "{\"key\":\"orders.read_v2\"}", "   padded   ", 0);
-    expect_denied_by(reply, "security.lua", "every change needs a reason");
+    reply = gkt_admin_json(&daemon_, RITA, "flag.kill", "{\"key\":\"orders.read_v2\"}", "   padded   ", 0);
+    gkt_expect_denied_by(reply, "security.lua", "every change needs a reason");
     json_decref(reply);
     mark_same(&daemon_, m);
 }
@@ -1016,11 +920,11 @@ END_TEST
 START_TEST(test_rollout_without_owner_denied)
 {
     mark m = mark_take(&daemon_);
-    json_t *reply = admin(&daemon_, RITA, "rollout.set",
+    json_t *reply = gkt_admin_json(&daemon_, RITA, "rollout.set",
                           "{\"key\":\"checkout.theme\",\"percent\":10,\"variant\":\"dark\"}", WHY,
                           0);
 
-    expect_denied_by(reply, "security.lua", "flag checkout.theme has no owner");
+    gkt_expect_denied_by(reply, "security.lua", "flag checkout.theme has no owner");
     json_decref(reply);
     mark_same(&daemon_, m);
 }
@@ -1033,14 +937,14 @@ START_TEST(test_release_manager_limits)
     json_t *reply;
 
     /* A new flag for team-orders: only that team or an admin may create it. */
-    reply = admin(&daemon_, RITA, "flag.apply", "{\"flags\":{\"orders.write_v2\":" WRITE_V2 "}}",
+    reply = gkt_admin_json(&daemon_, RITA, "flag.apply", "{\"flags\":{\"orders.write_v2\":" WRITE_V2 "}}",
                   WHY, 0);
-    expect_denied_by(reply, "ownership.lua",
+    gkt_expect_denied_by(reply, "ownership.lua",
                      "only team-orders or an admin may flag.create flag orders.write_v2");
     json_decref(reply);
     /* Nor delete one: no release-manager override for flag.delete. */
-    reply = admin(&daemon_, RITA, "flag.delete", "{\"key\":\"orders.read_v2\"}", WHY, 0);
-    expect_denied_by(reply, "ownership.lua",
+    reply = gkt_admin_json(&daemon_, RITA, "flag.delete", "{\"key\":\"orders.read_v2\"}", WHY, 0);
+    gkt_expect_denied_by(reply, "ownership.lua",
                      "only team-orders or an admin may flag.delete flag orders.read_v2");
     json_decref(reply);
     mark_same(&daemon_, m);
@@ -1055,13 +959,13 @@ END_TEST
 START_TEST(test_owner_apply_denied_in_prod)
 {
     mark m = mark_take(&daemon_);
-    json_t *reply = admin(&daemon_, OWEN, "flag.apply",
+    json_t *reply = gkt_admin_json(&daemon_, OWEN, "flag.apply",
                           "{\"flags\":{\"orders.read_v2\":{\"description\":\"changed in prod\","
                           "\"owner\":\"team-orders\",\"variants\":{\"off\":false,\"on\":true},"
                           "\"defaultVariant\":\"on\"}}}",
                           WHY, 0);
 
-    expect_denied_by(reply, "security.lua", "may change anything in prod");
+    gkt_expect_denied_by(reply, "security.lua", "may change anything in prod");
     json_decref(reply);
     mark_same(&daemon_, m);
 }
@@ -1070,11 +974,11 @@ END_TEST
 START_TEST(test_owner_plan_denied_in_prod)
 {
     mark m = mark_take(&daemon_);
-    json_t *reply = admin(&daemon_, OWEN, "rollout.plan",
+    json_t *reply = gkt_admin_json(&daemon_, OWEN, "rollout.plan",
                           "{\"key\":\"orders.read_v2\",\"steps\":[50,100],\"holdSeconds\":0}",
                           WHY, 0);
 
-    expect_denied_by(reply, "security.lua", "may change anything in prod");
+    gkt_expect_denied_by(reply, "security.lua", "may change anything in prod");
     json_decref(reply);
     mark_same(&daemon_, m);
 }
@@ -1083,12 +987,12 @@ END_TEST
 START_TEST(test_viewer_apply_denied)
 {
     mark m = mark_take(&daemon_);
-    json_t *reply = admin(&daemon_, VIC, "flag.apply",
+    json_t *reply = gkt_admin_json(&daemon_, VIC, "flag.apply",
                           "{\"flags\":{\"growth.banner\":{\"owner\":\"team-growth\","
                           "\"variants\":{\"off\":false,\"on\":true},\"defaultVariant\":\"on\"}}}",
                           WHY, 0);
 
-    expect_denied_by(reply, "security.lua", "vic");
+    gkt_expect_denied_by(reply, "security.lua", "vic");
     json_decref(reply);
     mark_same(&daemon_, m);
 }
@@ -1106,29 +1010,29 @@ START_TEST(test_ownership_in_staging)
     ck_assert_int_eq(gkt_daemon_start(&d, data_path("flags.json"), shipped_policies("staging")),
                      0);
     add_admin_actor(&d);
-    reply = admin(&d, OWEN, "rollout.set", "{\"key\":\"orders.read_v2\",\"percent\":30}", WHY, 0);
-    ck_assert_uint_eq(ok_version(reply), 2);
+    reply = gkt_admin_json(&d, OWEN, "rollout.set", "{\"key\":\"orders.read_v2\",\"percent\":30}", WHY, 0);
+    ck_assert_uint_eq(gkt_expect_ok(reply), 2);
     json_decref(reply);
 
     /* rita may not create a flag for team-checkout; ada (admin) may. */
-    reply = admin(&d, RITA, "flag.apply",
+    reply = gkt_admin_json(&d, RITA, "flag.apply",
                   "{\"flags\":{\"checkout.banner\":{\"owner\":\"team-checkout\","
                   "\"variants\":{\"off\":false,\"on\":true},\"defaultVariant\":\"off\"}}}",
                   WHY, 0);
-    expect_denied_by(reply, "ownership.lua", "checkout.banner");
+    gkt_expect_denied_by(reply, "ownership.lua", "checkout.banner");
     json_decref(reply);
     req = sign_as("ada", ada_sk, "flag.apply",
                   "{\"flags\":{\"checkout.banner\":{\"owner\":\"team-checkout\","
                   "\"variants\":{\"off\":false,\"on\":true},\"defaultVariant\":\"off\"}}}",
                   WHY, 0, (long long) time(NULL), &len);
     reply = send_raw(&d, req, len);
-    ck_assert_uint_eq(ok_version(reply), 3);
+    ck_assert_uint_eq(gkt_expect_ok(reply), 3);
     json_decref(reply);
     free(req);
 
     m = (mark){state_version(&d), audit_count(&d)};
-    reply = admin(&d, OWEN, "rollout.set", "{\"key\":\"checkout.banner\",\"percent\":30}", WHY, 0);
-    expect_denied_by(reply, "ownership.lua",
+    reply = gkt_admin_json(&d, OWEN, "rollout.set", "{\"key\":\"checkout.banner\",\"percent\":30}", WHY, 0);
+    gkt_expect_denied_by(reply, "ownership.lua",
                      "only team-checkout, a release-manager or an admin may rollout.set flag "
                      "checkout.banner");
     json_decref(reply);
@@ -1190,11 +1094,11 @@ START_TEST(test_conflict)
         }
         pthread_barrier_destroy(&barrier);
         ck_assert_msg(winner >= 0, "neither change succeeded");
-        ck_assert_uint_eq(ok_version(reply[winner]), v + 1);
+        ck_assert_uint_eq(gkt_expect_ok(reply[winner]), v + 1);
         {
             const json_t *loser = reply[1 - winner];
             const json_t *details = json_object_get(loser, "details");
-            expect_error(loser, "CONFLICT", NULL);
+            gkt_expect_error(loser, "CONFLICT", NULL);
             ck_assert_int_eq(json_integer_value(json_object_get(details, "base")), (json_int_t) v);
             ck_assert_int_eq(json_integer_value(json_object_get(details, "current")),
                              (json_int_t) v + 1);
@@ -1206,8 +1110,8 @@ START_TEST(test_conflict)
             json_t *redo;
             snprintf(args, sizeof(args), "{\"key\":\"orders.read_v2\",\"percent\":%d}",
                      10 + round * 10 + (1 - winner));
-            redo = admin(&daemon_, RITA, "rollout.set", args, WHY, v + 1);
-            ck_assert_uint_eq(ok_version(redo), v + 2);
+            redo = gkt_admin_json(&daemon_, RITA, "rollout.set", args, WHY, v + 1);
+            ck_assert_uint_eq(gkt_expect_ok(redo), v + 2);
             json_decref(redo);
             ck_assert(status_percent(&daemon_, "orders.read_v2") == 10 + round * 10 + (1 - winner));
         }
@@ -1230,8 +1134,8 @@ audit_show(const gkt_daemon *d, long long seq)
     json_t *reply, *record;
 
     snprintf(args, sizeof(args), "{\"seq\":%lld}", seq);
-    reply = admin(d, VIC, "audit.show", args, NULL, 0);
-    ok_version(reply);
+    reply = gkt_admin_json(d, VIC, "audit.show", args, NULL, 0);
+    gkt_expect_ok(reply);
     record = json_object_get(json_object_get(reply, "result"), "record");
     ck_assert_ptr_nonnull(record);
     json_incref(record);
@@ -1270,16 +1174,16 @@ START_TEST(test_audit)
 
     reply = admin_ada(&daemon_, "flag.apply", "{\"flags\":{\"orders.write_v2\":" WRITE_V2 "}}",
                       WHY);
-    ok_version(reply);
+    gkt_expect_ok(reply);
     json_decref(reply);
     req = sign_as("rita", daemon_.actor_sk[RITA], "flag.kill", "{\"key\":\"orders.read_v2\"}",
                   "stop the bleeding, INC-42", 0, (long long) time(NULL), &len);
     reply = send_raw(&daemon_, req, len);
-    seq_kill = ok_version(reply);
+    seq_kill = gkt_expect_ok(reply);
     json_decref(reply);
-    reply = admin(&daemon_, RITA, "rollout.set", "{\"key\":\"orders.write_v2\",\"percent\":20}",
+    reply = gkt_admin_json(&daemon_, RITA, "rollout.set", "{\"key\":\"orders.write_v2\",\"percent\":20}",
                   WHY, 0);
-    ok_version(reply);
+    gkt_expect_ok(reply);
     json_decref(reply);
     n = state_version(&daemon_);
     ck_assert_uint_eq(n, 4);
@@ -1386,12 +1290,12 @@ START_TEST(test_audit)
                      "0000000000000000000000000000000000000000000000000000000000000000");
     json_decref(rec);
 
-    reply = admin(&daemon_, RITA, "audit.show", "{\"seq\":999}", NULL, 0);
-    expect_error(reply, "NOT_FOUND", "999");
+    reply = gkt_admin_json(&daemon_, RITA, "audit.show", "{\"seq\":999}", NULL, 0);
+    gkt_expect_error(reply, "NOT_FOUND", "999");
     json_decref(reply);
 
-    reply = admin(&daemon_, VIC, "audit.verify", NULL, NULL, 0);
-    ok_version(reply);
+    reply = gkt_admin_json(&daemon_, VIC, "audit.verify", NULL, NULL, 0);
+    gkt_expect_ok(reply);
     ck_assert(json_is_true(json_object_get(json_object_get(reply, "result"), "ok")));
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(reply, "result"), "records")),
                      (json_int_t) n);

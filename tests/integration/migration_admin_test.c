@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "claims.h"
+#include "gk_admin_check.h"
 #include "gk_test.h"
 #include "jwk.h"
 #include "jws.h"
@@ -30,106 +31,9 @@ static gkt_daemon daemon_;
 #define WHY "orders v2 migration, ticket OPS-4242"
 #define FLAG "orders.v2_migration"
 
-/* One admin request by test actor `actor`; the parsed reply. */
-static json_t *
-admin(const gkt_daemon *d, int actor, const char *op, const char *args, const char *why,
-      unsigned long long base)
-{
-    char *text = NULL;
-    json_t *root;
 
-    ck_assert_int_eq(gkt_admin(d, actor, op, args, why, base, &text), 0);
-    root = json_loads(text, 0, NULL);
-    ck_assert_msg(root != NULL, "admin reply is not JSON: %.800s", text);
-    free(text);
-    return root;
-}
 
-/* Asserts an ok reply and returns its version. */
-static unsigned long long
-ok_version(const json_t *reply)
-{
-    char *text = json_dumps(reply, JSON_COMPACT);
 
-    ck_assert_msg(json_is_true(json_object_get(reply, "ok")), "expected ok, got %.800s", text);
-    ck_assert_msg(json_is_integer(json_object_get(reply, "version")), "no version: %.800s", text);
-    free(text);
-    return (unsigned long long) json_integer_value(json_object_get(reply, "version"));
-}
-
-/* Asserts a refusal named `error` whose message contains `needle` (NULL: any non-empty one). */
-static void
-expect_error(const json_t *reply, const char *error, const char *needle)
-{
-    char *text = json_dumps(reply, JSON_COMPACT);
-    const char *name = json_string_value(json_object_get(reply, "error"));
-    const char *message = json_string_value(json_object_get(reply, "message"));
-
-    ck_assert_msg(json_is_false(json_object_get(reply, "ok")), "expected %s, got %.800s", error,
-                  text);
-    ck_assert_msg(name != NULL && strcmp(name, error) == 0, "expected %s, got %.800s", error, text);
-    ck_assert_msg(message != NULL && strlen(message) > 10, "no clear message: %.800s", text);
-    ck_assert_msg(needle == NULL || strstr(message, needle) != NULL,
-                  "message lacks \"%s\": %.800s", needle, text);
-    free(text);
-}
-
-/*
- * Checks that `reply` is DENIED with a verdict of `policy` whose reason contains `reason`, and
- * whose source is "<...>policy:<line>" pointing at a gk.deny line of the shipped file.
- */
-static void
-expect_denied_by(const json_t *reply, const char *policy, const char *reason)
-{
-    const json_t *verdicts = json_object_get(json_object_get(reply, "details"), "verdicts");
-    char *text = json_dumps(reply, JSON_COMPACT);
-    const json_t *v;
-    size_t i;
-    int found = 0;
-
-    expect_error(reply, "DENIED", NULL);
-    ck_assert_msg(json_is_array(verdicts) && json_array_size(verdicts) > 0,
-                  "no details.verdicts: %s", text);
-    json_array_foreach(verdicts, i, v)
-    {
-        const char *p = json_string_value(json_object_get(v, "policy"));
-        const char *r = json_string_value(json_object_get(v, "reason"));
-        const char *src = json_string_value(json_object_get(v, "source"));
-        const char *colon;
-        char path[4096], *file, *line;
-        long lineno;
-
-        if (p == NULL || strcmp(p, policy) != 0) {
-            continue;
-        }
-        found = 1;
-        ck_assert_msg(strcmp(json_string_value(json_object_get(v, "verdict")), "deny") == 0,
-                      "verdict is not deny: %s", text);
-        ck_assert_msg(r != NULL && strstr(r, reason) != NULL, "reason lacks \"%s\": %s", reason,
-                      text);
-        ck_assert_msg(src != NULL && strstr(src, policy) != NULL, "no source: %.800s", text);
-        colon = strrchr(src, ':');
-        ck_assert_ptr_nonnull(colon);
-        lineno = strtol(colon + 1, NULL, 10);
-        ck_assert_msg(lineno > 0, "no line in %s", src);
-        snprintf(path, sizeof(path), "%s/policies/%s", gkt_env("GK_SOURCE_DIR"), policy);
-        file = gkt_read_file(path);
-        ck_assert_ptr_nonnull(file);
-        line = file;
-        for (long n = 1; n < lineno && line != NULL; n++) {
-            line = strchr(line, '\n');
-            line = line != NULL ? line + 1 : NULL;
-        }
-        ck_assert_msg(line != NULL && strstr(line, "gk.deny") != NULL &&
-                          strstr(line, "gk.deny") < (strchr(line, '\n') != NULL
-                                                         ? strchr(line, '\n')
-                                                         : line + strlen(line)),
-                      "%s does not point at a gk.deny line", src);
-        free(file);
-    }
-    ck_assert_msg(found, "no verdict of %s: %s", policy, text);
-    free(text);
-}
 
 
 /* The variant of a signed decision for FLAG with `tenant` and (when not NULL) `service`. */
@@ -181,9 +85,9 @@ expect_variant(const char *tenant, const char *service, const char *want)
 static void
 change_ok(const char *op, const char *args)
 {
-    json_t *reply = admin(&daemon_, RITA, op, args, WHY, 0);
+    json_t *reply = gkt_admin_json(&daemon_, RITA, op, args, WHY, 0);
 
-    ok_version(reply);
+    gkt_expect_ok(reply);
     json_decref(reply);
 }
 
@@ -191,9 +95,9 @@ change_ok(const char *op, const char *args)
 static void
 change_denied(const char *op, const char *args, const char *policy, const char *reason)
 {
-    json_t *reply = admin(&daemon_, RITA, op, args, WHY, 0);
+    json_t *reply = gkt_admin_json(&daemon_, RITA, op, args, WHY, 0);
 
-    expect_denied_by(reply, policy, reason);
+    gkt_expect_denied_by(reply, policy, reason);
     json_decref(reply);
 }
 
@@ -255,10 +159,10 @@ stop(void)
 static json_t *
 status(void)
 {
-    json_t *reply = admin(&daemon_, RITA, "status", "{\"key\":\"" FLAG "\"}", NULL, 0);
+    json_t *reply = gkt_admin_json(&daemon_, RITA, "status", "{\"key\":\"" FLAG "\"}", NULL, 0);
     json_t *entry;
 
-    ok_version(reply);
+    gkt_expect_ok(reply);
     entry = json_array_get(json_object_get(json_object_get(reply, "result"), "flags"), 0);
     ck_assert_ptr_nonnull(entry);
     json_incref(entry);
@@ -293,8 +197,8 @@ START_TEST(test_migration_walk)
                                  ",\"mode\":\"BACKWARD\",\"owner\":\"team-platform\","
                                  "\"pii\":[\"customer_name\"]}");
     change_ok("flag.apply", MIGRATION_FLAG);
-    reply = admin(&daemon_, RITA, "flag.get", "{\"key\":\"" FLAG "\"}", NULL, 0);
-    ok_version(reply);
+    reply = gkt_admin_json(&daemon_, RITA, "flag.get", "{\"key\":\"" FLAG "\"}", NULL, 0);
+    gkt_expect_ok(reply);
     ck_assert_str_eq(json_string_value(json_object_get(
                          json_object_get(json_object_get(reply, "result"), "definition"),
                          "defaultVariant")),
@@ -310,24 +214,24 @@ START_TEST(test_migration_walk)
     rollout_denied("{\"off\":50000,\"dualwrite\":50000}", "gate 'leave off'");
 
     /* An incompatible v2 is refused with its violations, a compatible one registered. */
-    reply = admin(&daemon_, RITA, "schema.register", "{\"name\":\"orders\",\"schema\":" V2_BAD "}",
+    reply = gkt_admin_json(&daemon_, RITA, "schema.register", "{\"name\":\"orders\",\"schema\":" V2_BAD "}",
                   WHY, 0);
-    expect_denied_by(reply, "compatibility.lua", "is not BACKWARD compatible");
+    gkt_expect_denied_by(reply, "compatibility.lua", "is not BACKWARD compatible");
     violations = json_object_get(json_array_get(json_object_get(json_object_get(reply, "details"),
                                                                 "verdicts"),
                                                 0),
                                  "violations");
     ck_assert_msg(json_array_size(violations) >= 1, "no violations in the refusal");
     json_decref(reply);
-    reply = admin(&daemon_, RITA, "schema.register", "{\"name\":\"orders\",\"schema\":" V2 "}",
+    reply = gkt_admin_json(&daemon_, RITA, "schema.register", "{\"name\":\"orders\",\"schema\":" V2 "}",
                   WHY, 0);
-    ok_version(reply);
+    gkt_expect_ok(reply);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(reply, "result"),
                                                         "version")),
                      2);
     json_decref(reply);
-    reply = admin(&daemon_, VIC, "schema.get", "{\"name\":\"orders\",\"version\":1}", NULL, 0);
-    ok_version(reply);
+    reply = gkt_admin_json(&daemon_, VIC, "schema.get", "{\"name\":\"orders\",\"version\":1}", NULL, 0);
+    gkt_expect_ok(reply);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(reply, "result"),
                                                         "versions")),
                      2);
@@ -405,8 +309,8 @@ START_TEST(test_bootstrapped_migration_flag_has_its_stages)
     snprintf(flags, sizeof(flags), "%s/integration/flags-migration.json",
              gkt_env("GK_TEST_DATA"));
     ck_assert_int_eq(gkt_daemon_start(&d, flags, extra), 0);
-    reply = admin(&d, RITA, "flag.get", "{\"key\":\"" FLAG "\"}", NULL, 0);
-    ok_version(reply);
+    reply = gkt_admin_json(&d, RITA, "flag.get", "{\"key\":\"" FLAG "\"}", NULL, 0);
+    gkt_expect_ok(reply);
     def = json_object_get(json_object_get(reply, "result"), "definition");
     variants = json_object_get(def, "variants");
     ck_assert_uint_eq(json_object_size(variants), 6);
@@ -422,32 +326,32 @@ START_TEST(test_refusals)
     json_t *reply;
 
     /* A new schema needs a mode; a consumer needs its versions and owner. */
-    reply = admin(&daemon_, RITA, "schema.register", "{\"name\":\"orders\",\"schema\":" V1 "}",
+    reply = gkt_admin_json(&daemon_, RITA, "schema.register", "{\"name\":\"orders\",\"schema\":" V1 "}",
                   WHY, 0);
-    expect_error(reply, "INVALID_REQUEST", "a new schema needs \"mode\"");
+    gkt_expect_error(reply, "INVALID_REQUEST", "a new schema needs \"mode\"");
     json_decref(reply);
-    reply = admin(&daemon_, RITA, "consumer.register", "{\"name\":\"billing\",\"schema\":\"orders\"}",
+    reply = gkt_admin_json(&daemon_, RITA, "consumer.register", "{\"name\":\"billing\",\"schema\":\"orders\"}",
                   WHY, 0);
-    expect_error(reply, "INVALID_REQUEST", "consumer.register takes");
+    gkt_expect_error(reply, "INVALID_REQUEST", "consumer.register takes");
     json_decref(reply);
     /* backfill.done of an ordinary flag. */
-    reply = admin(&daemon_, RITA, "backfill.done", "{\"key\":\"orders.read_v2\"}", WHY, 0);
-    expect_error(reply, "INVALID_REQUEST", "not a migration flag");
+    reply = gkt_admin_json(&daemon_, RITA, "backfill.done", "{\"key\":\"orders.read_v2\"}", WHY, 0);
+    gkt_expect_error(reply, "INVALID_REQUEST", "not a migration flag");
     json_decref(reply);
     /* A viewer may read schemas but not register one; owen may not register for team-platform. */
-    reply = admin(&daemon_, VIC, "schema.list", NULL, NULL, 0);
-    ok_version(reply);
+    reply = gkt_admin_json(&daemon_, VIC, "schema.list", NULL, NULL, 0);
+    gkt_expect_ok(reply);
     json_decref(reply);
-    reply = admin(&daemon_, VIC, "schema.register",
+    reply = gkt_admin_json(&daemon_, VIC, "schema.register",
                   "{\"name\":\"orders\",\"schema\":" V1 ",\"mode\":\"BACKWARD\"}", WHY, 0);
-    expect_error(reply, "DENIED", NULL);
+    gkt_expect_error(reply, "DENIED", NULL);
     json_decref(reply);
     /* A migration flag without bucketBy does not build. */
-    reply = admin(&daemon_, RITA, "flag.apply",
+    reply = gkt_admin_json(&daemon_, RITA, "flag.apply",
                   "{\"flags\":{\"m\":{\"owner\":\"team-platform\",\"kind\":\"migration\","
                   "\"migration\":{\"schema\":\"orders\",\"from\":1,\"to\":2}}}}",
                   WHY, 0);
-    expect_error(reply, "INVALID_REQUEST", "needs \"bucketBy\"");
+    gkt_expect_error(reply, "INVALID_REQUEST", "needs \"bucketBy\"");
     json_decref(reply);
 }
 END_TEST
