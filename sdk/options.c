@@ -130,24 +130,31 @@ gk_options_set_cache_disabled(gk_options *opts, bool disabled)
     return GK_OK;
 }
 
-gk_err
-gk_options_set_events_endpoint(gk_options *opts, const char *url)
+/* Replaces an optional endpoint: a copy of url, or none (and *off set) for NULL or "". */
+static gk_err
+set_optional_endpoint(char **field, bool *off, const char *url)
 {
     char *copy = NULL;
 
-    if (opts == NULL) {
-        return GK_EINVAL;
-    }
     if (url != NULL && url[0] != '\0') {
         copy = dup_string(url);
         if (copy == NULL) {
             return GK_ENOMEM;
         }
     }
-    free(opts->events_endpoint);
-    opts->events_endpoint = copy;
-    opts->events_off = copy == NULL;
+    free(*field);
+    *field = copy;
+    *off = copy == NULL;
     return GK_OK;
+}
+
+gk_err
+gk_options_set_events_endpoint(gk_options *opts, const char *url)
+{
+    if (opts == NULL) {
+        return GK_EINVAL;
+    }
+    return set_optional_endpoint(&opts->events_endpoint, &opts->events_off, url);
 }
 
 gk_err
@@ -163,21 +170,10 @@ gk_options_set_check_ratio(gk_options *opts, uint32_t ratio)
 gk_err
 gk_options_set_telemetry_endpoint(gk_options *opts, const char *url)
 {
-    char *copy = NULL;
-
     if (opts == NULL) {
         return GK_EINVAL;
     }
-    if (url != NULL && url[0] != '\0') {
-        copy = dup_string(url);
-        if (copy == NULL) {
-            return GK_ENOMEM;
-        }
-    }
-    free(opts->telemetry_endpoint);
-    opts->telemetry_endpoint = copy;
-    opts->telemetry_off = copy == NULL;
-    return GK_OK;
+    return set_optional_endpoint(&opts->telemetry_endpoint, &opts->telemetry_off, url);
 }
 
 gk_err
