@@ -101,19 +101,6 @@ gkp_admin_exit_code(gkp_admin_error e)
     }
 }
 
-/* Cast away const for jansson's reference counting, which mutates only the refcount. */
-static json_t *
-json_unconst(const json_t *j)
-{
-    union {
-        const json_t *c;
-        json_t *m;
-    } u;
-
-    u.c = j;
-    return u.m;
-}
-
 /* ---- requests ----------------------------------------------------------------------------- */
 
 gk_err
@@ -149,7 +136,7 @@ gkp_admin_request_sign(char **outp, size_t *outlen, const char *actor_id,
     /* Members in the documented order: jansson keeps insertion order. */
     header = json_pack("{s:s,s:s,s:s}", "alg", "EdDSA", "kid", actor_id, "typ", GKP_ADMIN_TYP);
     if (args != NULL) {
-        claims = json_pack("{s:s,s:O}", "op", op, "args", json_unconst(args));
+        claims = json_pack("{s:s,s:O}", "op", op, "args", gkp_json_unconst(args));
     } else {
         claims = json_pack("{s:s,s:o}", "op", op, "args", json_object());
     }
@@ -475,80 +462,11 @@ gkp_admin_reply_encode_ok(char **outp, size_t *outlen, uint64_t version, const j
     }
     root = json_pack("{s:i,s:b,s:I}", "v", PROTO_VERSION, "ok", 1, "version", (json_int_t) version);
     if (root != NULL && result != NULL &&
-        json_object_set(root, "result", json_unconst(result)) != 0) {
+        json_object_set(root, "result", gkp_json_unconst(result)) != 0) {
         json_decref(root);
         root = NULL;
     }
     return gkp_json_dump_take(outp, outlen, root);
-}
-
-/* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629 section 4), 0 when invalid. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    size_t n;
-    size_t k;
-
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n > len || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (k = 2; k < n; k++) {
-        if ((s[k] & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    return n;
-}
-
-/* A JSON string of "s", with bytes that are not UTF-8 replaced by '?' (a message is for people). */
-static json_t *
-message_string(const char *s)
-{
-    json_t *j = json_string(s);
-    size_t len;
-    size_t i = 0;
-    size_t n;
-    char *clean;
-
-    if (j != NULL) {
-        return j;
-    }
-    len = strlen(s);
-    clean = malloc(len + 1);
-    if (clean == NULL) {
-        return NULL;
-    }
-    memcpy(clean, s, len + 1);
-    while (i < len) {
-        n = utf8_seq_len((const unsigned char *) clean + i, len - i);
-        if (n == 0) {
-            clean[i++] = '?';
-        } else {
-            i += n;
-        }
-    }
-    j = json_string(clean);
-    free(clean);
-    return j;
 }
 
 gk_err
@@ -566,9 +484,9 @@ gkp_admin_reply_encode_error(char **outp, size_t *outlen, gkp_admin_error error,
     }
     root = json_pack("{s:i,s:b,s:s,s:o}", "v", PROTO_VERSION, "ok", 0, "error",
                      gkp_admin_error_name(error), "message",
-                     message_string(message != NULL ? message : ""));
+                     gkp_json_string_lossy(message != NULL ? message : ""));
     if (root != NULL && details != NULL &&
-        json_object_set(root, "details", json_unconst(details)) != 0) {
+        json_object_set(root, "details", gkp_json_unconst(details)) != 0) {
         json_decref(root);
         root = NULL;
     }

@@ -1,8 +1,10 @@
 /*
- * jsonutil.c - type names for error messages, and compact serialisation that consumes its input.
+ * jsonutil.c - type names for error messages, compact serialisation that consumes its input,
+ * const-safe references, and strings repaired to UTF-8 for messages meant for people.
  */
 #include "jsonutil.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *
@@ -48,4 +50,83 @@ gkp_json_dump_take(char **outp, size_t *outlen, json_t *root)
         *outlen = strlen(s);
     }
     return GK_OK;
+}
+
+json_t *
+gkp_json_unconst(const json_t *j)
+{
+    union {
+        const json_t *c;
+        json_t *m;
+    } u;
+
+    u.c = j;
+    return u.m;
+}
+
+/* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629 section 4), 0 when invalid. */
+static size_t
+utf8_seq_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    size_t n;
+    size_t k;
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n > len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (k = 2; k < n; k++) {
+        if ((s[k] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+json_t *
+gkp_json_string_lossy(const char *s)
+{
+    json_t *j = json_string(s);
+    size_t len, i = 0, n;
+    char *clean;
+
+    if (j != NULL) {
+        return j;
+    }
+    /* Not UTF-8 (or out of memory): send what can be sent rather than nothing. */
+    len = strlen(s);
+    clean = malloc(len + 1);
+    if (clean == NULL) {
+        return NULL;
+    }
+    memcpy(clean, s, len + 1);
+    while (i < len) {
+        n = utf8_seq_len((const unsigned char *) clean + i, len - i);
+        if (n == 0) {
+            clean[i++] = '?';
+        } else {
+            i += n;
+        }
+    }
+    j = json_string(clean);
+    free(clean);
+    return j;
 }

@@ -1,5 +1,5 @@
 /*
- * jsonutil.h - two small jansson helpers the codec's message modules share.
+ * jsonutil.h - small jansson helpers the codec's message modules share.
  *
  * THREAD SAFETY: reentrant.
  */
@@ -21,5 +21,18 @@ const char *gkp_json_type_name(const json_t *j);
  * Returns GK_OK, or GK_ENOMEM when root is NULL or serialising fails.
  */
 gk_err gkp_json_dump_take(char **outp, size_t *outlen, json_t *root);
+
+/*
+ * gkp_json_unconst - `j` without const, for jansson calls that take a reference (they change only
+ * the reference count). No copy is made.
+ */
+json_t *gkp_json_unconst(const json_t *j);
+
+/*
+ * gkp_json_string_lossy - a JSON string of the NUL-terminated `s`; when `s` is not UTF-8 every
+ * byte outside a valid sequence (RFC 3629 section 4) becomes '?', since error texts may quote
+ * client bytes. New reference; NULL only without memory.
+ */
+json_t *gkp_json_string_lossy(const char *s);
 
 #endif

@@ -27,19 +27,6 @@
 #define SOURCE "request"
 #define OPS "expected one of \"evaluate\", \"jwks\""
 
-/* Cast away const for jansson's reference counting, which mutates only the refcount. */
-static json_t *
-json_unconst(const json_t *j)
-{
-    union {
-        const json_t *c;
-        json_t *m;
-    } u;
-
-    u.c = j;
-    return u.m;
-}
-
 /*
  * Copy at most 32 characters of client text into "out" for an error detail, replacing everything
  * but printable ASCII with '?', so that details stay valid UTF-8 and safe to log.
@@ -385,7 +372,7 @@ gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flag
             }
         }
     }
-    if (context != NULL && json_object_set(root, "context", json_unconst(context)) != 0) {
+    if (context != NULL && json_object_set(root, "context", gkp_json_unconst(context)) != 0) {
         json_decref(root);
         return GK_ENOMEM;
     }
@@ -467,75 +454,13 @@ gkp_reply_encode_jwks(char **outp, size_t *outlen, const json_t *jwks)
     *outp = NULL;
     return gkp_json_dump_take(outp, outlen,
                      json_pack("{s:i,s:b,s:O}", "v", GKP_PROTO_VERSION, "ok", 1, "jwks",
-                               json_unconst(jwks)));
-}
-
-/* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629 section 4), 0 when invalid. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    size_t n;
-    size_t k;
-
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
-        hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n > len || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (k = 2; k < n; k++) {
-        if ((s[k] & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    return n;
-}
-
-/* A copy of "s" with every byte that is not part of valid UTF-8 replaced by '?'. */
-static char *
-utf8_sanitized(const char *s)
-{
-    size_t len = strlen(s);
-    char *out = malloc(len + 1);
-    size_t i = 0;
-    size_t n;
-
-    if (out == NULL) {
-        return NULL;
-    }
-    memcpy(out, s, len + 1);
-    while (i < len) {
-        n = utf8_seq_len((const unsigned char *) out + i, len - i);
-        if (n == 0) {
-            out[i++] = '?';
-        } else {
-            i += n;
-        }
-    }
-    return out;
+                               gkp_json_unconst(jwks)));
 }
 
 gk_err
 gkp_reply_encode_error(char **outp, size_t *outlen, gk_error_code code, const char *details)
 {
     json_t *text;
-    char *clean = NULL;
 
     if (outp == NULL) {
         return GK_EINVAL;
@@ -544,13 +469,7 @@ gkp_reply_encode_error(char **outp, size_t *outlen, gk_error_code code, const ch
     if (details == NULL) {
         details = "";
     }
-    text = json_string(details);
-    if (text == NULL) {
-        /* Not UTF-8 (or out of memory): send what can be sent rather than nothing. */
-        clean = utf8_sanitized(details);
-        text = clean != NULL ? json_string(clean) : NULL;
-        free(clean);
-    }
+    text = gkp_json_string_lossy(details);
     return gkp_json_dump_take(outp, outlen,
                      json_pack("{s:i,s:b,s:s,s:o}", "v", GKP_PROTO_VERSION, "ok", 0, "errorCode",
                                gkp_error_code_name(code), "errorDetails", text));
