@@ -44,14 +44,6 @@ open_client(const gkt_daemon *d, uint32_t ttl_ms, bool cache_disabled)
     return client;
 }
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 START_TEST(test_every_reason_through_the_sdk)
 {
     gkt_daemon d;
@@ -178,7 +170,7 @@ START_TEST(test_kill_switch_reaches_the_cache)
     ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
     ck_assert_int_eq(detail.reason, GK_REASON_CACHED);
     /* The subscription dials in the background: give it time to connect (loopback: ms). */
-    sleep_ms(300);
+    gkt_sleep_ms(300);
 
     ck_assert_int_eq(gkt_admin(&d, 0, "flag.kill", "{\"key\": \"orders.read_v2\"}",
                                "kill switch drill for the SDK freshness test", 0, &reply),
@@ -219,14 +211,14 @@ START_TEST(test_stale_then_error_when_daemon_is_gone)
     ck_assert_int_eq(detail.reason, GK_REASON_TARGETING_MATCH);
 
     ck_assert_int_eq(gkt_daemon_stop(&d), 0);
-    sleep_ms(5);
+    gkt_sleep_ms(5);
     on = false;
     ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
     ck_assert_msg(detail.reason == GK_REASON_STALE, "reason %s: %s", gk_reason_str(detail.reason),
                   detail.error_message);
     ck_assert(on);
 
-    sleep_ms(3200);
+    gkt_sleep_ms(3200);
     ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
     ck_assert_int_eq(detail.reason, GK_REASON_ERROR);
     ck_assert(!on);

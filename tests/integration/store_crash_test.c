@@ -46,23 +46,6 @@ static char policies_dir[4096];
 static const char *shipped[] = {"--policies", policies_dir, NULL};
 static const char *shipped_recover[] = {"--policies", policies_dir, "--recover-journal", NULL};
 
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 /* One admin request by rita; the parsed reply. */
 static json_t *
 admin(const gkt_daemon *d, const char *op, const char *args, const char *why)
@@ -268,7 +251,7 @@ streamer(void *arg)
     stream *s = arg;
     int last_acked = 0;
 
-    for (int milli = 1; milli <= 100000 && mono_ms() < s->deadline_ms; milli++) {
+    for (int milli = 1; milli <= 100000 && gkt_now_ms() < s->deadline_ms; milli++) {
         char url[256], args[128], *req = NULL, *text = NULL;
         size_t len;
         json_t *jargs;
@@ -296,7 +279,7 @@ streamer(void *arg)
         last_acked = 0;
         if (rv != 0) {
             s->unanswered++;
-            sleep_ms(2);
+            gkt_sleep_ms(2);
             continue;
         }
         {
@@ -325,13 +308,13 @@ streamer(void *arg)
 static int
 wait_acks_beyond(stream *s, size_t n, int timeout_ms)
 {
-    long long deadline = mono_ms() + timeout_ms;
+    long long deadline = gkt_now_ms() + timeout_ms;
 
     while (atomic_load(&s->nacked) <= n) {
-        if (mono_ms() > deadline) {
+        if (gkt_now_ms() > deadline) {
             return 0;
         }
-        sleep_ms(1);
+        gkt_sleep_ms(1);
     }
     return 1;
 }
@@ -353,7 +336,7 @@ START_TEST(test_sigkill_loses_no_acknowledged_change)
     fprintf(stderr, "crash test seed %u\n", seed);
     srand(seed);
     s->d = &daemon_;
-    s->deadline_ms = mono_ms() + 60000;
+    s->deadline_ms = gkt_now_ms() + 60000;
     pthread_mutex_init(&s->lock, NULL);
     pthread_create(&thread, NULL, streamer, s);
 
@@ -364,11 +347,11 @@ START_TEST(test_sigkill_loses_no_acknowledged_change)
         /* Kill while changes are flowing: after an acknowledgement, 0-50 ms later. */
         ck_assert_msg(wait_acks_beyond(s, atomic_load(&s->nacked), 10000),
                       "no change acknowledged within 10 s (kill %d)", kills);
-        sleep_ms(rand() % 51);
+        gkt_sleep_ms(rand() % 51);
         pthread_mutex_lock(&s->lock);
-        t0 = mono_ms();
+        t0 = gkt_now_ms();
         rv = gkt_daemon_restart(&daemon_, 1);
-        restart_ms[kills] = mono_ms() - t0;
+        restart_ms[kills] = gkt_now_ms() - t0;
         pthread_mutex_unlock(&s->lock);
         ck_assert_msg(rv == 0, "restart after SIGKILL %d failed", kills + 1);
     }

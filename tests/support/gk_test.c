@@ -24,8 +24,8 @@
 
 #include "admin.h"
 
-static long long
-now_ms(void)
+long long
+gkt_now_ms(void)
 {
     struct timespec ts;
 
@@ -33,8 +33,8 @@ now_ms(void)
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-sleep_ms(int ms)
+void
+gkt_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
 
@@ -124,7 +124,7 @@ gkt_write_file(const char *path, const char *text, mode_t mode)
 int
 gkt_wait_exit(pid_t pid, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = gkt_now_ms() + timeout_ms;
     int status;
 
     for (;;) {
@@ -132,10 +132,10 @@ gkt_wait_exit(pid_t pid, int timeout_ms)
         if (r == pid) {
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
-        if (r < 0 || now_ms() > deadline) {
+        if (r < 0 || gkt_now_ms() > deadline) {
             return -1;
         }
-        sleep_ms(5);
+        gkt_sleep_ms(5);
     }
 }
 
@@ -144,7 +144,7 @@ gkt_run(const char *const argv[], const char *stdin_text, char *out, size_t outs
         int timeout_ms)
 {
     int outpipe[2], inpipe[2];
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = gkt_now_ms() + timeout_ms;
     size_t used = 0;
     pid_t pid;
     int status;
@@ -171,7 +171,7 @@ gkt_run(const char *const argv[], const char *stdin_text, char *out, size_t outs
     close(inpipe[1]);
     for (;;) {
         struct pollfd p = {outpipe[0], POLLIN, 0};
-        long long left = deadline - now_ms();
+        long long left = deadline - gkt_now_ms();
         char sink[4096];
         ssize_t n;
 
@@ -199,7 +199,7 @@ gkt_run(const char *const argv[], const char *stdin_text, char *out, size_t outs
     if (outsize > 0) {
         out[used] = '\0';
     }
-    status = gkt_wait_exit(pid, (int) (deadline - now_ms() > 0 ? deadline - now_ms() : 1));
+    status = gkt_wait_exit(pid, (int) (deadline - gkt_now_ms() > 0 ? deadline - gkt_now_ms() : 1));
     if (status < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -367,8 +367,8 @@ spawn(gkt_daemon *d)
         execv(argv[0], (char *const *) (uintptr_t) argv);
         _exit(127);
     }
-    deadline = now_ms() + 10000;
-    while (now_ms() < deadline) {
+    deadline = gkt_now_ms() + 10000;
+    while (gkt_now_ms() < deadline) {
         text = gkt_read_file(ready);
         if (text != NULL) {
             read_ready(d, text);
@@ -379,7 +379,7 @@ spawn(gkt_daemon *d)
             d->pid = 0;
             break;
         }
-        sleep_ms(10);
+        gkt_sleep_ms(10);
     }
     fprintf(stderr, "gatekeeper did not become ready within 10 s\n");
     print_log(d);
@@ -520,7 +520,7 @@ gkt_request(const char *url, const char *req, size_t len, char **replyp, int tim
 int
 gkt_log_contains(const gkt_daemon *d, const char *needle, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = gkt_now_ms() + timeout_ms;
 
     for (;;) {
         char *log = gkt_read_file(d->log_path);
@@ -529,9 +529,9 @@ gkt_log_contains(const gkt_daemon *d, const char *needle, int timeout_ms)
         if (found) {
             return 1;
         }
-        if (now_ms() > deadline) {
+        if (gkt_now_ms() > deadline) {
             return 0;
         }
-        sleep_ms(20);
+        gkt_sleep_ms(20);
     }
 }

@@ -17,6 +17,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* gkt_now_ms - the monotonic clock in milliseconds (CLOCK_MONOTONIC). */
+long long gkt_now_ms(void);
+
+/* gkt_sleep_ms - sleep about `ms` milliseconds. */
+void gkt_sleep_ms(int ms);
+
 /* gkt_env - the environment variable `name`; aborts the test with a message when unset. */
 const char *gkt_env(const char *name);
 

@@ -14,6 +14,7 @@
 
 #include "fake_gatekeeper.h"
 #include "gatekeeper.h"
+#include "gk_test.h"
 
 static fake_gatekeeper *fg;
 
@@ -77,23 +78,6 @@ tenant(const char *key)
     ck_assert_int_eq(gk_context_new(&ctx, key), GK_OK);
     ck_assert_int_eq(gk_context_set_string(ctx, "region", "eu"), GK_OK);
     return ctx;
-}
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
 }
 
 /* Evaluate orders.read_v2 with fallback false and return the detail. */
@@ -434,7 +418,7 @@ START_TEST(test_stale_then_error)
     ck_assert_uint_eq(d.snapshot_version, fake_gatekeeper_snapshot_version());
 
     while (time(NULL) <= exp) {
-        sleep_ms(100);
+        gkt_sleep_ms(100);
     }
     ck_assert(!eval_read_v2(client, ctx, &d));
     ck_assert_int_eq(d.reason, GK_REASON_ERROR);
@@ -455,17 +439,17 @@ START_TEST(test_silent_gatekeeper_bounded_by_timeout)
     int64_t elapsed;
 
     fake_gatekeeper_set_mode(fg, FAKE_GK_SILENT, GK_ERROR_NONE);
-    start = mono_ms();
+    start = gkt_now_ms();
     ck_assert(!eval_read_v2(client, ctx, &d));
-    elapsed = mono_ms() - start;
+    elapsed = gkt_now_ms() - start;
     ck_assert_msg(elapsed < timeout_ms + 500, "took %lld ms", (long long) elapsed);
     ck_assert_int_eq(d.reason, GK_REASON_ERROR);
     ck_assert_int_eq(d.error_code, GK_ERROR_PROVIDER_NOT_READY);
 
     /* Within the back-off the next call does not wait at all. */
-    start = mono_ms();
+    start = gkt_now_ms();
     ck_assert(!eval_read_v2(client, ctx, &d));
-    ck_assert_int_lt(mono_ms() - start, timeout_ms);
+    ck_assert_int_lt(gkt_now_ms() - start, timeout_ms);
     ck_assert_int_eq(d.error_code, GK_ERROR_PROVIDER_NOT_READY);
     gk_context_free(ctx);
     gk_client_close(client);
@@ -633,7 +617,7 @@ START_TEST(test_mask_stale_then_masks_all)
     check_read_v2_mask(client, ctx); /* STALE */
 
     while (time(NULL) <= exp) {
-        sleep_ms(100);
+        gkt_sleep_ms(100);
     }
     ck_assert_int_eq(gk_client_eval_mask(client, "orders.read_v2", ctx, &mask), GK_OK);
     ck_assert(gk_mask_masks_all(mask));

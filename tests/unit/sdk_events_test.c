@@ -20,6 +20,7 @@
 #include "client.h"
 #include "fake_gatekeeper.h"
 #include "gatekeeper.h"
+#include "gk_test.h"
 
 /* Longest wait for something asynchronous (a connection, an event applied), in ms. */
 #define WAIT_MS 5000
@@ -108,14 +109,6 @@ mono_us(void)
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
 /* Wait until the client has applied `applied` events and ignored `malformed` + `other`. */
 static void
 wait_events(const gk_client *client, uint64_t applied, uint64_t malformed, uint64_t other)
@@ -132,7 +125,7 @@ wait_events(const gk_client *client, uint64_t applied, uint64_t malformed, uint6
                       (unsigned long long) applied, (unsigned long long) f.events.malformed,
                       (unsigned long long) malformed, (unsigned long long) f.events.other,
                       (unsigned long long) other);
-        sleep_ms(1);
+        gkt_sleep_ms(1);
         f = freshness(client);
     }
     ck_assert_uint_eq(f.events.applied, applied);
@@ -437,7 +430,7 @@ START_TEST(test_subscription_off)
     warm(client, ctx);
     fake_gatekeeper_set_snapshot_version(fg, 8);
     ck_assert_int_eq(fake_publisher_send_change(fp, 8, only_read_v2, 1), 0);
-    sleep_ms(50);
+    gkt_sleep_ms(50);
     ck_assert(read_v2(client, ctx, GK_REASON_CACHED, 7));
     ck_assert_uint_eq(freshness(client).newest_version, 7);
     gk_client_close(client);
@@ -502,7 +495,7 @@ START_TEST(test_close_with_no_publisher)
     ck_assert(freshness(client).subscribed);
     ck_assert(read_v2(client, ctx, GK_REASON_SPLIT, 7));
     ck_assert(read_v2(client, ctx, GK_REASON_CACHED, 7));
-    sleep_ms(150); /* at least one redial */
+    gkt_sleep_ms(150); /* at least one redial */
     gk_client_close(client);
     gk_context_free(ctx);
 }
@@ -556,7 +549,7 @@ START_TEST(test_concurrent_evaluations_and_events)
     for (uint64_t v = 9; v < 59; v++) {
         fake_gatekeeper_set_snapshot_version(fg, v);
         ck_assert_int_eq(fake_publisher_send_change(fp, v, only_read_v2, 1), 0);
-        sleep_ms(2);
+        gkt_sleep_ms(2);
     }
     wait_events(client, 51, 0, 0);
     atomic_store(&stop_workers, true);
