@@ -16,11 +16,11 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "gk_migration_data.h"
 #include "gk_test.h"
 
 enum { RITA = 0, OWEN = 1, VIC = 2 };
 
-#define FLAG "orders.v2_migration"
 #define WHY "orders v2 migration, ticket OPS-4242"
 
 static gkt_daemon d;
@@ -80,24 +80,6 @@ file(int slot, const char *name, const char *text)
     ck_assert_int_eq(gkt_write_file(paths[slot], text, 0644), 0);
     return paths[slot];
 }
-
-#define V1                                                                                         \
-    "{\"type\":\"record\",\"name\":\"orders\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"},"    \
-    "{\"name\":\"customer_name\",\"type\":\"string\"}]}"
-/* v2 adds a field without a default: the new version cannot read v1 data (BACKWARD). */
-#define V2_BAD                                                                                     \
-    "{\"type\":\"record\",\"name\":\"orders\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"},"    \
-    "{\"name\":\"customer_name\",\"type\":\"string\"},"                                           \
-    "{\"name\":\"first_name\",\"type\":\"string\"}]}"
-#define V2                                                                                         \
-    "{\"type\":\"record\",\"name\":\"orders\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"},"    \
-    "{\"name\":\"customer_name\",\"type\":\"string\"},"                                           \
-    "{\"name\":\"first_name\",\"type\":[\"null\",\"string\"],\"default\":null}]}"
-
-#define MIGRATION_FLAG                                                                             \
-    "{\"flags\":{\"" FLAG "\":{\"owner\":\"team-platform\",\"kind\":\"migration\","               \
-    "\"migration\":{\"schema\":\"orders\",\"from\":1,\"to\":2},\"bucketBy\":\"tenantId\","        \
-    "\"rollout\":{\"off\":100000}}}}"
 
 static void
 start(void)

@@ -18,6 +18,7 @@
 
 #include "claims.h"
 #include "gk_admin_check.h"
+#include "gk_migration_data.h"
 #include "gk_test.h"
 #include "jwk.h"
 #include "jws.h"
@@ -29,12 +30,6 @@ enum { RITA = 0, OWEN = 1, VIC = 2 };
 static gkt_daemon daemon_;
 
 #define WHY "orders v2 migration, ticket OPS-4242"
-#define FLAG "orders.v2_migration"
-
-
-
-
-
 
 /* The variant of a signed decision for FLAG with `tenant` and (when not NULL) `service`. */
 static void
@@ -118,24 +113,6 @@ rollout_denied(const char *weights, const char *reason)
     snprintf(args, sizeof(args), "{\"key\":\"" FLAG "\",\"weights\":%s}", weights);
     change_denied("rollout.set", args, "migration.lua", reason);
 }
-
-#define V1                                                                                         \
-    "{\"type\":\"record\",\"name\":\"orders\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"},"    \
-    "{\"name\":\"customer_name\",\"type\":\"string\"}]}"
-/* v2 adds a field without a default: the new version cannot read v1 data (BACKWARD). */
-#define V2_BAD                                                                                     \
-    "{\"type\":\"record\",\"name\":\"orders\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"},"    \
-    "{\"name\":\"customer_name\",\"type\":\"string\"},"                                           \
-    "{\"name\":\"first_name\",\"type\":\"string\"}]}"
-#define V2                                                                                         \
-    "{\"type\":\"record\",\"name\":\"orders\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"},"    \
-    "{\"name\":\"customer_name\",\"type\":\"string\"},"                                           \
-    "{\"name\":\"first_name\",\"type\":[\"null\",\"string\"],\"default\":null}]}"
-
-#define MIGRATION_FLAG                                                                             \
-    "{\"flags\":{\"" FLAG "\":{\"owner\":\"team-platform\",\"kind\":\"migration\","               \
-    "\"migration\":{\"schema\":\"orders\",\"from\":1,\"to\":2},\"bucketBy\":\"tenantId\","        \
-    "\"rollout\":{\"off\":100000}}}}"
 
 static void
 start(void)
