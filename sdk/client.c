@@ -1,5 +1,5 @@
 /*
- * client.c - gk_client: transport, the evaluation flow, and the answers it gives.
+ * client.c - gk_client: the evaluation flow over the transport (transport.c), and the answers it gives.
  *
  * Flow of one typed evaluation ("eval_one"):
  *   1. cache on and an entry younger than the TTL whose token is unexpired -> CACHED;
@@ -16,8 +16,9 @@
  *
  * Transport: one nng REQ socket dialled (non-blocking, so nng reconnects in the background) to
  * every endpoint; nng spreads requests over the connected pipes and fails over. Each request
- * uses its own nng_ctx and nng_aio, so concurrent evaluations never wait on each other's
- * replies, and one deadline of timeout_ms covers the send and the receive.
+ * goes through gks_transact (transport.h: its own nng_ctx and nng_aio), so concurrent
+ * evaluations never wait on each other's replies, and one deadline of timeout_ms covers the
+ * send and the receive.
  *
  * Back-off: after a failed fetch, evaluations skip the gatekeeper for min(1 s, 20 x timeout) and
  * go straight to step 3, so a dead gatekeeper costs one timeout per back-off period, not one
@@ -59,6 +60,7 @@
 #include "options.h"
 #include "telemetry.h"
 #include "token.h"
+#include "transport.h"
 #include "vocab.h"
 
 /* Longest back-off after a failed fetch, in ms; shorter when 20 timeouts are shorter. */
@@ -329,69 +331,6 @@ gk_client_close(gk_client *client)
 
 /* ---- transport --------------------------------------------------------------------------- */
 
-/*
- * One request/reply within timeout_ms in total. On GK_OK *replyp is the reply message (caller
- * frees with nng_msg_free). Errors: GK_ETIMEDOUT, GK_ECLOSED, GK_ENOMEM, GK_EIO.
- */
-static gk_err
-transact(gk_client *c, const char *req, size_t req_len, nng_msg **replyp, int *nng_rv)
-{
-    int64_t deadline = gks_clock_mono_ms() + c->timeout_ms;
-    int64_t remaining;
-    nng_ctx ctx;
-    nng_aio *aio = NULL;
-    nng_msg *msg = NULL;
-    int rv;
-
-    *replyp = NULL;
-    rv = nng_ctx_open(&ctx, c->sock);
-    if (rv != 0) {
-        *nng_rv = rv;
-        return map_nng(rv);
-    }
-    rv = nng_aio_alloc(&aio, NULL, NULL);
-    if (rv != 0) {
-        goto done;
-    }
-    rv = nng_msg_alloc(&msg, 0);
-    if (rv != 0) {
-        goto done;
-    }
-    rv = nng_msg_append(msg, req, req_len);
-    if (rv != 0) {
-        goto done;
-    }
-    nng_aio_set_msg(aio, msg);
-    nng_aio_set_timeout(aio, (nng_duration) c->timeout_ms);
-    nng_ctx_send(ctx, aio);
-    nng_aio_wait(aio);
-    rv = nng_aio_result(aio);
-    if (rv != 0) {
-        goto done; /* the message is still ours: freed below */
-    }
-    msg = NULL; /* sent: nng owns it now */
-
-    remaining = deadline - gks_clock_mono_ms();
-    if (remaining <= 0) {
-        rv = NNG_ETIMEDOUT;
-        goto done;
-    }
-    nng_aio_set_timeout(aio, (nng_duration) remaining);
-    nng_ctx_recv(ctx, aio);
-    nng_aio_wait(aio);
-    rv = nng_aio_result(aio);
-    if (rv == 0) {
-        *replyp = nng_aio_get_msg(aio);
-    }
-
-done:
-    nng_msg_free(msg);
-    nng_aio_free(aio);
-    nng_ctx_close(ctx);
-    *nng_rv = rv;
-    return map_nng(rv);
-}
-
 static void
 start_backoff(gk_client *c)
 {
@@ -443,7 +382,7 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
     gk_diag diag = {0};
     fetch_status status = FETCH_REFUSED;
     uint64_t seen;
-    int nng_rv = 0;
+    int nng_rv;
     gk_err rv;
 
     *setp = NULL;
@@ -457,7 +396,8 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
         set_error(why, GK_ERROR_GENERAL, "cannot build the request: %s", gkp_strerror(rv));
         return FETCH_REFUSED;
     }
-    rv = transact(c, req, req_len, &reply_msg, &nng_rv);
+    nng_rv = gks_transact(c->sock, req, req_len, c->timeout_ms, &reply_msg);
+    rv = map_nng(nng_rv);
     free(req);
     if (rv != GK_OK) {
         start_backoff(c);

@@ -1,0 +1,68 @@
+/*
+ * transport.c - one request/reply round trip through a fresh nng context (see transport.h).
+ *
+ * The context is opened per call (cheap: no socket, no thread) so that concurrent callers each
+ * match their own reply; the aio is waited on synchronously, once for the send and once for the
+ * receive, with what is left of the one deadline.
+ */
+#include "transport.h"
+
+#include "clock.h"
+
+int
+gks_transact(nng_socket sock, const void *req, size_t len, uint32_t timeout_ms,
+             nng_msg **replyp)
+{
+    int64_t deadline = gks_clock_mono_ms() + timeout_ms;
+    int64_t remaining;
+    nng_ctx ctx;
+    nng_aio *aio = NULL;
+    nng_msg *msg = NULL;
+    int rv;
+
+    *replyp = NULL;
+    rv = nng_ctx_open(&ctx, sock);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = nng_aio_alloc(&aio, NULL, NULL);
+    if (rv != 0) {
+        goto done;
+    }
+    rv = nng_msg_alloc(&msg, 0);
+    if (rv != 0) {
+        goto done;
+    }
+    rv = nng_msg_append(msg, req, len);
+    if (rv != 0) {
+        goto done;
+    }
+    nng_aio_set_msg(aio, msg);
+    nng_aio_set_timeout(aio, (nng_duration) timeout_ms);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    rv = nng_aio_result(aio);
+    if (rv != 0) {
+        goto done; /* the message is still ours: freed below */
+    }
+    msg = NULL; /* sent: nng owns it now */
+
+    remaining = deadline - gks_clock_mono_ms();
+    if (remaining <= 0) {
+        rv = NNG_ETIMEDOUT;
+        goto done;
+    }
+    nng_aio_set_timeout(aio, (nng_duration) remaining);
+    nng_ctx_recv(ctx, aio);
+    nng_aio_wait(aio);
+    rv = nng_aio_result(aio);
+    if (rv == 0) {
+        *replyp = nng_aio_get_msg(aio);
+    }
+
+done:
+    nng_msg_free(msg);
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return rv;
+}
