@@ -35,7 +35,19 @@ struct gkd_admin_server {
     gkd_policy_vm *vm;      /* the admin path's policies */
     uint64_t generation;    /* of the state last given to vm: every request gives a fresh one */
     json_t *jtis;           /* jti -> expiry (unix s): requests seen within the iat window */
+    size_t snapshot_flags;  /* flags in the snapshot of the last change (0: none since start) */
+    int64_t build_us;       /* how long that snapshot took to build and swap in, µs */
 };
+
+/* CLOCK_MONOTONIC (MONOTONIC) or CLOCK_REALTIME in microseconds. */
+static int64_t
+clock_us(clockid_t clock)
+{
+    struct timespec ts;
+
+    clock_gettime(clock, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* A reply under construction: the outcome of one request. */
 typedef struct answer {
@@ -494,6 +506,7 @@ apply_change(gkd_admin_server *s, const gkp_admin_request *req, const json_t *ac
     gk_diag diag = {0};
     int64_t now = (int64_t) time(NULL);
     int dry = json_is_true(json_object_get(req->args, "dryRun"));
+    int64_t build_us, committed_at_us;
     gk_err rv;
 
     if (req->base != 0 && req->base != s->version) {
@@ -520,7 +533,10 @@ apply_change(gkd_admin_server *s, const gkp_admin_request *req, const json_t *ac
         goto done;
     }
     /* The whole new state must build before anything is recorded. */
-    if (gkd_snapshot_build(&snap, out.state, s->version + 1, "change", &diag) != GK_OK) {
+    build_us = clock_us(CLOCK_MONOTONIC);
+    rv = gkd_snapshot_build(&snap, out.state, s->version + 1, "change", &diag);
+    build_us = clock_us(CLOCK_MONOTONIC) - build_us;
+    if (rv != GK_OK) {
         answer_error(a, GKP_ADMIN_INVALID_REQUEST, NULL, "%s", diag.text);
         goto done;
     }
@@ -546,14 +562,18 @@ apply_change(gkd_admin_server *s, const gkp_admin_request *req, const json_t *ac
                      "the change was not recorded, so nothing was applied: %s", diag.text);
         goto done;
     }
+    committed_at_us = clock_us(CLOCK_REALTIME);
     json_decref(s->state);
     s->state = json_incref(out.state);
     s->version++;
+    s->snapshot_flags = gkd_snapshot_count(snap);
+    s->build_us = clock_us(CLOCK_MONOTONIC);
     gkd_slot_swap_take(s->config.snapshots, snap);
+    s->build_us = clock_us(CLOCK_MONOTONIC) - s->build_us + build_us;
     snap = NULL;
     if (s->config.publisher != NULL) {
         json_t *keys = changed_flags(out.changes);
-        gkd_publisher_send(s->config.publisher, s->version, keys);
+        gkd_publisher_send(s->config.publisher, s->version, keys, committed_at_us);
         json_decref(keys);
     }
     gkd_log(GKD_LOG_INFO, "change %llu by %s: %s (%s)", (unsigned long long) s->version,
@@ -644,6 +664,11 @@ handle(gkd_admin_server *s, const char *buf, size_t len, answer *a)
                     if (strcmp(req.op, "status") == 0) {
                         json_object_set_new(a->result, "version",
                                             json_integer((json_int_t) s->version));
+                        json_object_set_new(a->result, "snapshot",
+                                            json_pack("{s:I, s:I, s:I}", "version",
+                                                      (json_int_t) s->version, "flags",
+                                                      (json_int_t) s->snapshot_flags,
+                                                      "buildUs", (json_int_t) s->build_us));
                         add_telemetry(s, a->result);
                     }
                 } else {

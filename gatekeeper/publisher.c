@@ -37,12 +37,14 @@ gkd_publisher_open(gkd_publisher **pubp, const char *const *urls, size_t nurls, 
 }
 
 void
-gkd_publisher_send(gkd_publisher *pub, uint64_t version, const json_t *flags)
+gkd_publisher_send(gkd_publisher *pub, uint64_t version, const json_t *flags,
+                   int64_t committed_at_us)
 {
-    json_t *event = json_pack("{s:i, s:s, s:I, s:o}", "v", 1, "event", "change", "version",
+    json_t *event = json_pack("{s:i, s:s, s:I, s:o, s:I}", "v", 1, "event", "change", "version",
                               (json_int_t) version, "flags",
                               flags != NULL ? json_copy((json_t *) (uintptr_t) flags)
-                                            : json_array());
+                                            : json_array(),
+                              "committedAtUs", (json_int_t) committed_at_us);
     char *text = event != NULL ? json_dumps(event, JSON_COMPACT) : NULL;
     int rv;
 

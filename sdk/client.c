@@ -85,6 +85,8 @@ struct gk_client {
     atomic_bool ready;                  /* a token has been verified at least once */
     _Atomic uint64_t newest_version;    /* newest snapshot version seen (events, tokens) */
     gks_events *events;                 /* change-event subscriber; NULL when turned off */
+    gk_change_fn change_fn;             /* the caller's handler of change events, or NULL */
+    void *change_user;
     gks_telemetry *telemetry;           /* migration telemetry; NULL when turned off */
     uint32_t check_ratio;               /* gk_migration_read's default comparison sampling */
     _Atomic uint64_t checks_eligible;   /* reads that could have been compared (migrate.c) */
@@ -160,7 +162,10 @@ raise_newest(gk_client *c, uint64_t version)
     return seen;
 }
 
-/* A change event (events.c, on an nng task thread): raise the version, then drop entries. */
+/*
+ * A change event (events.c, on an nng task thread): raise the version, drop entries, then tell
+ * the caller's handler.
+ */
 static void
 on_change(void *arg, const gks_change *ch)
 {
@@ -168,6 +173,15 @@ on_change(void *arg, const gks_change *ch)
 
     (void) raise_newest(c, ch->version);
     (void) gks_cache_invalidate(c->cache, ch->version, ch->flags, ch->nflags);
+    if (c->change_fn != NULL) {
+        gk_change_event event = {
+            .version = ch->version,
+            .committed_at_us = ch->committed_at_us,
+            .flags = ch->flags,
+            .nflags = ch->nflags,
+        };
+        c->change_fn(&event, c->change_user);
+    }
 }
 
 bool
@@ -234,6 +248,8 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
     atomic_init(&c->newest_version, 0);
     atomic_init(&c->checks_eligible, 0);
     c->check_ratio = opts->check_ratio > 0 ? opts->check_ratio : 1;
+    c->change_fn = opts->change_fn;
+    c->change_user = opts->change_user;
 
     rv = gkp_jwks_load_file(&c->keys, opts->jwks_file, diag);
     if (rv != GK_OK) {

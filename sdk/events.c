@@ -66,6 +66,7 @@ gks_change_decode(gks_change *ch, const void *body, size_t len)
     json_t *event;
     json_t *version;
     json_t *flags;
+    json_t *committed;
     json_error_t jerr;
     size_t n;
 
@@ -118,6 +119,10 @@ gks_change_decode(gks_change *ch, const void *body, size_t len)
         ch->flags[i] = json_string_value(key);
     }
     ch->version = (uint64_t) json_integer_value(version);
+    committed = json_object_get(doc, "committedAtUs");
+    ch->committed_at_us = json_is_integer(committed) && json_integer_value(committed) > 0
+                              ? (int64_t) json_integer_value(committed)
+                              : 0;
     ch->nflags = n;
     ch->doc = doc;
     return GKS_CHANGE_OK;

@@ -24,11 +24,13 @@
 /*
  * gks_change - one decoded change event.
  *   version  the new snapshot version (>= 1)
+ *   committed_at_us  the commit time the event carries (0 when it has none, or not an integer)
  *   flags    nflags changed flag keys, each 1..GK_FLAG_KEY_MAX-1 bytes; nflags 0 means every
  *            flag. Owned by the change (gks_change_fini).
  */
 typedef struct gks_change {
     uint64_t version;
+    int64_t committed_at_us; /* "committedAtUs": µs since the Unix epoch; 0 when absent */
     const char **flags;
     size_t nflags;
     void *doc; /* the decoded JSON the keys point into */

@@ -158,6 +158,17 @@ gk_options_set_events_endpoint(gk_options *opts, const char *url)
 }
 
 gk_err
+gk_options_set_change_handler(gk_options *opts, gk_change_fn fn, void *user)
+{
+    if (opts == NULL) {
+        return GK_EINVAL;
+    }
+    opts->change_fn = fn;
+    opts->change_user = user;
+    return GK_OK;
+}
+
+gk_err
 gk_options_set_check_ratio(gk_options *opts, uint32_t ratio)
 {
     if (opts == NULL || ratio > GKS_MAX_CHECK_RATIO) {

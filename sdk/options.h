@@ -37,6 +37,8 @@ struct gk_options {
     char *telemetry_endpoint; /* malloc'd URL of the collector; NULL: see telemetry_off */
     bool telemetry_off;       /* telemetry turned off (set_telemetry_endpoint with NULL or "") */
     char service[GKS_SERVICE_NAME_MAX]; /* "" means GKS_DEFAULT_SERVICE */
+    gk_change_fn change_fn;   /* called after each change event is applied; NULL: none */
+    void *change_user;
 };
 
 #endif

@@ -281,6 +281,44 @@ GK_API gk_err gk_options_set_cache_disabled(gk_options *opts, bool disabled);
 GK_API gk_err gk_options_set_events_endpoint(gk_options *opts, const char *url);
 
 /*
+ * gk_change_event - one change the gatekeeper announced (OpenFeature's
+ * PROVIDER_CONFIGURATION_CHANGED event), as handed to a gk_change_fn.
+ *   version          the snapshot version the change produced (>= 1)
+ *   committed_at_us  when the gatekeeper committed it: microseconds since the Unix epoch on the
+ *                    gatekeeper's clock (CLOCK_REALTIME); 0 when the event does not say
+ *   flags, nflags    the changed flag keys (OpenFeature's flagsChanged); nflags 0 means any
+ *                    flag may have changed
+ * Everything is borrowed for the duration of the call only. Since: 0.1
+ */
+typedef struct gk_change_event {
+    uint64_t version;
+    int64_t committed_at_us;
+    const char *const *flags;
+    size_t nflags;
+} gk_change_event;
+
+/*
+ * gk_change_fn - called once per change event the client receives, after it has dropped the
+ * cached decisions the change affects (so an evaluation made from the handler, or after it,
+ * does not answer from before the change). Runs on one of nng's threads, never concurrently with
+ * itself, with no lock of the SDK held; it must return quickly (later events wait behind it) and
+ * must not call gk_client_close(). It may evaluate flags.
+ */
+typedef void (*gk_change_fn)(const gk_change_event *event, void *user);
+
+/*
+ * gk_options_set_change_handler - a function to call on every change event (see gk_change_fn);
+ * events arrive only while the subscription is on (gk_options_set_events_endpoint).
+ *
+ * opts  builder from gk_options_new(); not NULL.
+ * fn    the handler, or NULL for none (the default); user is passed to it unchanged and must
+ *       outlive the client.
+ * Returns GK_OK, GK_EINVAL (opts NULL). Thread safety: none (gk_options is single-threaded).
+ * Since: 0.1
+ */
+GK_API gk_err gk_options_set_change_handler(gk_options *opts, gk_change_fn fn, void *user);
+
+/*
  * gk_options_set_check_ratio - how often gk_migration_read() runs the caller's comparator: on one
  * read in every `ratio` of those where both origins succeeded (LaunchDarkly's checkRatio).
  *

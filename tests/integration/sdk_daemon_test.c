@@ -1,9 +1,10 @@
 /*
  * sdk_daemon_test.c - libgatekeeper against the real daemon: verified decisions of every reason,
- * the cache, a kill switch delivered by a reload, STALE then ERROR when the daemon is gone, and
- * the example program gk-evaluate.
+ * the cache, a kill switch delivered by a change event (and the caller's change handler), STALE
+ * then ERROR when the daemon is gone, and the example program gk-evaluate.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,10 +137,45 @@ now_us(void)
     return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* What the change handler saw: it evaluates the flag itself, so it proves the cache was dropped
+ * before it ran. */
+typedef struct seen_change {
+    gk_client *client;
+    gk_context *ctx;
+    _Atomic int calls;
+    _Atomic uint64_t version;
+    _Atomic int64_t committed_at_us;
+    _Atomic int64_t handled_at_us; /* CLOCK_REALTIME when the handler ran */
+    _Atomic int only_read_v2;      /* the event named exactly orders.read_v2 */
+    _Atomic int reason;            /* of the handler's own evaluation */
+} seen_change;
+
+static void
+on_change(const gk_change_event *event, void *user)
+{
+    seen_change *seen = user;
+    struct timespec ts;
+    gk_detail detail;
+    bool on = true;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    atomic_store(&seen->handled_at_us, (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+    atomic_store(&seen->only_read_v2,
+                 event->nflags == 1 && strcmp(event->flags[0], "orders.read_v2") == 0);
+    atomic_store(&seen->committed_at_us, event->committed_at_us);
+    atomic_store(&seen->version, event->version);
+    if (gk_client_eval_bool(seen->client, "orders.read_v2", seen->ctx, true, &on, &detail) ==
+        GK_OK) {
+        atomic_store(&seen->reason, (int) detail.reason);
+    }
+    atomic_fetch_add(&seen->calls, 1);
+}
+
 /*
  * A kill switch committed through the admin socket reaches a client that holds the flag in its
  * cache (TTL one minute) through the change event: measured from the admin reply to the first
- * evaluation that answers DISABLED, bounded at 1 s.
+ * evaluation that answers DISABLED, bounded at 1 s. The caller's change handler runs once, after
+ * the cache was dropped, with the version, the flag and the commit time of the change.
  */
 START_TEST(test_kill_switch_reaches_the_cache)
 {
@@ -154,6 +190,8 @@ START_TEST(test_kill_switch_reaches_the_cache)
     char *reply = NULL;
     long long t0, elapsed;
     bool on = false;
+    static seen_change seen;
+    struct timespec wall;
 
     snprintf(policies, sizeof(policies), "%s/policies", gkt_env("GK_SOURCE_DIR"));
     ck_assert_int_eq(gkt_daemon_start(&d, data_path("flags.json"), extra), 0);
@@ -162,9 +200,12 @@ START_TEST(test_kill_switch_reaches_the_cache)
     ck_assert_int_eq(gk_options_set_events_endpoint(opts, d.events_url), GK_OK);
     ck_assert_int_eq(gk_options_set_jwks_file(opts, d.jwks_path), GK_OK);
     ck_assert_int_eq(gk_options_set_cache_ttl_ms(opts, 60000), GK_OK);
-    ck_assert_msg(gk_client_open(&client, opts, &diag) == GK_OK, "%s", diag.text);
-    gk_options_free(opts);
+    ck_assert_int_eq(gk_options_set_change_handler(opts, on_change, &seen), GK_OK);
     ck_assert_int_eq(gk_context_new(&ctx, "tenant-1"), GK_OK);
+    seen.ctx = ctx;
+    ck_assert_msg(gk_client_open(&seen.client, opts, &diag) == GK_OK, "%s", diag.text);
+    client = seen.client;
+    gk_options_free(opts);
     ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
     ck_assert(on);
     ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail), GK_OK);
@@ -186,6 +227,21 @@ START_TEST(test_kill_switch_reaches_the_cache)
     ck_assert_int_eq(detail.reason, GK_REASON_DISABLED);
     ck_assert(!on);
     ck_assert_int_lt(elapsed, 1000000);
+
+    /* The handler: once, for this change, after the cache was dropped, with the commit time. */
+    for (int i = 0; i < 100 && atomic_load(&seen.calls) == 0; i++) {
+        gkt_sleep_ms(10);
+    }
+    ck_assert_int_eq(atomic_load(&seen.calls), 1);
+    ck_assert(atomic_load(&seen.only_read_v2));
+    ck_assert_int_eq(atomic_load(&seen.reason), GK_REASON_DISABLED);
+    ck_assert_uint_eq(atomic_load(&seen.version), 2); /* the bootstrap is version 1 */
+    clock_gettime(CLOCK_REALTIME, &wall);
+    ck_assert_int_gt(atomic_load(&seen.committed_at_us),
+                     (int64_t) wall.tv_sec * 1000000 - 60000000);
+    ck_assert_int_le(atomic_load(&seen.committed_at_us), atomic_load(&seen.handled_at_us));
+    fprintf(stderr, "kill switch: committed -> change handler in %lld us\n",
+            (long long) (atomic_load(&seen.handled_at_us) - atomic_load(&seen.committed_at_us)));
 
     free(reply);
     gk_context_free(ctx);
