@@ -21,6 +21,7 @@
 #include "log.h"
 #include "publisher.h"
 #include "server.h"
+#include "sessions.h"
 #include "signer.h"
 #include "slot.h"
 #include "snapshot.h"
@@ -276,6 +277,7 @@ gkd_daemon_run(const gkd_daemon_config *config)
     gkd_admin_server *admin = NULL;
     gkd_server *server = NULL;
     gkd_actors *actors = NULL;
+    gkd_sessions *sessions = NULL;
     char *bound[GKD_DAEMON_MAX_URLS] = {0}, *admin_bound[GKD_DAEMON_MAX_URLS] = {0};
     char *event_bound[GKD_DAEMON_MAX_URLS] = {0};
     char *telemetry_bound[GKD_DAEMON_MAX_URLS] = {0};
@@ -344,9 +346,14 @@ gkd_daemon_run(const gkd_daemon_config *config)
             goto done;
         }
     }
+    if (gkd_sessions_new(&sessions) != GK_OK) {
+        gkd_log(GKD_LOG_ERROR, "out of memory for the decision sessions");
+        goto done;
+    }
     decider.snapshots = &snapshots;
     decider.policies = &policies;
     decider.signer = signer;
+    decider.sessions = sessions;
     decider.token_ttl_s = config->token_ttl_s;
     randombytes_buf(decider.log_key, sizeof(decider.log_key));
     if (gkd_server_open(&server, config->urls, config->nurls, config->nworkers, &decider, bound,
@@ -382,6 +389,7 @@ done:
     if (ready) {
         unlink(config->ready_file);
     }
+    gkd_sessions_free(sessions);
     gkd_signer_free(signer);
     gkd_slot_fini(&policies);
     gkd_slot_fini(&snapshots);

@@ -12,12 +12,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "claims.h"
 #include "engine.h"
 #include "gate.h"
 #include "log.h"
 #include "msg.h"
 #include "redact.h"
+#include "session.h"
 #include "snapshot.h"
 #include "vocab.h"
 
@@ -185,6 +188,53 @@ evaluate(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot *sn
     }
 }
 
+/*
+ * A request in a session gets the token's MAC under the session key beside the token; one that
+ * opens a session also gets the session JWS (proto/session.h). A session the table does not know
+ * (expired, taken over, opened before a restart) or a client key that cannot be used gets a
+ * plain token reply: the client checks the signature and opens a new session.
+ */
+static gk_err
+add_session(const gkd_decider *decider, const gkp_request *req, const char *token, size_t toklen,
+            int64_t now_s, char **replyp, size_t *replylen)
+{
+    uint8_t key[GKP_SESSION_KEY_BYTES], cpub[GKP_SESSION_PUB_BYTES];
+    char mac[GKP_SESSION_MAC_CHARS + 1], sid[GKP_SESSION_ID_CHARS + 1];
+    char spub[GKP_SESSION_PUB_CHARS + 1];
+    char *claims = NULL, *jws = NULL;
+    size_t claims_len, jws_len;
+    gk_err rv = GK_OK;
+
+    if (req->session_pub != NULL) {
+        if (gkp_session_pub_decode(cpub, req->session_pub, strlen(req->session_pub)) != GK_OK ||
+            gkd_sessions_open(decider->sessions, cpub, now_s, sid, spub, key) != GK_OK) {
+            return GK_OK;
+        }
+        rv = gkp_session_claims_encode(&claims, &claims_len,
+                                       &(gkp_session_claims){
+                                           .sid = sid,
+                                           .pub = spub,
+                                           .cpub = req->session_pub,
+                                           .iat = now_s,
+                                           .exp = now_s + GKD_SESSIONS_TTL_S,
+                                       });
+        if (rv == GK_OK) {
+            rv = gkd_signer_sign_typed(decider->signer, GKP_SESSION_TYP, claims, claims_len, &jws,
+                                       &jws_len);
+        }
+    } else if (!gkd_sessions_key(decider->sessions, req->session, now_s, key)) {
+        return GK_OK;
+    }
+    if (rv == GK_OK) {
+        gkp_session_mac(mac, key, token, toklen);
+        rv = gkp_reply_add_session(replyp, replylen, mac, jws);
+    }
+    sodium_memzero(key, sizeof(key));
+    free(claims);
+    free(jws);
+    return rv;
+}
+
 /* The token reply with [{"key": flag, "trace": [...]}] for every flag the policies gated. */
 static gk_err
 reply_with_explain(char **replyp, size_t *replylen, const char *token, size_t toklen,
@@ -259,6 +309,11 @@ sign_claims(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot 
         rv = req->explain ? reply_with_explain(replyp, replylen, token, toklen, claims, aux, n)
                           : gkp_reply_encode_token(replyp, replylen, token, toklen);
         LAP(t, mark, reply_ns);
+    }
+    if (rv == GK_OK && decider->sessions != NULL &&
+        (req->session != NULL || req->session_pub != NULL)) {
+        rv = add_session(decider, req, token, toklen, set.iat, replyp, replylen);
+        LAP(t, mark, sign_ns);
     }
     free(token);
     free(payload);

@@ -14,6 +14,7 @@
 
 #include "gatekeeper.h"
 #include "policy.h"
+#include "sessions.h"
 #include "signer.h"
 #include "slot.h"
 
@@ -28,6 +29,7 @@
  *   snapshots  slot of gkd_snapshot: the current flags
  *   policies   slot of gkd_policy_set: the current policies; NULL to decide without policies
  *   signer     the key ring
+ *   sessions   the decision sessions clients open (proto/session.h); NULL to answer without
  *   log_key    random per process: at log level debug each decision is logged with its context
  *              masked by the policies' mask("context", ...) hook, the masked values replaced by
  *              pseudonyms under this key (equal within one run, unrecoverable); with no mask
@@ -37,6 +39,7 @@ typedef struct gkd_decider {
     gkd_slot *snapshots;
     gkd_slot *policies;
     const gkd_signer *signer;
+    gkd_sessions *sessions;
     uint32_t token_ttl_s;
     uint8_t log_key[GKD_DECIDE_LOG_KEY_BYTES];
 } gkd_decider;

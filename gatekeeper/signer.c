@@ -115,6 +115,22 @@ gkd_signer_sign(const gkd_signer *signer, const char *payload, size_t len, char 
                         signer->keys[0].sk);
 }
 
+gk_err
+gkd_signer_sign_typed(const gkd_signer *signer, const char *typ, const char *payload, size_t len,
+                      char **tokenp, size_t *toklen)
+{
+    char header[GKP_KID_MAX + 96];
+    size_t n = typ != NULL ? strlen(typ) : 0;
+
+    if (signer->nkeys == 0 || n == 0 || n > 40 || strspn(typ, "abcdefghijklmnopqrstuvwxyz0123456789+.-") != n) {
+        return GK_EINVAL;
+    }
+    snprintf(header, sizeof(header), "{\"alg\":\"EdDSA\",\"kid\":\"%s\",\"typ\":\"%s\"}",
+             signer->keys[0].kid, typ);
+    return gkp_jws_sign(tokenp, toklen, header, (const uint8_t *) payload, len,
+                        signer->keys[0].sk);
+}
+
 json_t *
 gkd_signer_jwks(const gkd_signer *signer)
 {

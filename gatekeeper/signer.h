@@ -49,6 +49,15 @@ const char *gkd_signer_kid(const gkd_signer *signer);
 gk_err gkd_signer_sign(const gkd_signer *signer, const char *payload, size_t len, char **tokenp,
                        size_t *toklen);
 
+/*
+ * gkd_signer_sign_typed - as gkd_signer_sign with protected header
+ * {"alg":"EdDSA","kid":"<kid>","typ":"<typ>"} (RFC 8725 section 3.11: explicit typing keeps one
+ * kind of signed object from passing for another). typ: 1..40 characters of [a-z0-9+.-].
+ * Returns GK_OK, GK_EINVAL (empty ring, bad typ), GK_ENOMEM.
+ */
+gk_err gkd_signer_sign_typed(const gkd_signer *signer, const char *typ, const char *payload,
+                             size_t len, char **tokenp, size_t *toklen);
+
 /* gkd_signer_jwks - the public JWKS of every key (new reference, caller decrefs); NULL on ENOMEM. */
 json_t *gkd_signer_jwks(const gkd_signer *signer);
 

@@ -267,6 +267,36 @@ gkp_jws_verify_key(const char *token, size_t toklen, const uint8_t pk[GKP_ED2551
 }
 
 gk_err
+gkp_jws_payload_authenticated(const char *token, size_t toklen, uint8_t **payloadp,
+                              size_t *payload_len, gk_diag *diag)
+{
+    jws_parts p;
+    json_t *hdr = NULL;
+    uint8_t sig[SIG_BYTES];
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    gk_err rv;
+
+    if (payloadp == NULL) {
+        return GK_EINVAL;
+    }
+    *payloadp = NULL;
+    if (token == NULL) {
+        return GK_EINVAL;
+    }
+    rv = decode_token(&p, &hdr, sig, &payload, &len, token, toklen, diag);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    json_decref(hdr);
+    *payloadp = payload;
+    if (payload_len != NULL) {
+        *payload_len = len;
+    }
+    return GK_OK;
+}
+
+gk_err
 gkp_jws_verify(const char *token, size_t toklen, const gkp_jwks *keys, uint8_t **payloadp,
                size_t *payload_len, gk_diag *diag)
 {

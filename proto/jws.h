@@ -51,6 +51,16 @@ GK_WARN_UNUSED gk_err gkp_jws_verify_key(const char *token, size_t toklen,
                                          uint8_t **payloadp, size_t *payload_len, gk_diag *diag);
 
 /*
+ * gkp_jws_payload_authenticated - the payload of a compact JWS whose exact text was authenticated
+ * by other means (a session MAC, proto/session.h), without verifying its signature: every format
+ * check of gkp_jws_verify_key runs, only the Ed25519 check does not. Never call it on a token
+ * that nothing authenticated. Arguments and errors as gkp_jws_verify_key (no GK_EBADSIG).
+ */
+GK_WARN_UNUSED gk_err gkp_jws_payload_authenticated(const char *token, size_t toklen,
+                                                    uint8_t **payloadp, size_t *payload_len,
+                                                    gk_diag *diag);
+
+/*
  * gkp_jws_verify - as gkp_jws_verify_key, choosing the key by the header's "kid" in `keys`.
  * Format checks come first (a malformed token is GK_EPROTO whatever kid it names); then
  * GK_ENOKEY when the header has no kid string or the set does not hold it; otherwise as above.

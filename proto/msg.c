@@ -16,6 +16,7 @@
 
 #include "msg.h"
 #include "jsonutil.h"
+#include "session.h"
 #include "vocab.h"
 
 /*
@@ -205,6 +206,30 @@ check_nonce(const json_t *nonce, gk_diag *diag)
     return GK_OK;
 }
 
+/* A base64url string member of exactly `chars` characters (a session id or key), or absent. */
+static gk_err
+check_b64_exact(const json_t *v, const char *name, size_t chars, gk_diag *diag)
+{
+    const char *s = json_string_value(v);
+
+    if (v == NULL) {
+        return GK_OK;
+    }
+    if (s == NULL || json_string_length(v) != chars) {
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                            "\"%s\" must be a string of %zu base64url characters", name, chars);
+    }
+    for (size_t i = 0; i < chars; i++) {
+        if (!is_b64url_char((unsigned char) s[i])) {
+            return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                                "\"%s\" has a character outside the base64url alphabet "
+                                "(A-Z a-z 0-9 - _) at offset %zu",
+                                name, i);
+        }
+    }
+    return GK_OK;
+}
+
 static gk_err
 check_context(const json_t *ctx, gk_diag *diag)
 {
@@ -233,6 +258,8 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
     const json_t *ctx = NULL;
     const json_t *nonce = NULL;
     const json_t *explain = NULL;
+    const json_t *session = NULL;
+    const json_t *session_pub = NULL;
     const char *nul;
     gkp_op op = GKP_OP_EVALUATE;
     gk_err rv;
@@ -300,6 +327,15 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
                 goto parse_error;
             }
         }
+        session = json_object_get(root, "session");
+        session_pub = json_object_get(root, "sessionPub");
+        rv = check_b64_exact(session, "session", GKP_SESSION_ID_CHARS, diag);
+        if (rv == GK_OK) {
+            rv = check_b64_exact(session_pub, "sessionPub", GKP_SESSION_PUB_CHARS, diag);
+        }
+        if (rv != GK_OK) {
+            goto parse_error;
+        }
         explain = json_object_get(root, "explain");
         if (explain != NULL && !json_is_boolean(explain)) {
             rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
@@ -321,6 +357,8 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
     req->context = ctx;
     req->nonce = json_string_value(nonce);
     req->explain = json_is_true(explain);
+    req->session = json_string_value(session);
+    req->session_pub = json_string_value(session_pub);
     return GK_OK;
 
 parse_error:
@@ -342,12 +380,30 @@ gk_err
 gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flags, size_t nflags,
                             const json_t *context, const char *nonce)
 {
+    return gkp_request_encode_evaluate_session(outp, outlen, flags, nflags, context, nonce, NULL,
+                                               NULL);
+}
+
+/* Whether s is NULL or exactly `chars` base64url characters (16 <= chars <= 64). */
+static int
+b64_exact_or_null(const char *s, size_t chars)
+{
+    return s == NULL || (strlen(s) == chars && gkp_nonce_valid(s, chars));
+}
+
+gk_err
+gkp_request_encode_evaluate_session(char **outp, size_t *outlen, const char *const *flags,
+                                    size_t nflags, const json_t *context, const char *nonce,
+                                    const char *session, const char *session_pub)
+{
     json_t *root;
     json_t *arr;
     size_t i;
 
     if (outp == NULL || (flags == NULL && nflags != 0) ||
-        (nonce != NULL && !gkp_nonce_valid(nonce, strlen(nonce)))) {
+        (nonce != NULL && !gkp_nonce_valid(nonce, strlen(nonce))) ||
+        !b64_exact_or_null(session, GKP_SESSION_ID_CHARS) ||
+        !b64_exact_or_null(session_pub, GKP_SESSION_PUB_CHARS)) {
         return GK_EINVAL;
     }
     *outp = NULL;
@@ -376,7 +432,10 @@ gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flag
         json_decref(root);
         return GK_ENOMEM;
     }
-    if (nonce != NULL && json_object_set_new(root, "nonce", json_string(nonce)) != 0) {
+    if ((nonce != NULL && json_object_set_new(root, "nonce", json_string(nonce)) != 0) ||
+        (session != NULL && json_object_set_new(root, "session", json_string(session)) != 0) ||
+        (session_pub != NULL &&
+         json_object_set_new(root, "sessionPub", json_string(session_pub)) != 0)) {
         json_decref(root);
         return GK_ENOMEM;
     }
@@ -442,6 +501,45 @@ gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t to
     if (outlen != NULL) {
         *outlen = n + toklen + sizeof(tail) - 1;
     }
+    return GK_OK;
+}
+
+gk_err
+gkp_reply_add_session(char **replyp, size_t *replylen, const char *mac, const char *session_jws)
+{
+    static const char mac_head[] = ",\"mac\":\"";
+    static const char session_head[] = "\",\"session\":\"";
+    size_t maclen = mac != NULL ? strlen(mac) : 0;
+    size_t jwslen = session_jws != NULL ? strlen(session_jws) : 0;
+    size_t n, need;
+    char *out, *p;
+
+    if (replyp == NULL || *replyp == NULL || replylen == NULL || *replylen < 2 ||
+        (*replyp)[*replylen - 1] != '}' || maclen != GKP_SESSION_MAC_CHARS ||
+        !is_plain_token(mac, maclen) || !is_plain_token(session_jws, jwslen)) {
+        return GK_EINVAL;
+    }
+    n = *replylen - 1; /* the reply without its closing brace */
+    need = n + sizeof(mac_head) - 1 + maclen +
+           (session_jws != NULL ? sizeof(session_head) - 1 + jwslen : 0) + 3;
+    out = realloc(*replyp, need);
+    if (out == NULL) {
+        return GK_ENOMEM;
+    }
+    p = out + n;
+    memcpy(p, mac_head, sizeof(mac_head) - 1);
+    p += sizeof(mac_head) - 1;
+    memcpy(p, mac, maclen);
+    p += maclen;
+    if (session_jws != NULL) {
+        memcpy(p, session_head, sizeof(session_head) - 1);
+        p += sizeof(session_head) - 1;
+        memcpy(p, session_jws, jwslen);
+        p += jwslen;
+    }
+    memcpy(p, "\"}", 3);
+    *replyp = out;
+    *replylen = (size_t) (p + 2 - out);
     return GK_OK;
 }
 
@@ -535,6 +633,20 @@ gkp_reply_decode(gkp_reply *reply, const char *buf, size_t len, gk_diag *diag)
         reply->token = json_string_value(m);
         reply->token_len = json_string_length(m);
         reply->explain = json_object_get(root, "explain");
+        m = json_object_get(root, "mac");
+        if (m != NULL && !json_is_string(m)) {
+            rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "\"mac\" is not a string");
+            goto fail;
+        }
+        reply->mac = json_string_value(m);
+        reply->mac_len = json_string_length(m);
+        m = json_object_get(root, "session");
+        if (m != NULL && !json_is_string(m)) {
+            rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "\"session\" is not a string");
+            goto fail;
+        }
+        reply->session = json_string_value(m);
+        reply->session_len = json_string_length(m);
     } else if ((m = json_object_get(root, "jwks")) != NULL) {
         if (!json_is_object(m)) {
             rv = gkp_diag_set(diag, GK_EPROTO, "reply", 0, "\"jwks\" is not an object");

@@ -3,9 +3,11 @@
  * (nng REQ/REP). The wire contract is proto/README.md and the JSON Schemas in proto/schemas/.
  *
  *   request  {"v":1,"op":"evaluate","flags":["orders.read_v2"],"context":{"targetingKey":"t-42"},
- *             "nonce":"<16..64 base64url characters, echoed in the token's claims>"}
+ *             "nonce":"<16..64 base64url characters, echoed in the token's claims>",
+ *             "session":"<session id>" | "sessionPub":"<client X25519 key>"}  (session.h)
  *            {"v":1,"op":"jwks"}
  *   reply    {"v":1,"ok":true,"token":"<JWS compact>"}            (evaluate)
+ *            ... ,"mac":"<HMAC of the token>","session":"<session JWS>"} (session.h)
  *            {"v":1,"ok":true,"jwks":{"keys":[...]}}               (jwks)
  *            {"v":1,"ok":false,"errorCode":"PARSE_ERROR","errorDetails":"..."}
  *
@@ -53,6 +55,8 @@ typedef struct gkp_request {
     const json_t *context;
     const char *nonce;
     int explain;          /* "explain": true asks for the policies' explain trace */
+    const char *session;     /* "session": an open session's id (GKP_SESSION_ID_CHARS), or NULL */
+    const char *session_pub; /* "sessionPub": a client's X25519 key opening a session, or NULL */
 } gkp_request;
 
 /*
@@ -94,6 +98,17 @@ gk_err gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *cons
                                    size_t nflags, const json_t *context, const char *nonce);
 
 /*
+ * gkp_request_encode_evaluate_session - gkp_request_encode_evaluate, naming an open session
+ * ("session": its id, GKP_SESSION_ID_CHARS of base64url) or opening one ("sessionPub": the
+ * client's X25519 public key, GKP_SESSION_PUB_CHARS of base64url); either or both NULL.
+ * Returns as gkp_request_encode_evaluate, and GK_EINVAL for an id or key of the wrong shape.
+ */
+gk_err gkp_request_encode_evaluate_session(char **outp, size_t *outlen, const char *const *flags,
+                                           size_t nflags, const json_t *context,
+                                           const char *nonce, const char *session,
+                                           const char *session_pub);
+
+/*
  * gkp_reply_encode_token - {"v":1,"ok":true,"token":token}; outp malloc'd. GK_OK, GK_ENOMEM.
  * A token of base64url characters and dots (any compact JWS) is copied without escaping work.
  */
@@ -106,6 +121,16 @@ gk_err gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, si
  */
 gk_err gkp_reply_encode_token_explain(char **outp, size_t *outlen, const char *token,
                                       size_t toklen, const json_t *explain);
+
+/*
+ * gkp_reply_add_session - add "mac" (the session MAC of the token, GKP_SESSION_MAC_CHARS of
+ * base64url) and, when not NULL, "session" (a session JWS: base64url and dots) to a token reply
+ * *replyp of *replylen bytes made by gkp_reply_encode_token or _explain; *replyp is reallocated.
+ * Returns GK_OK, GK_EINVAL (not such a reply, or a member of the wrong shape), GK_ENOMEM (the
+ * reply is left as it was).
+ */
+gk_err gkp_reply_add_session(char **replyp, size_t *replylen, const char *mac,
+                             const char *session_jws);
 
 /* gkp_reply_encode_jwks - {"v":1,"ok":true,"jwks":jwks}; jwks borrowed. GK_OK, GK_ENOMEM. */
 gk_err gkp_reply_encode_jwks(char **outp, size_t *outlen, const json_t *jwks);
@@ -130,6 +155,10 @@ typedef struct gkp_reply {
     gk_error_code error_code;
     const char *error_details;
     const json_t *explain;  /* token replies to an explain request, else NULL */
+    const char *mac;        /* token replies in a session: the token's MAC, else NULL */
+    size_t mac_len;
+    const char *session;    /* token replies opening a session: the session JWS, else NULL */
+    size_t session_len;
 } gkp_reply;
 
 /*

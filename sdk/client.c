@@ -58,6 +58,7 @@
 #include "mask.h"
 #include "msg.h"
 #include "options.h"
+#include "client_session.h"
 #include "telemetry.h"
 #include "token.h"
 #include "transport.h"
@@ -85,6 +86,7 @@ struct gk_client {
     atomic_bool ready;                  /* a token has been verified at least once */
     _Atomic uint64_t newest_version;    /* newest snapshot version seen (events, tokens) */
     gks_events *events;                 /* change-event subscriber; NULL when turned off */
+    gks_session *session;               /* the decision session (session.h) */
     gk_change_fn change_fn;             /* the caller's handler of change events, or NULL */
     void *change_user;
     gks_telemetry *telemetry;           /* migration telemetry; NULL when turned off */
@@ -184,6 +186,12 @@ on_change(void *arg, const gks_change *ch)
     }
 }
 
+void
+gks_client_sessions(const gk_client *client, gks_session_counts *out)
+{
+    gks_session_counts_get(client->session, out);
+}
+
 bool
 gks_client_check_due(gk_client *client, uint32_t ratio)
 {
@@ -261,6 +269,11 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
         gkp_diag_set(diag, rv, NULL, 0, "out of memory");
         goto fail_keys;
     }
+    rv = gks_session_new(&c->session);
+    if (rv != GK_OK) {
+        gkp_diag_set(diag, rv, NULL, 0, "out of memory");
+        goto fail_cache;
+    }
 
     nrv = nng_req0_open(&c->sock);
     if (nrv != 0) {
@@ -322,6 +335,7 @@ fail_events:
 fail_sock:
     nng_close(c->sock);
 fail_cache:
+    gks_session_free(c->session);
     gks_cache_free(c->cache);
 fail_keys:
     gkp_jwks_free(c->keys);
@@ -340,6 +354,7 @@ gk_client_close(gk_client *client)
     /* Then the last telemetry batch (bounded wait): nothing records once close has begun. */
     gks_telemetry_close(client->telemetry);
     nng_close(client->sock);
+    gks_session_free(client->session);
     gks_cache_free(client->cache);
     gkp_jwks_free(client->keys);
     free(client);
@@ -397,8 +412,10 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
     gkp_reply reply;
     gk_diag diag = {0};
     fetch_status status = FETCH_REFUSED;
+    gks_session_ticket ticket;
+    int64_t now_s;
     uint64_t seen;
-    int nng_rv;
+    int nng_rv, mac_ok;
     gk_err rv;
 
     *setp = NULL;
@@ -406,9 +423,13 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
     /* A fresh nonce per request binds the signed answer to it (see token.h). */
     randombytes_buf(nonce_bin, sizeof(nonce_bin));
     gkp_b64url_encode(nonce, sizeof(nonce), nonce_bin, sizeof(nonce_bin));
-    rv = gkp_request_encode_evaluate(&req, &req_len, flag_key != NULL ? flags : NULL,
-                                     flag_key != NULL ? 1 : 0, gks_context_json(ctx), nonce);
+    gks_session_begin(c->session, gks_clock_wall_ms() / 1000, &ticket);
+    rv = gkp_request_encode_evaluate_session(&req, &req_len, flag_key != NULL ? flags : NULL,
+                                             flag_key != NULL ? 1 : 0, gks_context_json(ctx),
+                                             nonce, ticket.in_session ? ticket.sid : NULL,
+                                             ticket.opening ? ticket.pub : NULL);
     if (rv != GK_OK) {
+        sodium_memzero(&ticket, sizeof(ticket));
         set_error(why, GK_ERROR_GENERAL, "cannot build the request: %s", gkp_strerror(rv));
         return FETCH_REFUSED;
     }
@@ -444,11 +465,13 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
         set_error(why, GK_ERROR_PARSE_ERROR, "gatekeeper reply carries no token");
         goto done;
     }
-    rv = gks_token_open(setp, c->keys, reply.token, reply.token_len, nonce,
-                        gks_clock_wall_ms() / 1000, why);
+    now_s = gks_clock_wall_ms() / 1000;
+    mac_ok = gks_session_finish(c->session, &ticket, c->keys, &reply, now_s);
+    rv = gks_token_open(setp, c->keys, reply.token, reply.token_len, nonce, now_s, mac_ok, why);
     if (rv != GK_OK) {
         goto done;
     }
+    gks_session_count(c->session, mac_ok);
     atomic_store(&c->ready, true);
     atomic_store(&c->retry_after_ms, 0);
     seen = raise_newest(c, (*setp)->snapshot_version);
@@ -467,6 +490,7 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
     status = FETCH_OK;
 
 done:
+    sodium_memzero(&ticket, sizeof(ticket));
     gkp_reply_fini(&reply);
     nng_msg_free(reply_msg);
     return status;

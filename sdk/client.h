@@ -1,6 +1,7 @@
 /*
  * client.h - what the SDK's own tests may read of a gk_client beyond the public header: its
- * freshness state (the newest snapshot version seen, the change-event counters).
+ * freshness state (the newest snapshot version seen, the change-event counters) and how its
+ * tokens were accepted (decision sessions).
  *
  * THREAD SAFETY: gks_client_freshness may be called from any thread while the client is open.
  */
@@ -12,6 +13,7 @@
 
 #include "events.h"
 #include "gatekeeper.h"
+#include "client_session.h"
 
 /*
  * gks_freshness - a snapshot of a client's freshness state.
@@ -27,6 +29,9 @@ typedef struct gks_freshness {
 
 /* gks_client_freshness - read the client's freshness state into *out. */
 void gks_client_freshness(const gk_client *client, gks_freshness *out);
+
+/* gks_client_sessions - how the client's tokens were accepted: by session MAC or signature. */
+void gks_client_sessions(const gk_client *client, gks_session_counts *out);
 
 /*
  * gks_client_check_due - migrate.c's comparison sampling: counts one read eligible for a

@@ -36,7 +36,7 @@ refuse(gk_detail *why, gk_err rv, gk_error_code code, const char *what, const ch
 
 gk_err
 gks_token_open(gk_decision_set **setp, const gkp_jwks *keys, const char *token, size_t toklen,
-               const char *nonce, int64_t now_s, gk_detail *why)
+               const char *nonce, int64_t now_s, int mac_ok, gk_detail *why)
 {
     gk_diag diag = {0};
     uint8_t *payload = NULL;
@@ -47,7 +47,8 @@ gks_token_open(gk_decision_set **setp, const gkp_jwks *keys, const char *token, 
     gk_err rv;
 
     *setp = NULL;
-    rv = gkp_jws_verify(token, toklen, keys, &payload, &payload_len, &diag);
+    rv = mac_ok ? gkp_jws_payload_authenticated(token, toklen, &payload, &payload_len, &diag)
+                : gkp_jws_verify(token, toklen, keys, &payload, &payload_len, &diag);
     switch (rv) {
     case GK_OK:
         break;

@@ -2,7 +2,8 @@
  * token.h - turn a reply's decision token into trusted decisions, or refuse it.
  *
  * Order of checks (RFC 8725 section 3): the JWS signature against the trusted JWKS by kid
- * (RFC 7515, RFC 8037), then the claims' shape, then the binding to the request (the claims'
+ * (RFC 7515, RFC 8037) - or, for a token whose text a decision session's MAC authenticated
+ * (session.h), the JWS format alone - then the claims' shape, then the binding to the request (the claims'
  * "nonce" must be the one the request carried), then the times: exp must be in the future and
  * iat at most GKS_TOKEN_IAT_SKEW_S in the future. A token that fails any check is never used.
  *
@@ -32,6 +33,8 @@
  * nonce    the nonce the request carried (NUL-terminated, not NULL); the claims must carry
  *          exactly this one (compared in constant time).
  * now_s    the wall clock, seconds since the epoch.
+ * mac_ok   1 when the caller checked the session MAC over exactly these token bytes (the
+ *          signature is then not verified again), else 0.
  * why      out on failure (not NULL): reason ERROR, the OpenFeature error code (PROVIDER_FATAL for
  *          a bad signature, an unknown kid or a nonce that is missing or not this request's,
  *          PARSE_ERROR for a malformed token or claims, GENERAL for an expired or not-yet-valid
@@ -41,6 +44,6 @@
  */
 GK_WARN_UNUSED gk_err gks_token_open(gk_decision_set **setp, const gkp_jwks *keys,
                                      const char *token, size_t toklen, const char *nonce,
-                                     int64_t now_s, gk_detail *why);
+                                     int64_t now_s, int mac_ok, gk_detail *why);
 
 #endif
