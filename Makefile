@@ -3,7 +3,7 @@ BUILD     ?= build
 SAN_BUILD ?= build-san
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build test test-plain test-sanitize run demo clean
+.PHONY: all deps build test test-plain test-sanitize run demo bench clean
 
 all: build
 
@@ -32,6 +32,11 @@ run: build
 # A schema migration walked end to end (examples/orders); exits with the verification's status.
 demo: build
 	sh scripts/demo.sh $(BUILD)
+
+# The benchmark (tests/bench, docs/performance.md) on the optimised build: a table, and the same
+# figures as JSON in $(BUILD)/bench/results.json. About two minutes.
+bench: build
+	$(BUILD)/tests/bench/gk-bench --out $(BUILD)/bench/results.json
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) .run .demo
