@@ -62,13 +62,13 @@ local DEFAULT_MODE = "BACKWARD"
 
 ---------------------------------------------------------------------------------------------------
 -- Small helpers
-
+local type, NULL = type, gk.null -- read-only library values, as locals: looked up once
 local function present(value)
-  return value ~= nil and value ~= gk.null
+  return value ~= nil and value ~= NULL
 end
 
 local function is_object(value)
-  return type(value) == "table" and value ~= gk.null
+  return type(value) == "table" and value ~= NULL
 end
 
 -- A JSON array, or a sequence written directly in Lua (tests build schemas both ways).
@@ -698,33 +698,34 @@ local function evaluate_migration(ctx, def, proposal, state, key)
   return nil
 end
 
--- Cheap on purpose, as it runs for every decision: only table lookups (and no allocation) when
--- abstaining.
+-- Runs for every decision, so the checks are written out (no helper calls) and an abstention
+-- only looks fields up; nothing is allocated unless a verdict is returned.
 function on_evaluate(ctx, flag, proposal, state)
   local flags = state.flags
-  local def = is_object(flags) and flags[flag.key] or nil
-  if is_object(def) and def.kind == "migration" then
+  local def = type(flags) == "table" and flags ~= NULL and flags[flag.key] or nil
+  if type(def) == "table" and def ~= NULL and def.kind == "migration" then
     return evaluate_migration(ctx, def, proposal, state, flag.key)
   end
   local metadata = flag.metadata
-  if not is_object(metadata) then
+  if type(metadata) ~= "table" or metadata == NULL then
     return nil
   end
   local schema, target = metadata.schema, metadata.targetVersion
-  if not present(schema) or not present(target) then
+  if schema == nil or schema == NULL or target == nil or target == NULL then
     return nil
   end
   local service = ctx.service
   local consumers = state.consumers
-  if not present(service) or not is_object(consumers) then
+  if service == nil or service == NULL or type(consumers) ~= "table" or consumers == NULL then
     return nil
   end
   local consumer = consumers[service]
-  if not is_object(consumer) then
+  if type(consumer) ~= "table" or consumer == NULL then
     return nil
   end
-  local supported = is_object(consumer.schemas) and consumer.schemas[schema] or nil
-  if is_object(supported) then
+  local schemas = consumer.schemas
+  local supported = type(schemas) == "table" and schemas ~= NULL and schemas[schema] or nil
+  if type(supported) == "table" and supported ~= NULL then
     local i = 1
     while supported[i] ~= nil do
       if supported[i] == target then
@@ -733,10 +734,9 @@ function on_evaluate(ctx, flag, proposal, state)
       i = i + 1
     end
   end
-  local old = present(metadata.oldVariant) and metadata.oldVariant or flag.defaultVariant
-  if not present(old) or proposal.variant == old then
-    return nil
-  end
+  local old = metadata.oldVariant -- as `present(x) and x or default`: false counts as absent
+  if not old or old == NULL then old = flag.defaultVariant end
+  if old == nil or old == NULL or proposal.variant == old then return nil end
   return gk.allow(string.format("consumer %s does not support %s v%s; it stays on the old path",
     tostring(service), tostring(schema), tostring(math.tointeger(target) or target)),
     { variant = old })

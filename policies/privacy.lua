@@ -36,14 +36,14 @@ SCHEMA_PII = {}
 
 -- Nested objects deeper than this are masked whole rather than searched.
 MAX_DEPTH = 8
-
+local type, NULL = type, gk.null -- read-only library values, as locals: looked up once
 local function str(v)
   if type(v) == "string" and v ~= "" then return v end
   return nil
 end
 
 local function is_object(v)
-  return type(v) == "table" and v ~= gk.null
+  return type(v) == "table" and v ~= NULL
 end
 
 local function contains(t, x)
@@ -87,29 +87,29 @@ local function schema_pii(name, state, known)
   if is_object(known[name]) then return strings(known[name]) end
   return nil
 end
-
+local pii_fields, copy_list, cleared -- decision-time helpers, defined at the end of the file
 function on_evaluate(ctx, flag, proposal, state)
-  local meta = is_object(flag) and flag.metadata or nil
-  local schema = is_object(meta) and str(meta.schema) or nil
-  if not schema or not is_object(state) or not is_object(state.schemas) then return nil end
-  local s = state.schemas[schema]
-  if not is_object(s) or not is_object(s.pii) or #s.pii == 0 then return nil end
-
-  local service = is_object(ctx) and str(ctx.service) or nil
-  local consumer = service and is_object(state.consumers) and state.consumers[service] or nil
-  if is_object(consumer) and contains(consumer.clearances, CLEARANCE) then return nil end
-
-  local fields = strings(s.pii)
-  local who
-  if not service then
-    who = "the request names no service"
-  elseif not is_object(consumer) then
-    who = "service " .. service .. " is not a registered consumer"
-  else
-    who = "service " .. service .. " is not cleared for " .. CLEARANCE
+  local meta = type(flag) == "table" and flag ~= NULL and flag.metadata or nil
+  local schema = type(meta) == "table" and meta ~= NULL and meta.schema or nil
+  if type(schema) ~= "string" or schema == "" or type(state) ~= "table" or state == NULL then
+    return nil
   end
+  local s = state.schemas
+  s = type(s) == "table" and s ~= NULL and s[schema] or nil
+  local pii = type(s) == "table" and s ~= NULL and s.pii or nil
+  if type(pii) ~= "table" or pii == NULL or #pii == 0 then return nil end
+  local service = type(ctx) == "table" and ctx ~= NULL and ctx.service or nil
+  if type(service) ~= "string" or service == "" then service = nil end
+  local consumers = service and state.consumers
+  local consumer = type(consumers) == "table" and consumers ~= NULL and consumers[service] or nil
+  local registered = type(consumer) == "table" and consumer ~= NULL
+  if registered and cleared(consumer.clearances) then return nil end
+  local fields, joined = pii_fields(schema, pii)
+  local who = not service and "the request names no service"
+    or "service " .. service .. (registered and " is not cleared for " .. CLEARANCE
+    or " is not a registered consumer")
   return gk.allow(who .. ": masking the personal data of schema " .. schema .. " ("
-    .. table.concat(fields, ", ") .. ")", { mask = fields })
+    .. joined .. ")", { mask = copy_list(fields) })
 end
 
 -- Appends to `out` the paths of personal attributes in `record`, searching nested objects.
@@ -167,4 +167,64 @@ function mask(kind, record, state)
   if #fields == 0 then return nil end
   local what = kind == "context" and "context" or ("a record of schema " .. tostring(kind))
   return gk.allow("personal data in " .. what, { mask = fields })
+end
+
+---------------------------------------------------------------------------------------------------
+-- Decision-time helpers of on_evaluate (declared above it, defined here so that the verdicts keep
+-- their lines).
+
+-- Whether a consumer's clearances list (read as ipairs would) holds CLEARANCE.
+function cleared(clearances)
+  if type(clearances) ~= "table" or clearances == NULL then return false end
+  local i = 1
+  while clearances[i] ~= nil do
+    if clearances[i] == CLEARANCE then return true end
+    i = i + 1
+  end
+  return false
+end
+
+-- A fresh copy of a list of strings (the verdict's own, so the cached list never leaves the file).
+local unpack = table.unpack
+function copy_list(list)
+  local n = #list
+  if n <= 64 then return { unpack(list, 1, n) } end
+  local out = {}
+  for i = 1, n do out[i] = list[i] end
+  return out
+end
+
+-- The fields of a schema's pii list (as strings() makes them) and their ", "-joined text, kept per
+-- schema name between decisions. A kept entry is used only while the list holds the same strings
+-- in the same order, so a new state (or a test's changed table) is never served stale fields.
+-- Lists holding anything but strings are not kept; past PII_CACHE_MAX schemas the cache restarts.
+local PII_CACHE_MAX = 64
+local pii_cache, pii_cached = {}, 0
+local concat = table.concat
+function pii_fields(schema, pii)
+  local entry = pii_cache[schema]
+  if entry then
+    local raw, n, i = entry.raw, entry.n, 1
+    while i <= n and pii[i] == raw[i] do i = i + 1 end
+    if i > n and pii[i] == nil then return entry.fields, entry.joined end
+  end
+  local fields, raw, n, only_strings = {}, {}, 0, true
+  for _, v in ipairs(pii) do
+    n = n + 1
+    raw[n] = v
+    if type(v) ~= "string" then
+      only_strings = false
+    elseif v ~= "" then
+      fields[#fields + 1] = v
+    end
+  end
+  local joined = concat(fields, ", ")
+  if only_strings then
+    if not entry then
+      if pii_cached >= PII_CACHE_MAX then pii_cache, pii_cached = {}, 0 end
+      pii_cached = pii_cached + 1
+    end
+    pii_cache[schema] = { raw = raw, n = n, fields = fields, joined = joined }
+  end
+  return fields, joined
 end
