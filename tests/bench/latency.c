@@ -130,7 +130,7 @@ static void
 bench_transport(gkb_run *run, const char *name, const char *daemon_url, const char *echo_url,
                 int with_all)
 {
-    size_t n = run->quick ? 300 : 2000, warm = run->quick ? 50 : 300;
+    size_t n = run->quick ? 300 : 5000, warm = run->quick ? 50 : 500;
     int reps = run->quick ? 3 : MAX_REPS, ok = 1;
     double *samples = malloc(n * sizeof(double));
     double dec50[MAX_REPS], dec99[MAX_REPS], echo50[MAX_REPS], echo99[MAX_REPS];

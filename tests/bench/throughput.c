@@ -77,7 +77,7 @@ gkb_bench_throughput(gkb_run *run)
 {
     static const int points[] = {1, 4, 16};
     int reps = run->quick ? 1 : MAX_REPS;
-    double seconds = run->quick ? 0.5 : 1.5;
+    double seconds = run->quick ? 0.5 : 2.0;
 
     for (size_t p = 0; p < sizeof(points) / sizeof(points[0]); p++) {
         int n = points[p];
