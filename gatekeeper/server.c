@@ -16,6 +16,7 @@ struct gkd_server {
     nng_socket sock;
     size_t nworkers;
     gkd_worker *workers;
+    gkd_vm_pool *vms; /* one vm slot per worker */
 };
 
 gk_err
@@ -33,7 +34,9 @@ gkd_server_open(gkd_server **serverp, const char *const *urls, size_t nurls, siz
         return GK_ENOMEM;
     }
     s->workers = calloc(nworkers, sizeof(*s->workers));
-    if (s->workers == NULL || nng_rep0_open(&s->sock) != 0) {
+    if (s->workers == NULL || gkd_vm_pool_new(&s->vms, nworkers) != GK_OK ||
+        nng_rep0_open(&s->sock) != 0) {
+        gkd_vm_pool_free(s->vms);
         free(s->workers);
         free(s);
         return GK_ENOMEM;
@@ -46,7 +49,7 @@ gkd_server_open(gkd_server **serverp, const char *const *urls, size_t nurls, siz
         return rv;
     }
     for (size_t i = 0; i < nworkers; i++) {
-        rv = gkd_worker_start(&s->workers[i], s->sock, decider);
+        rv = gkd_worker_start(&s->workers[i], s->sock, decider, s->vms);
         if (rv != GK_OK) {
             goto fail;
         }
@@ -76,6 +79,7 @@ gkd_server_close(gkd_server *server)
     for (size_t i = 0; i < server->nworkers; i++) {
         gkd_worker_fini(&server->workers[i]);
     }
+    gkd_vm_pool_free(server->vms);
     free(server->workers);
     free(server);
 }

@@ -20,9 +20,12 @@ answer(gkd_worker *w, nng_msg *msg)
 {
     char *reply = NULL;
     size_t len = 0;
+    gkd_policy_vm **vm = gkd_vm_pool_take(w->vms);
+    gk_err rv = gkd_decide_handle(w->decider, vm, nng_msg_body(msg), nng_msg_len(msg), &reply,
+                                  &len);
 
-    if (gkd_decide_handle(w->decider, &w->vm, nng_msg_body(msg), nng_msg_len(msg), &reply, &len) !=
-        GK_OK && reply == NULL) {
+    gkd_vm_pool_give(w->vms, vm);
+    if (rv != GK_OK && reply == NULL) {
         /* Out of memory even for an error reply: drop it; the client's timeout answers. */
         gkd_log(GKD_LOG_ERROR, "out of memory answering a request; dropped");
         nng_msg_free(msg);
@@ -71,13 +74,13 @@ worker_cb(void *arg)
 }
 
 gk_err
-gkd_worker_start(gkd_worker *w, nng_socket sock, const gkd_decider *decider)
+gkd_worker_start(gkd_worker *w, nng_socket sock, const gkd_decider *decider, gkd_vm_pool *vms)
 {
     int rv;
 
     w->decider = decider;
     w->sending = 0;
-    w->vm = NULL;
+    w->vms = vms;
     rv = nng_aio_alloc(&w->aio, worker_cb, w);
     if (rv != 0) {
         return GK_ENOMEM;
@@ -102,6 +105,4 @@ gkd_worker_fini(gkd_worker *w)
     nng_ctx_close(w->ctx);
     nng_aio_free(w->aio);
     w->aio = NULL;
-    gkd_policy_vm_close(w->vm);
-    w->vm = NULL;
 }
