@@ -128,6 +128,7 @@ struct gkd_policy_vm {
     int have_state;  /* a state was converted for state_version */
     int state_ok;    /* ... and it fitted the memory budget */
     json_t *state;   /* reference kept for building flag views lazily */
+    json_t *mask_memo; /* the mask list last built from one verdict alone (see take_mask) */
     /* message handler output */
     char where[96];
     const char *test_source;
@@ -881,6 +882,7 @@ gkd_policy_vm_close(gkd_policy_vm *vm)
         lua_close(vm->L);
     }
     json_decref(vm->state);
+    json_decref(vm->mask_memo);
     gkd_policy_set_rele(vm->set);
     free(vm);
 }
@@ -1053,6 +1055,7 @@ struct call {
     json_t *tmp; /* released after the call (see push_flag_view) */
     /* combination */
     int any_allow, any_deny, any_error, conflict;
+    int mask_shared; /* out->mask is vm->mask_memo: copy it before adding to it */
     char deny_file[64];
     char error_file[64];
 };
@@ -1084,8 +1087,9 @@ trace_add(struct call *c, json_t *entry)
 }
 
 static void
-mask_add(gkd_policy_result *out, const char *path)
+mask_add(struct call *c, const char *path)
 {
+    gkd_policy_result *out = c->out;
     size_t i;
     json_t *v;
 
@@ -1100,7 +1104,98 @@ mask_add(gkd_policy_result *out, const char *path)
             return;
         }
     }
+    if (c->mask_shared) {
+        json_t *own = json_copy(out->mask); /* shallow: the strings are never changed */
+        if (own == NULL) {
+            return;
+        }
+        json_decref(out->mask);
+        out->mask = own;
+        c->mask_shared = 0;
+    }
     json_array_append_new(out->mask, json_string(path));
+}
+
+/* Would jansson take these bytes as a string (valid UTF-8)? ASCII is checked here, the rest by
+ * jansson itself. */
+static int
+json_string_ok(const char *s, size_t len)
+{
+    json_t *probe;
+
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char) s[i] >= 0x80) {
+            probe = json_stringn(s, len);
+            json_decref(probe);
+            return probe != NULL;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Check a verdict's `mask` (at index m) and merge it into c->out->mask. It must be what
+ * gkd_luajson_to_json turns into an array of strings: a table that is (or was made from) a JSON
+ * array, or a plain sequence, of valid UTF-8 strings; otherwise nothing is merged and 0 returned.
+ * Decisions mostly carry the same list again and again (a schema's pii fields), so the list built
+ * from a verdict that was the call's first mask is kept in vm->mask_memo and handed out (shared,
+ * copied before anything is added to it) when the next call's first mask holds the same strings.
+ */
+static int
+take_mask(struct call *c, lua_State *L, int m)
+{
+    gkd_policy_vm *vm = c->vm;
+    lua_Unsigned n;
+    json_t *memo = vm->mask_memo;
+    int t = m, first, distinct = 1, same;
+
+    if (!gkd_luajson_is_array(L, m)) { /* the rule gkd_luajson_to_json converts by */
+        return 0;
+    }
+    if (gkd_luajson_backing(L, m)) {
+        t = lua_gettop(L);
+    }
+    n = lua_rawlen(L, t);
+    same = memo != NULL && c->out->mask == NULL && json_array_size(memo) == n;
+    for (lua_Unsigned i = 1; i <= n; i++) {
+        size_t len;
+        const char *p;
+        if (lua_rawgeti(L, t, (lua_Integer) i) != LUA_TSTRING) {
+            lua_settop(L, m);
+            return 0;
+        }
+        p = lua_tolstring(L, -1, &len);
+        if (same) {
+            const json_t *e = json_array_get(memo, i - 1);
+            same = json_string_length(e) == len && memcmp(json_string_value(e), p, len) == 0;
+        }
+        lua_pop(L, 1);
+        if (!same && !json_string_ok(p, len)) {
+            lua_settop(L, m);
+            return 0;
+        }
+    }
+    if (same) {
+        c->out->mask = json_incref(memo);
+        c->mask_shared = 1;
+        lua_settop(L, m);
+        return 1;
+    }
+    first = c->out->mask == NULL;
+    for (lua_Unsigned i = 1; i <= n; i++) {
+        size_t before = json_array_size(c->out->mask);
+        lua_rawgeti(L, t, (lua_Integer) i);
+        mask_add(c, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        distinct = distinct && json_array_size(c->out->mask) == before + 1;
+    }
+    lua_settop(L, m);
+    if (first && distinct && c->out->mask != NULL && json_array_size(c->out->mask) == n) {
+        json_decref(vm->mask_memo);
+        vm->mask_memo = json_incref(c->out->mask);
+        c->mask_shared = 1;
+    }
+    return 1;
 }
 
 /* Is `variant` one of the names in flag.variants (flag at index fidx)? */
@@ -1201,21 +1296,12 @@ take_verdict(struct call *c, int fn, const char *file, int args)
         }
     }
     if (lua_getfield(L, v, "mask") != LUA_TNIL) {
-        char err[120];
-        size_t i;
-        json_t *p;
-        maskv = gkd_luajson_to_json(L, -1, err, sizeof err);
-        int ok = json_is_array(maskv);
-        json_array_foreach (maskv, i, p) {
-            ok = ok && json_is_string(p);
-        }
-        if (!ok) {
-            json_decref(maskv);
+        if (!take_mask(c, L, lua_gettop(L))) {
             shape_error(c, fn, file, "mask is not a list of strings");
             return;
         }
-        json_array_foreach (maskv, i, p) {
-            mask_add(c->out, json_string_value(p));
+        if (c->trace) {
+            maskv = gkd_luajson_to_json(L, -1, NULL, 0);
         }
     }
     if (deny) {

@@ -151,6 +151,8 @@ typedef enum gkd_policy_outcome {
  * policy   the file that decided: the first denying file, the forcing file, the failing file,
  *          the second of two conflicting forcing files; "" otherwise.
  * mask     union of every verdict's `mask` list (array of strings, first-seen order), or NULL.
+ *          Read-only: it may be shared with the vm, which keeps the last list it built alone
+ *          from one verdict to hand out again when the next call's first mask is the same.
  * trace    explain trace: one object per verdict or error, in file order:
  *          {policy, hook, verdict ("allow"|"deny"|"error"), reason, source ("policies/x.lua:12"),
  *          and violations / variant / mask when given}; NULL when tracing is off.

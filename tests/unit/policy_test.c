@@ -483,6 +483,37 @@ START_TEST(test_combination_evaluate)
 }
 END_TEST
 
+/* A decision's mask list may be the one the vm kept from the previous call: adding to it later
+ * (another policy's mask) must not change a list already handed out. */
+START_TEST(test_mask_list_kept_between_calls)
+{
+    gkd_policy_vm *vm = open_vm(combo_files, NULL);
+    json_t *state = J("{\"flags\": {\"orders.read_v2\": {\"variants\": {\"off\": false, \"on\": "
+                      "true}, \"defaultVariant\": \"off\"}}}");
+    gkd_policy_result r1, r2, r3, r4;
+
+    ck_assert_int_eq(gkd_policy_vm_set_state(vm, state, 1), GK_OK);
+    ck_assert_int_eq(evaluate(vm, "{\"a\": \"on\"}", &r1, 0), GKD_POLICY_ALLOW);
+    ck_assert_int_eq(evaluate(vm, "{\"a\": \"on\"}", &r2, 0), GKD_POLICY_ALLOW);
+    ck_assert_int_eq(evaluate(vm, "{\"a\": \"on\", \"b\": \"on\"}", &r3, 1), GKD_POLICY_ALLOW);
+    ck_assert_int_eq(evaluate(vm, "{\"a\": \"on\"}", &r4, 0), GKD_POLICY_ALLOW);
+    for (int i = 0; i < 3; i++) {
+        const json_t *m = i == 0 ? r1.mask : i == 1 ? r2.mask : r4.mask;
+        ck_assert_int_eq(json_array_size(m), 1);
+        ck_assert_str_eq(json_string_value(json_array_get(m, 0)), "email");
+    }
+    ck_assert_int_eq(json_array_size(r3.mask), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(r3.mask, 1)), "name");
+    ck_assert_int_eq(json_array_size(json_object_get(json_array_get(r3.trace, 0), "mask")), 1);
+    gkd_policy_result_fini(&r1);
+    gkd_policy_result_fini(&r2);
+    gkd_policy_result_fini(&r3);
+    gkd_policy_result_fini(&r4);
+    json_decref(state);
+    close_vm(vm);
+}
+END_TEST
+
 START_TEST(test_combination_mask)
 {
     gkd_policy_vm *vm = open_vm(combo_files, NULL);
@@ -860,6 +891,7 @@ policy_suite(void)
     tcase_add_test(tc, test_combination_authorize);
     tcase_add_test(tc, test_combination_evaluate);
     tcase_add_test(tc, test_combination_mask);
+    tcase_add_test(tc, test_mask_list_kept_between_calls);
     tcase_add_test(tc, test_has_hook);
     tcase_add_test(tc, test_state_and_arguments);
     tcase_add_test(tc, test_gk_table);
