@@ -93,9 +93,10 @@ void
 gkp_session_mac(char out[GKP_SESSION_MAC_CHARS + 1], const uint8_t key[GKP_SESSION_KEY_BYTES],
                 const char *token, size_t toklen)
 {
-    uint8_t mac[crypto_auth_BYTES];
+    uint8_t mac[GKP_SESSION_MAC_BYTES];
 
-    crypto_auth(mac, (const unsigned char *) token, toklen, key);
+    crypto_generichash(mac, sizeof(mac), (const unsigned char *) token, toklen, key,
+                       GKP_SESSION_KEY_BYTES);
     gkp_b64url_encode(out, GKP_SESSION_MAC_CHARS + 1, mac, sizeof(mac));
 }
 
@@ -103,14 +104,16 @@ int
 gkp_session_mac_check(const char *mac, size_t mac_len, const uint8_t key[GKP_SESSION_KEY_BYTES],
                       const char *token, size_t toklen)
 {
-    uint8_t bin[crypto_auth_BYTES];
+    uint8_t bin[GKP_SESSION_MAC_BYTES], want[GKP_SESSION_MAC_BYTES];
     size_t n = 0;
 
     if (mac == NULL || mac_len != GKP_SESSION_MAC_CHARS ||
         gkp_b64url_decode(bin, sizeof(bin), &n, mac, mac_len) != GK_OK || n != sizeof(bin)) {
         return 0;
     }
-    return crypto_auth_verify(bin, (const unsigned char *) token, toklen, key) == 0;
+    crypto_generichash(want, sizeof(want), (const unsigned char *) token, toklen, key,
+                       GKP_SESSION_KEY_BYTES);
+    return sodium_memcmp(bin, want, sizeof(want)) == 0;
 }
 
 gk_err

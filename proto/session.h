@@ -13,7 +13,8 @@
  *      verifiable against the JWKS): {"sid","pub","cpub","iat","exp"} where pub is its session
  *      public key and cpub echoes the client's, binding the session to that client's request.
  *   3. Every token reply to a request naming the session ("session": sid) carries "mac": the
- *      HMAC-SHA-512-256 (libsodium crypto_auth) of the exact token text under the key the
+ *      keyed BLAKE2b-256 (libsodium crypto_generichash with a key, its documented MAC use) of
+ *      the exact token text under the key the
  *      gatekeeper sends with (crypto_kx server tx = client rx).
  * Only a holder of the gatekeeper's signing key can sign the session JWS, and only the holder of
  * the session's secret can compute its MACs, so a token whose MAC checks came from the gatekeeper
@@ -76,7 +77,8 @@ gk_err gkp_session_claims_decode(json_t **docp, gkp_session_claims *c, const cha
                                  size_t len, gk_diag *diag);
 
 /*
- * gkp_session_mac - the base64url HMAC-SHA-512-256 (crypto_auth) of token[0..toklen) under key,
+ * gkp_session_mac - the base64url keyed BLAKE2b-256 (crypto_generichash) of token[0..toklen)
+ * under key,
  * into out (GKP_SESSION_MAC_CHARS + 1 bytes, NUL-terminated).
  */
 void gkp_session_mac(char out[GKP_SESSION_MAC_CHARS + 1], const uint8_t key[GKP_SESSION_KEY_BYTES],
@@ -84,7 +86,7 @@ void gkp_session_mac(char out[GKP_SESSION_MAC_CHARS + 1], const uint8_t key[GKP_
 
 /*
  * gkp_session_mac_check - 1 when `mac` (base64url text, mac_len characters) is the MAC of
- * token[0..toklen) under key, compared in constant time (crypto_auth_verify); 0 otherwise.
+ * token[0..toklen) under key, compared in constant time (sodium_memcmp); 0 otherwise.
  */
 int gkp_session_mac_check(const char *mac, size_t mac_len,
                           const uint8_t key[GKP_SESSION_KEY_BYTES], const char *token,
