@@ -78,8 +78,7 @@ gk_err gkp_session_claims_decode(json_t **docp, gkp_session_claims *c, const cha
 
 /*
  * gkp_session_mac - the base64url keyed BLAKE2b-256 (crypto_generichash) of token[0..toklen)
- * under key,
- * into out (GKP_SESSION_MAC_CHARS + 1 bytes, NUL-terminated).
+ * under key, into out (GKP_SESSION_MAC_CHARS + 1 bytes, NUL-terminated).
  */
 void gkp_session_mac(char out[GKP_SESSION_MAC_CHARS + 1], const uint8_t key[GKP_SESSION_KEY_BYTES],
                      const char *token, size_t toklen);
