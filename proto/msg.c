@@ -573,6 +573,96 @@ gkp_reply_encode_error(char **outp, size_t *outlen, gk_error_code code, const ch
                                gkp_error_code_name(code), "errorDetails", text));
 }
 
+/*
+ * Reads `"name":"<plain text>"` at *pp (within end): on a match points *valp and *lenp at the
+ * text and moves *pp past the closing quote. Returns 1 on a match, 0 otherwise (*pp unchanged).
+ */
+static int
+plain_member(const char **pp, const char *end, const char *name, const char **valp,
+             size_t *lenp)
+{
+    size_t n = strlen(name);
+    const char *p = *pp, *v;
+
+    if ((size_t) (end - p) < n + 4 || p[0] != '"' || memcmp(p + 1, name, n) != 0 ||
+        memcmp(p + 1 + n, "\":\"", 3) != 0) {
+        return 0;
+    }
+    v = p + n + 4;
+    for (p = v; p < end && *p != '"'; p++) {
+        if (!is_plain_token(p, 1)) {
+            return 0;
+        }
+    }
+    if (p == end) {
+        return 0;
+    }
+    *valp = v;
+    *lenp = (size_t) (p - v);
+    *pp = p + 1;
+    return 1;
+}
+
+/* The string at s (n bytes, in buf, followed by its closing quote) in the copy of buf, ended. */
+static const char *
+in_copy(char *copy, const char *buf, const char *s, size_t n)
+{
+    char *t;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    t = copy + (s - buf);
+    t[n] = '\0'; /* was the closing quote */
+    return t;
+}
+
+/*
+ * The token reply exactly as gkp_reply_encode_token and gkp_reply_add_session write it:
+ * {"v":1,"ok":true,"token":"<jws>"[,"mac":"<mac>"[,"session":"<jws>"]]}, every value of
+ * base64url characters and dots, nothing else. Read without building a JSON tree (a token is
+ * hundreds of characters that a general parser checks one by one). Returns 1 when buf is such a
+ * reply (reply filled, its strings in reply->text), 0 for anything else (or no memory: the
+ * general parser then answers).
+ */
+static int
+decode_plain_token_reply(gkp_reply *reply, const char *buf, size_t len)
+{
+    static const char head[] = "{\"v\":1,\"ok\":true,";
+    const char *p = buf + sizeof(head) - 1, *end = buf + len - 1; /* end: the closing brace */
+
+    if (len < sizeof(head) + 1 || memcmp(buf, head, sizeof(head) - 1) != 0 || *end != '}' ||
+        !plain_member(&p, end, "token", &reply->token, &reply->token_len)) {
+        return 0;
+    }
+    if (p < end && *p == ',') {
+        p++;
+        if (!plain_member(&p, end, "mac", &reply->mac, &reply->mac_len)) {
+            return 0;
+        }
+        if (p < end && *p == ',') {
+            p++;
+            if (!plain_member(&p, end, "session", &reply->session, &reply->session_len)) {
+                return 0;
+            }
+        }
+    }
+    if (p != end) {
+        return 0;
+    }
+    /* A copy of buf whose closing quotes become NULs: the strings outlive buf and end in NUL. */
+    reply->text = malloc(len);
+    if (reply->text == NULL) {
+        return 0;
+    }
+    memcpy(reply->text, buf, len);
+    reply->token = in_copy(reply->text, buf, reply->token, reply->token_len);
+    reply->mac = in_copy(reply->text, buf, reply->mac, reply->mac_len);
+    reply->session = in_copy(reply->text, buf, reply->session, reply->session_len);
+    reply->ok = 1;
+    return 1;
+}
+
 gk_err
 gkp_reply_decode(gkp_reply *reply, const char *buf, size_t len, gk_diag *diag)
 {
@@ -586,6 +676,10 @@ gkp_reply_decode(gkp_reply *reply, const char *buf, size_t len, gk_diag *diag)
 
     if (reply == NULL || (buf == NULL && len != 0)) {
         return GK_EINVAL;
+    }
+    memset(reply, 0, sizeof(*reply));
+    if (buf != NULL && decode_plain_token_reply(reply, buf, len)) {
+        return GK_OK;
     }
     memset(reply, 0, sizeof(*reply));
     root = json_loadb(buf != NULL ? buf : "", len, 0, &jerr);
@@ -674,5 +768,6 @@ gkp_reply_fini(gkp_reply *reply)
         return;
     }
     json_decref(reply->root);
+    free(reply->text);
     memset(reply, 0, sizeof(*reply));
 }

@@ -143,11 +143,13 @@ gk_err gkp_reply_encode_jwks(char **outp, size_t *outlen, const json_t *jwks);
 gk_err gkp_reply_encode_error(char **outp, size_t *outlen, gk_error_code code, const char *details);
 
 /*
- * gkp_reply - a decoded reply: on ok, `token` (evaluate) or `jwks` (jwks) borrowed from root; on an
- * error reply, error_code and error_details (borrowed). Release with gkp_reply_fini().
+ * gkp_reply - a decoded reply: on ok, `token` (evaluate) or `jwks` (jwks) borrowed from root or
+ * text; on an error reply, error_code and error_details (borrowed). Strings are NUL-terminated.
+ * Release with gkp_reply_fini().
  */
 typedef struct gkp_reply {
     json_t *root;
+    char *text;             /* the strings of a plain token reply (see gkp_reply_decode), or NULL */
     int ok;
     const char *token;
     size_t token_len;
@@ -163,6 +165,10 @@ typedef struct gkp_reply {
 
 /*
  * gkp_reply_decode - parse a reply. A well-formed error reply is GK_OK with ok == 0.
+ * A token reply in exactly the form this codec writes ({"v":1,"ok":true,"token":...} with
+ * optional "mac" and "session", every value base64url and dots) is read without a JSON parser
+ * (root NULL, the strings in a copy of buf). Anything else goes through jansson, as lenient about
+ * member order and unknown members as the protocol is.
  * Returns GK_OK, GK_EPROTO (not a v1 reply: diag says what), GK_ENOMEM.
  */
 gk_err gkp_reply_decode(gkp_reply *reply, const char *buf, size_t len, gk_diag *diag);
