@@ -174,6 +174,25 @@ done:
     return rv;
 }
 
+/* The payload part, base64url-decoded into a malloc'd NUL-terminated buffer (*lenp bytes). */
+static gk_err
+decode_payload(const jws_parts *p, uint8_t **payloadp, size_t *lenp, gk_diag *diag)
+{
+    size_t cap = p->payload_len / 4 * 3 + 3;
+    uint8_t *payload = malloc(cap + 1);
+
+    if (payload == NULL) {
+        return gkp_diag_set(diag, GK_ENOMEM, SOURCE, 0, "out of memory");
+    }
+    if (gkp_b64url_decode(payload, cap, lenp, p->payload, p->payload_len) != GK_OK) {
+        free(payload);
+        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "payload is not base64url");
+    }
+    payload[*lenp] = '\0';
+    *payloadp = payload;
+    return GK_OK;
+}
+
 /*
  * Everything but the signature check: split, header, signature and payload decoding, so a
  * malformed token is GK_EPROTO whichever key it names. On GK_OK the caller owns *hdrp and
@@ -184,8 +203,6 @@ decode_token(jws_parts *p, json_t **hdrp, uint8_t sig[SIG_BYTES], uint8_t **payl
              size_t *lenp, const char *token, size_t toklen, gk_diag *diag)
 {
     size_t siglen = 0;
-    size_t cap;
-    uint8_t *payload;
     gk_err rv;
 
     rv = split_token(p, token, toklen, diag);
@@ -201,19 +218,10 @@ decode_token(jws_parts *p, json_t **hdrp, uint8_t sig[SIG_BYTES], uint8_t **payl
         rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "signature is not 64 bytes of base64url");
         goto fail;
     }
-    cap = p->payload_len / 4 * 3 + 3;
-    payload = malloc(cap + 1);
-    if (payload == NULL) {
-        rv = gkp_diag_set(diag, GK_ENOMEM, SOURCE, 0, "out of memory");
+    rv = decode_payload(p, payloadp, lenp, diag);
+    if (rv != GK_OK) {
         goto fail;
     }
-    if (gkp_b64url_decode(payload, cap, lenp, p->payload, p->payload_len) != GK_OK) {
-        free(payload);
-        rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "payload is not base64url");
-        goto fail;
-    }
-    payload[*lenp] = '\0';
-    *payloadp = payload;
     return GK_OK;
 
 fail:
@@ -271,9 +279,6 @@ gkp_jws_payload_authenticated(const char *token, size_t toklen, uint8_t **payloa
                               size_t *payload_len, gk_diag *diag)
 {
     jws_parts p;
-    json_t *hdr = NULL;
-    uint8_t sig[SIG_BYTES];
-    uint8_t *payload = NULL;
     size_t len = 0;
     gk_err rv;
 
@@ -284,16 +289,14 @@ gkp_jws_payload_authenticated(const char *token, size_t toklen, uint8_t **payloa
     if (token == NULL) {
         return GK_EINVAL;
     }
-    rv = decode_token(&p, &hdr, sig, &payload, &len, token, toklen, diag);
-    if (rv != GK_OK) {
-        return rv;
+    rv = split_token(&p, token, toklen, diag);
+    if (rv == GK_OK) {
+        rv = decode_payload(&p, payloadp, &len, diag);
     }
-    json_decref(hdr);
-    *payloadp = payload;
-    if (payload_len != NULL) {
+    if (rv == GK_OK && payload_len != NULL) {
         *payload_len = len;
     }
-    return GK_OK;
+    return rv;
 }
 
 gk_err

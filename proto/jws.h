@@ -52,9 +52,11 @@ GK_WARN_UNUSED gk_err gkp_jws_verify_key(const char *token, size_t toklen,
 
 /*
  * gkp_jws_payload_authenticated - the payload of a compact JWS whose exact text was authenticated
- * by other means (a session MAC, proto/session.h), without verifying its signature: every format
- * check of gkp_jws_verify_key runs, only the Ed25519 check does not. Never call it on a token
- * that nothing authenticated. Arguments and errors as gkp_jws_verify_key (no GK_EBADSIG).
+ * by other means (a session MAC, proto/session.h): the token is split into three non-empty parts
+ * and its payload decoded; the header and signature, authenticated with the rest, are neither
+ * parsed nor verified. Never call it on a token that nothing authenticated. Arguments and errors
+ * as gkp_jws_verify_key (GK_EPROTO for a token that is not three parts or whose payload is not
+ * base64url; never GK_EBADSIG).
  */
 GK_WARN_UNUSED gk_err gkp_jws_payload_authenticated(const char *token, size_t toklen,
                                                     uint8_t **payloadp, size_t *payload_len,
