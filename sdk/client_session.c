@@ -20,7 +20,8 @@ struct gks_session {
     char sid[GKP_SESSION_ID_CHARS + 1]; /* "" when no session is open */
     uint8_t key[GKP_SESSION_KEY_BYTES];
     int64_t exp_s;
-    int64_t open_after_s; /* no opening before this (a gatekeeper without sessions) */
+    int64_t open_after_s; /* no opening before this (see client_session.h) */
+    int64_t dropped_s;    /* when a session was last dropped for a missing MAC; 0: never */
     _Atomic uint64_t by_mac, by_signature, opened;
 };
 
@@ -67,14 +68,23 @@ gks_session_begin(gks_session *s, int64_t now_s, gks_session_ticket *t)
     }
 }
 
-/* Forget session `sid` if it is still the open one (another thread may have opened a new one). */
+/*
+ * Forget session `sid` if it is still the open one (another thread may have opened a new one).
+ * The first drop in GKS_SESSION_RETRY_S lets the next request open a new session at once (a
+ * restarted gatekeeper); a second one pauses opening for that long (answers alternating between
+ * gatekeepers that do not share sessions would otherwise re-open on every other request).
+ */
 static void
-drop(gks_session *s, const char *sid)
+drop(gks_session *s, const char *sid, int64_t now_s)
 {
     pthread_mutex_lock(&s->lock);
     if (strcmp(s->sid, sid) == 0) {
         s->sid[0] = '\0';
         sodium_memzero(s->key, sizeof(s->key));
+        if (s->dropped_s != 0 && now_s - s->dropped_s < GKS_SESSION_RETRY_S) {
+            s->open_after_s = now_s + GKS_SESSION_RETRY_S;
+        }
+        s->dropped_s = now_s;
     }
     pthread_mutex_unlock(&s->lock);
 }
@@ -136,7 +146,7 @@ gks_session_finish(gks_session *s, gks_session_ticket *t, const gkp_jwks *keys,
         by_mac = gkp_session_mac_check(reply->mac, reply->mac_len, t->key, reply->token,
                                        reply->token_len);
         if (!by_mac) {
-            drop(s, t->sid);
+            drop(s, t->sid, now_s);
         }
     }
     sodium_memzero(t, sizeof(*t));

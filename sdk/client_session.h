@@ -9,7 +9,10 @@
  * their tokens are accepted on a valid MAC. A reply without a valid MAC is never refused for it:
  * its token is verified by signature as before and the session is dropped, to be opened again
  * (a restarted gatekeeper forgets sessions). A gatekeeper that does not answer with a session is
- * not asked again for GKS_SESSION_RETRY_S, so talking to one costs no key generation per request.
+ * not asked again for GKS_SESSION_RETRY_S, so talking to one costs no key generation per request;
+ * nor is one opened for that long after two sessions were lost within it (a client whose requests
+ * are spread over gatekeepers that do not share sessions keeps verifying signatures instead of
+ * re-opening on every other request).
  *
  * THREAD SAFETY: one gks_session per client, shared by every thread; its functions lock it
  * briefly (no I/O under the lock). A gks_session_ticket belongs to one request.
