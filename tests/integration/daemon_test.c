@@ -1,6 +1,7 @@
 /*
  * daemon_test.c - the real gatekeeper daemon over nng: signed decisions, the JWKS request, error
- * replies for bad input, reload on SIGHUP, start-up errors and clean shutdown.
+ * replies for bad input, reload on SIGHUP, start-up errors and clean shutdown, and decision
+ * sessions on the wire (the session JWS, the MAC of each token, and what is not a session).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -12,12 +13,15 @@
 
 #include <check.h>
 #include <jansson.h>
+#include <sodium.h>
 
+#include "b64url.h"
 #include "claims.h"
 #include "gk_test.h"
 #include "jwk.h"
 #include "jws.h"
 #include "msg.h"
+#include "session.h"
 #include "vocab.h"
 
 static gkt_daemon daemon_;
@@ -348,6 +352,197 @@ START_TEST(test_token_does_not_verify_with_another_key)
 }
 END_TEST
 
+/* A fresh random base64url string of `bytes` bytes into out (a nonce, an unknown session id). */
+static void
+random_b64(char *out, size_t outsize, size_t bytes)
+{
+    uint8_t bin[32];
+
+    ck_assert_uint_le(bytes, sizeof(bin));
+    randombytes_buf(bin, bytes);
+    gkp_b64url_encode(out, outsize, bin, bytes);
+}
+
+/* The protected header of compact JWS `tok` as JSON (caller decrefs). */
+static json_t *
+jws_header(const char *tok, size_t len)
+{
+    const char *dot = memchr(tok, '.', len);
+    uint8_t buf[512];
+    size_t n = 0;
+    json_t *hdr;
+
+    ck_assert_ptr_nonnull(dot);
+    ck_assert_int_eq(gkp_b64url_decode(buf, sizeof(buf), &n, tok, (size_t) (dot - tok)), GK_OK);
+    hdr = json_loadb((const char *) buf, n, 0, NULL);
+    ck_assert_ptr_nonnull(hdr);
+    return hdr;
+}
+
+/* An evaluate request for orders.read_v2 and tenant-1 with a fresh nonce (into nonce) and
+ * `extra` members (",\"session\":..."), into req. */
+static void
+session_request(char *req, size_t size, char nonce[32], const char *extra)
+{
+    random_b64(nonce, 32, 16);
+    ck_assert_int_lt(snprintf(req, size,
+                              "{\"v\":1,\"op\":\"evaluate\",\"flags\":[\"orders.read_v2\"],"
+                              "\"context\":{\"targetingKey\":\"tenant-1\"},\"nonce\":\"%s\"%s}",
+                              nonce, extra),
+                     (int) size);
+}
+
+/* The token of a reply verifies, answers orders.read_v2 for tenant-1 and echoes `nonce`. */
+static void
+check_token(const gkp_reply *reply, const char *nonce)
+{
+    gkp_claims_doc *doc;
+    const gkp_claims *c;
+
+    ck_assert_msg(reply->ok, "error reply %s: %s", gkp_error_code_name(reply->error_code),
+                  reply->error_details);
+    doc = verify(&daemon_, reply->token, reply->token_len);
+    c = gkp_claims_doc_get(doc);
+    ck_assert_uint_eq(c->nflags, 1);
+    ck_assert_int_eq(c->flags[0].reason, GK_REASON_TARGETING_MATCH);
+    ck_assert_ptr_nonnull(c->nonce);
+    ck_assert_str_eq(c->nonce, nonce);
+    gkp_claims_doc_free(doc);
+}
+
+/*
+ * Decision sessions with the raw protocol: a request carrying a client X25519 key gets, beside
+ * its (still signed) token, a session JWS signed by the daemon's key and the token's MAC under
+ * the key both sides derive with crypto_kx; a request naming the session gets a MAC; an unknown
+ * session or an unusable key gets a plain token reply, and a malformed id an error reply.
+ */
+START_TEST(test_sessions_over_the_wire)
+{
+    uint8_t cpk[crypto_kx_PUBLICKEYBYTES], csk[crypto_kx_SECRETKEYBYTES];
+    uint8_t spk[GKP_SESSION_PUB_BYTES];
+    uint8_t rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
+    char cpub[GKP_SESSION_PUB_CHARS + 1], sid[GKP_SESSION_ID_CHARS + 1];
+    char nonce[32], extra[128], req[512];
+    gkp_jwks *keys = NULL;
+    uint8_t *payload = NULL;
+    size_t payload_len = 0;
+    json_t *hdr, *token_hdr, *claims_doc = NULL;
+    gkp_session_claims sc;
+    gkp_reply reply;
+    gk_diag diag = {0};
+    time_t now = time(NULL);
+
+    ck_assert_int_ge(sodium_init(), 0);
+    crypto_kx_keypair(cpk, csk);
+    gkp_b64url_encode(cpub, sizeof(cpub), cpk, sizeof(cpk));
+
+    /* 1. Opening: the token, a session JWS and the token's MAC. */
+    snprintf(extra, sizeof(extra), ",\"sessionPub\":\"%s\"", cpub);
+    session_request(req, sizeof(req), nonce, extra);
+    ask(daemon_.tcp_url, req, &reply);
+    check_token(&reply, nonce);
+    ck_assert_msg(reply.session != NULL, "no session in the reply to %s", req);
+    ck_assert_ptr_nonnull(reply.mac);
+    ck_assert_int_eq(gkp_jwks_load_file(&keys, daemon_.jwks_path, &diag), GK_OK);
+    ck_assert_msg(gkp_jws_verify(reply.session, reply.session_len, keys, &payload, &payload_len,
+                                 &diag) == GK_OK,
+                  "session JWS does not verify: %s", diag.text);
+    hdr = jws_header(reply.session, reply.session_len);
+    token_hdr = jws_header(reply.token, reply.token_len);
+    ck_assert_str_eq(json_string_value(json_object_get(hdr, "typ")), GKP_SESSION_TYP);
+    ck_assert_str_eq(json_string_value(json_object_get(hdr, "alg")), "EdDSA");
+    ck_assert(json_equal(json_object_get(hdr, "kid"), json_object_get(token_hdr, "kid")));
+    /* A decision token is not a session JWS: the two cannot be taken for one another. */
+    ck_assert(!json_equal(json_object_get(hdr, "typ"), json_object_get(token_hdr, "typ")));
+    json_decref(hdr);
+    json_decref(token_hdr);
+    ck_assert_msg(gkp_session_claims_decode(&claims_doc, &sc, (const char *) payload, payload_len,
+                                            &diag) == GK_OK,
+                  "session claims %s: %s", (const char *) payload, diag.text);
+    ck_assert_str_eq(sc.cpub, cpub);
+    ck_assert_int_gt(sc.exp, sc.iat);
+    ck_assert_int_ge(sc.iat, (int64_t) now - 60);
+    ck_assert_int_le(sc.iat, (int64_t) now + 60);
+    ck_assert_str_ne(sc.pub, cpub);
+    memcpy(sid, sc.sid, sizeof(sid));
+    ck_assert_int_eq(gkp_session_pub_decode(spk, sc.pub, strlen(sc.pub)), GK_OK);
+    json_decref(claims_doc);
+    free(payload);
+    ck_assert_int_eq(crypto_kx_client_session_keys(rx, tx, cpk, csk, spk), 0);
+    ck_assert_msg(gkp_session_mac_check(reply.mac, reply.mac_len, rx, reply.token, reply.token_len),
+                  "the MAC does not check under the client's receive key");
+    /* The MAC is the gatekeeper's transmit direction only. */
+    ck_assert(!gkp_session_mac_check(reply.mac, reply.mac_len, tx, reply.token, reply.token_len));
+    gkp_reply_fini(&reply);
+
+    /* 2. In the session (over the other listener: one table per daemon): a MAC, no new session. */
+    for (int i = 0; i < 3; i++) {
+        snprintf(extra, sizeof(extra), ",\"session\":\"%s\"", sid);
+        session_request(req, sizeof(req), nonce, extra);
+        ask(i % 2 ? daemon_.tcp_url : daemon_.ipc_url, req, &reply);
+        check_token(&reply, nonce);
+        ck_assert_ptr_null(reply.session);
+        ck_assert_msg(reply.mac != NULL, "no MAC in the reply to %s", req);
+        ck_assert(
+            gkp_session_mac_check(reply.mac, reply.mac_len, rx, reply.token, reply.token_len));
+        gkp_reply_fini(&reply);
+    }
+
+    /* 3. A session id the daemon never gave out: a plain token reply. */
+    {
+        char unknown[GKP_SESSION_ID_CHARS + 1];
+
+        random_b64(unknown, sizeof(unknown), GKP_SESSION_ID_BYTES);
+        ck_assert_uint_eq(strlen(unknown), GKP_SESSION_ID_CHARS);
+        snprintf(extra, sizeof(extra), ",\"session\":\"%s\"", unknown);
+        session_request(req, sizeof(req), nonce, extra);
+        ask(daemon_.tcp_url, req, &reply);
+        check_token(&reply, nonce);
+        ck_assert_ptr_null(reply.mac);
+        ck_assert_ptr_null(reply.session);
+        gkp_reply_fini(&reply);
+    }
+
+    /* 4. A key that decodes to 32 zero bytes (a low-order point, no shared secret): no session,
+     * no MAC, but not an error either. */
+    snprintf(extra, sizeof(extra), ",\"sessionPub\":\"%.43s\"",
+             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    session_request(req, sizeof(req), nonce, extra);
+    ck_assert_int_eq(gkp_session_pub_decode(spk, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                            GKP_SESSION_PUB_CHARS),
+                     GK_OK);
+    ask(daemon_.tcp_url, req, &reply);
+    check_token(&reply, nonce);
+    ck_assert_ptr_null(reply.mac);
+    ck_assert_ptr_null(reply.session);
+    gkp_reply_fini(&reply);
+
+    /* 5. A malformed session id (21 characters): PARSE_ERROR naming the member. */
+    snprintf(extra, sizeof(extra), ",\"session\":\"%.21s\"", sid);
+    session_request(req, sizeof(req), nonce, extra);
+    ask(daemon_.tcp_url, req, &reply);
+    ck_assert(!reply.ok);
+    ck_assert_int_eq(reply.error_code, GK_ERROR_PARSE_ERROR);
+    ck_assert_msg(strstr(reply.error_details, "\"session\"") != NULL, "%s", reply.error_details);
+    ck_assert_ptr_null(reply.mac);
+    gkp_reply_fini(&reply);
+
+    /* After all that the session is still open. */
+    snprintf(extra, sizeof(extra), ",\"session\":\"%s\"", sid);
+    session_request(req, sizeof(req), nonce, extra);
+    ask(daemon_.tcp_url, req, &reply);
+    check_token(&reply, nonce);
+    ck_assert_ptr_nonnull(reply.mac);
+    ck_assert(gkp_session_mac_check(reply.mac, reply.mac_len, rx, reply.token, reply.token_len));
+    gkp_reply_fini(&reply);
+
+    sodium_memzero(csk, sizeof(csk));
+    sodium_memzero(rx, sizeof(rx));
+    sodium_memzero(tx, sizeof(tx));
+    gkp_jwks_free(keys);
+}
+END_TEST
+
 static Suite *
 daemon_suite(void)
 {
@@ -365,6 +560,7 @@ daemon_suite(void)
     tcase_add_test(tc, test_concurrent_clients);
     tcase_add_test(tc, test_nngcat_gets_a_signed_token);
     tcase_add_test(tc, test_token_does_not_verify_with_another_key);
+    tcase_add_test(tc, test_sessions_over_the_wire);
     suite_add_tcase(s, tc);
     return s;
 }

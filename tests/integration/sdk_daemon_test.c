@@ -1,7 +1,8 @@
 /*
  * sdk_daemon_test.c - libgatekeeper against the real daemon: verified decisions of every reason,
  * the cache, a kill switch delivered by a change event (and the caller's change handler), STALE
- * then ERROR when the daemon is gone, and the example program gk-evaluate.
+ * then ERROR when the daemon is gone, the example program gk-evaluate, and decision sessions
+ * (tokens accepted on the session MAC, and a session re-opened after a restart).
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -12,6 +13,7 @@
 
 #include <check.h>
 
+#include "client.h"
 #include "gatekeeper.h"
 #include "gk_test.h"
 
@@ -310,6 +312,82 @@ START_TEST(test_example_program)
 }
 END_TEST
 
+/* Evaluates orders.read_v2 for ctx (tenant-1: on, by its individual target) `n` times. */
+static void
+eval_targeted(gk_client *client, const gk_context *ctx, int n)
+{
+    gk_detail detail;
+
+    for (int i = 0; i < n; i++) {
+        bool on = false;
+
+        ck_assert_int_eq(gk_client_eval_bool(client, "orders.read_v2", ctx, false, &on, &detail),
+                         GK_OK);
+        ck_assert_msg(detail.reason == GK_REASON_TARGETING_MATCH, "evaluation %d: %s (%s)", i,
+                      gk_reason_str(detail.reason), detail.error_message);
+        ck_assert_str_eq(detail.rule_id, "targets");
+        ck_assert(on);
+    }
+}
+
+/*
+ * Decision sessions through the SDK: with the cache off every evaluation asks the daemon; one
+ * session is opened by the first (its session JWS is the one Ed25519 verification, and that
+ * first token is already accepted on its MAC), and every token is accepted on its MAC. A
+ * restarted daemon has forgotten the session: the next answer is still right (its signature is
+ * verified, the session dropped), the one after opens a new session, and MACs carry on. The
+ * client dials the ipc socket, whose path the restart keeps (the tcp ports change).
+ */
+START_TEST(test_sessions_through_the_sdk)
+{
+    gkt_daemon d;
+    gk_options *opts = NULL;
+    gk_client *client = NULL;
+    gk_context *ctx = NULL;
+    gk_diag diag = {0};
+    gks_session_counts counts;
+
+    ck_assert_int_eq(gkt_daemon_start(&d, data_path("flags.json"), NULL), 0);
+    ck_assert_int_eq(gk_options_new(&opts), GK_OK);
+    ck_assert_int_eq(gk_options_add_endpoint(opts, d.ipc_url), GK_OK);
+    ck_assert_int_eq(gk_options_set_jwks_file(opts, d.jwks_path), GK_OK);
+    /* Generous: right after the restart the socket redials before the request goes out. */
+    ck_assert_int_eq(gk_options_set_timeout_ms(opts, 5000), GK_OK);
+    ck_assert_int_eq(gk_options_set_cache_disabled(opts, true), GK_OK);
+    ck_assert_int_eq(gk_options_set_events_endpoint(opts, NULL), GK_OK);
+    ck_assert_msg(gk_client_open(&client, opts, &diag) == GK_OK, "%s", diag.text);
+    gk_options_free(opts);
+    ck_assert_int_eq(gk_context_new(&ctx, "tenant-1"), GK_OK);
+
+    gks_client_sessions(client, &counts);
+    ck_assert_uint_eq(counts.opened, 0);
+    ck_assert_uint_eq(counts.by_mac + counts.by_signature, 0);
+
+    eval_targeted(client, ctx, 20);
+    gks_client_sessions(client, &counts);
+    ck_assert_uint_eq(counts.opened, 1);
+    ck_assert_uint_eq(counts.by_signature, 0);
+    ck_assert_uint_eq(counts.by_mac, 20);
+
+    ck_assert_int_eq(gkt_daemon_restart(&d, 0), 0);
+    eval_targeted(client, ctx, 1);
+    gks_client_sessions(client, &counts);
+    ck_assert_uint_eq(counts.opened, 1);
+    ck_assert_uint_eq(counts.by_signature, 1);
+    ck_assert_uint_eq(counts.by_mac, 20);
+
+    eval_targeted(client, ctx, 5);
+    gks_client_sessions(client, &counts);
+    ck_assert_uint_eq(counts.opened, 2);
+    ck_assert_uint_eq(counts.by_signature, 1);
+    ck_assert_uint_eq(counts.by_mac, 25);
+
+    gk_context_free(ctx);
+    gk_client_close(client);
+    ck_assert_int_eq(gkt_daemon_stop(&d), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -324,6 +402,7 @@ main(void)
     tcase_add_test(tc, test_kill_switch_reaches_the_cache);
     tcase_add_test(tc, test_stale_then_error_when_daemon_is_gone);
     tcase_add_test(tc, test_example_program);
+    tcase_add_test(tc, test_sessions_through_the_sdk);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

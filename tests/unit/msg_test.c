@@ -1,7 +1,8 @@
 /*
  * msg_test.c - decision protocol v1 envelopes: request decoding (every error mapping, inline and
  * from the data directory tests/data/proto/invalid), an allocation-failure loop, request and
- * reply encoding, and reply decoding.
+ * reply encoding, and reply decoding; with the members of decision sessions ("session",
+ * "sessionPub" in requests, "mac" and "session" in token replies).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -224,6 +225,53 @@ static const struct {
      "context.targetingKey is an integer; it must be a string"},
     {"{\"v\":1,\"op\":\"evaluate\",\"context\":{\"targetingKey\":null}}", GK_ERROR_INVALID_CONTEXT,
      "context.targetingKey is null"},
+    /* "session" names an open session: exactly 22 base64url characters. */
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":5}", GK_ERROR_PARSE_ERROR,
+     "\"session\" must be a string of 22 base64url characters"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":null}", GK_ERROR_PARSE_ERROR,
+     "\"session\" must be a string of 22"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":[\"q7Xv2Lr9T0aP4mWc1sHnZg\"]}", GK_ERROR_PARSE_ERROR,
+     "\"session\" must be a string of 22"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":\"q7Xv2Lr9T0aP4mWc1sHnZ\"}", GK_ERROR_PARSE_ERROR,
+     "\"session\" must be a string of 22"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":\"q7Xv2Lr9T0aP4mWc1sHnZgA\"}", GK_ERROR_PARSE_ERROR,
+     "\"session\" must be a string of 22"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":\"\"}", GK_ERROR_PARSE_ERROR,
+     "\"session\" must be a string of 22"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":\"q7X+2Lr9T0aP4mWc1sHnZg\"}", GK_ERROR_PARSE_ERROR,
+     "\"session\" has a character outside the base64url alphabet (A-Z a-z 0-9 - _) at offset 3"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":\"q7Xv2Lr9T0aP4mWc1sHn==\"}", GK_ERROR_PARSE_ERROR,
+     "\"session\" has a character outside the base64url alphabet (A-Z a-z 0-9 - _) at offset 20"},
+    /* A NUL inside (jansson refuses \u0000 before the member is looked at). */
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":\"q7Xv2Lr9T0aP4mWc1sHnZ\\u0000\"}",
+     GK_ERROR_PARSE_ERROR, "invalid JSON"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
+     "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}",
+     GK_ERROR_PARSE_ERROR, "\"session\" has a character outside the base64url alphabet"},
+    /* "sessionPub" opens one: a client X25519 key, exactly 43 base64url characters. */
+    {"{\"v\":1,\"op\":\"evaluate\",\"sessionPub\":true}", GK_ERROR_PARSE_ERROR,
+     "\"sessionPub\" must be a string of 43 base64url characters"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"sessionPub\":{}}", GK_ERROR_PARSE_ERROR,
+     "\"sessionPub\" must be a string of 43"},
+    {"{\"v\":1,\"op\":\"evaluate\","
+     "\"sessionPub\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUR\"}",
+     GK_ERROR_PARSE_ERROR, "\"sessionPub\" must be a string of 43"},
+    {"{\"v\":1,\"op\":\"evaluate\","
+     "\"sessionPub\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURoA\"}",
+     GK_ERROR_PARSE_ERROR, "\"sessionPub\" must be a string of 43"},
+    {"{\"v\":1,\"op\":\"evaluate\","
+     "\"sessionPub\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUR=\"}",
+     GK_ERROR_PARSE_ERROR,
+     "\"sessionPub\" has a character outside the base64url alphabet (A-Z a-z 0-9 - _) at offset "
+     "42"},
+    {"{\"v\":1,\"op\":\"evaluate\","
+     "\"sessionPub\":\"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}",
+     GK_ERROR_PARSE_ERROR, "\"sessionPub\" has a character outside the base64url alphabet"},
+    /* A good session id does not excuse a bad key, and the session is checked first. */
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":\"q7Xv2Lr9T0aP4mWc1sHnZg\",\"sessionPub\":1}",
+     GK_ERROR_PARSE_ERROR, "\"sessionPub\" must be a string of 43"},
+    {"{\"v\":1,\"op\":\"evaluate\",\"session\":1,\"sessionPub\":1}", GK_ERROR_PARSE_ERROR,
+     "\"session\" must be a string of 22"},
     /* The first problem is the one reported: a bad version beats a bad context. */
     {"{\"v\":9,\"op\":\"evaluate\",\"context\":[]}", GK_ERROR_PARSE_ERROR,
      "unsupported protocol version 9"},
@@ -473,6 +521,14 @@ START_TEST(test_encode_evaluate_round_trip)
 }
 END_TEST
 
+/* A decoded reply's string (not necessarily NUL-terminated: compare by its length) is `want`. */
+#define assert_span(ptr, len, want)                    \
+    do {                                               \
+        ck_assert_ptr_nonnull(ptr);                    \
+        ck_assert_uint_eq((len), strlen(want));        \
+        ck_assert_mem_eq((ptr), (want), strlen(want)); \
+    } while (0)
+
 START_TEST(test_reply_token_round_trip)
 {
     static const char tok[] = "eyJhbGciOiJFZERTQSJ9.e30.c2ln";
@@ -603,6 +659,12 @@ static const struct {
     {"{\"v\":1,\"ok\":true}", "neither"},
     {"{\"v\":1,\"ok\":true,\"token\":5}", "\"token\" is not a string"},
     {"{\"v\":1,\"ok\":true,\"jwks\":[]}", "\"jwks\" is not an object"},
+    {"{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",\"mac\":5}", "\"mac\" is not a string"},
+    {"{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",\"mac\":null}", "\"mac\" is not a string"},
+    {"{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",\"mac\":\"m\",\"session\":[]}",
+     "\"session\" is not a string"},
+    {"{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",\"session\":{\"sid\":\"x\"}}",
+     "\"session\" is not a string"},
     {"{\"v\":1,\"ok\":false}", "no \"errorCode\""},
     {"{\"v\":1,\"ok\":false,\"errorCode\":\"GENERAL\",\"errorDetails\":{}}",
      "\"errorDetails\" is not a string"},
@@ -637,6 +699,325 @@ START_TEST(test_reply_decode_lenient)
 }
 END_TEST
 
+#define TEST_SID "q7Xv2Lr9T0aP4mWc1sHnZg"                      /* 22 base64url characters */
+#define TEST_PUB "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" /* 43 */
+#define TEST_MAC "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR4" /* 43 */
+
+/* An evaluate request may name an open session or carry a key to open one; a jwks request ignores
+ * both, good or bad. */
+START_TEST(test_decode_session)
+{
+    gkp_request req;
+    gk_diag d = {0};
+
+    ck_assert_int_eq(
+        decode(&req, "{\"v\":1,\"op\":\"evaluate\",\"session\":\"" TEST_SID "\"}", NULL, &d),
+        GK_OK);
+    ck_assert_str_eq(req.session, TEST_SID);
+    ck_assert_ptr_null(req.session_pub);
+    gkp_request_fini(&req);
+
+    ck_assert_int_eq(
+        decode(&req, "{\"v\":1,\"op\":\"evaluate\",\"sessionPub\":\"" TEST_PUB "\"}", NULL, &d),
+        GK_OK);
+    ck_assert_ptr_null(req.session);
+    ck_assert_str_eq(req.session_pub, TEST_PUB);
+    gkp_request_fini(&req);
+
+    ck_assert_int_eq(decode(&req,
+                            "{\"v\":1,\"op\":\"evaluate\",\"nonce\":\"AAAAAAAAAAAAAAAA\","
+                            "\"sessionPub\":\"-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-\","
+                            "\"session\":\"__________-_________-_\"}",
+                            NULL, &d),
+                     GK_OK);
+    ck_assert_str_eq(req.session, "__________-_________-_");
+    ck_assert_str_eq(req.session_pub, "-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-");
+    ck_assert_str_eq(req.nonce, "AAAAAAAAAAAAAAAA");
+    gkp_request_fini(&req);
+    ck_assert_ptr_null(req.session);
+    ck_assert_ptr_null(req.session_pub);
+
+    ck_assert_int_eq(decode(&req, "{\"v\":1,\"op\":\"evaluate\"}", NULL, &d), GK_OK);
+    ck_assert_ptr_null(req.session);
+    ck_assert_ptr_null(req.session_pub);
+    gkp_request_fini(&req);
+
+    ck_assert_int_eq(
+        decode(&req, "{\"v\":1,\"op\":\"jwks\",\"session\":5,\"sessionPub\":\"x\"}", NULL, &d),
+        GK_OK);
+    ck_assert_ptr_null(req.session);
+    ck_assert_ptr_null(req.session_pub);
+    gkp_request_fini(&req);
+    ck_assert_int_eq(d.code, GK_OK);
+}
+END_TEST
+
+START_TEST(test_encode_evaluate_session)
+{
+    static const char *const flags[] = {"orders.read_v2"};
+    char *out = NULL;
+    size_t len = 0;
+    gkp_request req;
+
+    ck_assert_int_eq(gkp_request_encode_evaluate_session(&out, &len, flags, 1, NULL,
+                                                         "AAAAAAAAAAAAAAAA", TEST_SID, NULL),
+                     GK_OK);
+    ck_assert_str_eq(out, "{\"v\":1,\"op\":\"evaluate\",\"flags\":[\"orders.read_v2\"],"
+                          "\"nonce\":\"AAAAAAAAAAAAAAAA\",\"session\":\"" TEST_SID "\"}");
+    ck_assert_uint_eq(len, strlen(out));
+    ck_assert_int_eq(gkp_request_decode(&req, out, len, NULL, NULL), GK_OK);
+    ck_assert_str_eq(req.session, TEST_SID);
+    ck_assert_ptr_null(req.session_pub);
+    gkp_request_fini(&req);
+    free(out);
+
+    ck_assert_int_eq(
+        gkp_request_encode_evaluate_session(&out, &len, NULL, 0, NULL, NULL, NULL, TEST_PUB),
+        GK_OK);
+    ck_assert_str_eq(out, "{\"v\":1,\"op\":\"evaluate\",\"sessionPub\":\"" TEST_PUB "\"}");
+    ck_assert_int_eq(gkp_request_decode(&req, out, len, NULL, NULL), GK_OK);
+    ck_assert_ptr_null(req.session);
+    ck_assert_str_eq(req.session_pub, TEST_PUB);
+    gkp_request_fini(&req);
+    free(out);
+
+    ck_assert_int_eq(
+        gkp_request_encode_evaluate_session(&out, &len, NULL, 0, NULL, NULL, TEST_SID, TEST_PUB),
+        GK_OK);
+    ck_assert_int_eq(gkp_request_decode(&req, out, len, NULL, NULL), GK_OK);
+    ck_assert_str_eq(req.session, TEST_SID);
+    ck_assert_str_eq(req.session_pub, TEST_PUB);
+    gkp_request_fini(&req);
+    free(out);
+
+    /* Neither: the same bytes as gkp_request_encode_evaluate. */
+    ck_assert_int_eq(
+        gkp_request_encode_evaluate_session(&out, &len, NULL, 0, NULL, NULL, NULL, NULL), GK_OK);
+    ck_assert_str_eq(out, "{\"v\":1,\"op\":\"evaluate\"}");
+    free(out);
+
+    /* The encoder never sends an id or a key the decoder would refuse. */
+    {
+        static const char *const bad_sids[] = {
+            "q7Xv2Lr9T0aP4mWc1sHnZ",  "q7Xv2Lr9T0aP4mWc1sHnZgA", "",
+            "q7Xv2Lr9T0aP4mWc1sHn==", "q7Xv2Lr9T0aP4mWc1s.nZg",  "q7Xv2Lr9T0aP4mWc1sHnZ\xc3",
+        };
+        static const char *const bad_pubs[] = {
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUR",
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURoA",
+            "11qYAYKxCrfVS+7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUR=",
+            "",
+        };
+
+        for (size_t i = 0; i < sizeof(bad_sids) / sizeof(bad_sids[0]); i++) {
+            out = NULL;
+            ck_assert_msg(gkp_request_encode_evaluate_session(&out, &len, NULL, 0, NULL, NULL,
+                                                              bad_sids[i], NULL) == GK_EINVAL,
+                          "session \"%s\" sent", bad_sids[i]);
+            ck_assert_ptr_null(out);
+        }
+        for (size_t i = 0; i < sizeof(bad_pubs) / sizeof(bad_pubs[0]); i++) {
+            out = NULL;
+            ck_assert_msg(gkp_request_encode_evaluate_session(&out, &len, NULL, 0, NULL, NULL, NULL,
+                                                              bad_pubs[i]) == GK_EINVAL,
+                          "sessionPub \"%s\" sent", bad_pubs[i]);
+            ck_assert_ptr_null(out);
+        }
+    }
+}
+END_TEST
+
+/* A token reply, made by the encoder, then given a MAC and (optionally) a session JWS. */
+START_TEST(test_reply_add_session)
+{
+    static const char tok[] = "eyJhbGciOiJFZERTQSJ9.e30.c2ln";
+    static const char jws[] = "eyJhbGciOiJFZERTQSIsInR5cCI6ImdrLXNlc3Npb24rand0In0.e30.c2ln";
+    char *out = NULL;
+    size_t len = 0;
+    json_t *parsed;
+    json_error_t jerr;
+    gkp_reply r;
+    gk_diag d = {0};
+
+    ck_assert_int_eq(gkp_reply_encode_token(&out, &len, tok, sizeof(tok) - 1), GK_OK);
+    ck_assert_int_eq(gkp_reply_add_session(&out, &len, TEST_MAC, jws), GK_OK);
+    ck_assert_uint_eq(len, strlen(out));
+    parsed = json_loadb(out, len, JSON_REJECT_DUPLICATES, &jerr);
+    ck_assert_msg(parsed != NULL, "not JSON (%s): %s", jerr.text, out);
+    ck_assert_str_eq(json_string_value(json_object_get(parsed, "mac")), TEST_MAC);
+    ck_assert_str_eq(json_string_value(json_object_get(parsed, "session")), jws);
+    json_decref(parsed);
+    ck_assert_int_eq(gkp_reply_decode(&r, out, len, &d), GK_OK);
+    ck_assert_int_eq(r.ok, 1);
+    assert_span(r.token, r.token_len, tok);
+    assert_span(r.mac, r.mac_len, TEST_MAC);
+    assert_span(r.session, r.session_len, jws);
+    gkp_reply_fini(&r);
+    free(out);
+
+    /* A MAC alone (a request in an open session). */
+    ck_assert_int_eq(gkp_reply_encode_token(&out, &len, tok, sizeof(tok) - 1), GK_OK);
+    ck_assert_int_eq(gkp_reply_add_session(&out, &len, TEST_MAC, NULL), GK_OK);
+    ck_assert_str_eq(out, "{\"v\":1,\"ok\":true,\"token\":\"eyJhbGciOiJFZERTQSJ9.e30.c2ln\","
+                          "\"mac\":\"" TEST_MAC "\"}");
+    ck_assert_uint_eq(len, strlen(out));
+    ck_assert_int_eq(gkp_reply_decode(&r, out, len, &d), GK_OK);
+    assert_span(r.mac, r.mac_len, TEST_MAC);
+    ck_assert_ptr_null(r.session);
+    ck_assert_uint_eq(r.session_len, 0);
+    gkp_reply_fini(&r);
+    free(out);
+
+    /* Beside an explain trace. */
+    {
+        json_t *explain = json_pack("[{s:s,s:[]}]", "key", "orders.read_v2", "trace");
+
+        ck_assert_int_eq(gkp_reply_encode_token_explain(&out, &len, tok, sizeof(tok) - 1, explain),
+                         GK_OK);
+        ck_assert_int_eq(gkp_reply_add_session(&out, &len, TEST_MAC, jws), GK_OK);
+        ck_assert_uint_eq(len, strlen(out));
+        ck_assert_int_eq(gkp_reply_decode(&r, out, len, &d), GK_OK);
+        assert_span(r.token, r.token_len, tok);
+        ck_assert(json_equal(r.explain, explain));
+        assert_span(r.mac, r.mac_len, TEST_MAC);
+        assert_span(r.session, r.session_len, jws);
+        gkp_reply_fini(&r);
+        free(out);
+        json_decref(explain);
+    }
+
+    /* A plain token reply decodes with neither. */
+    ck_assert_int_eq(gkp_reply_encode_token(&out, &len, tok, sizeof(tok) - 1), GK_OK);
+    ck_assert_int_eq(gkp_reply_decode(&r, out, len, &d), GK_OK);
+    ck_assert_ptr_null(r.mac);
+    ck_assert_uint_eq(r.mac_len, 0);
+    ck_assert_ptr_null(r.session);
+    gkp_reply_fini(&r);
+    free(out);
+    ck_assert_int_eq(d.code, GK_OK);
+}
+END_TEST
+
+START_TEST(test_reply_add_session_refuses)
+{
+    static const char tok[] = "eyJhbGciOiJFZERTQSJ9.e30.c2ln";
+    static const char *const bad_macs[] = {
+        "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR",   /* 42 */
+        "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR4A", /* 44 */
+        "",
+        "hgyY0il_MGCjP0Jzln\"WG1PPOt7-09PGcvMg3AIbQR4", /* 43, with a quote */
+        "hgyY0il_MGCjP0Jzln\\WG1PPOt7-09PGcvMg3AIbQR4", /* 43, with a backslash */
+    };
+    char *out = NULL;
+    char *before;
+    size_t len = 0, len_before;
+
+    ck_assert_int_eq(gkp_reply_encode_token(&out, &len, tok, sizeof(tok) - 1), GK_OK);
+    before = malloc(len + 1);
+    ck_assert_ptr_nonnull(before);
+    memcpy(before, out, len + 1);
+    len_before = len;
+
+    for (size_t i = 0; i < sizeof(bad_macs) / sizeof(bad_macs[0]); i++) {
+        ck_assert_msg(gkp_reply_add_session(&out, &len, bad_macs[i], NULL) == GK_EINVAL,
+                      "mac \"%s\" added", bad_macs[i]);
+        ck_assert_uint_eq(len, len_before);
+        ck_assert_str_eq(out, before);
+    }
+    ck_assert_int_eq(gkp_reply_add_session(&out, &len, NULL, NULL), GK_EINVAL);
+    /* A session JWS that could not go between quotes as is. */
+    ck_assert_int_eq(gkp_reply_add_session(&out, &len, TEST_MAC, "a.b\".c"), GK_EINVAL);
+    ck_assert_int_eq(gkp_reply_add_session(&out, &len, TEST_MAC, "a.b c.d"), GK_EINVAL);
+    ck_assert_str_eq(out, before);
+
+    /* A reply that does not end in '}': cut short, or with a trailing newline. */
+    len = len_before - 1;
+    ck_assert_int_eq(gkp_reply_add_session(&out, &len, TEST_MAC, NULL), GK_EINVAL);
+    ck_assert_uint_eq(len, len_before - 1);
+    out[len_before - 1] = '\n';
+    len = len_before;
+    ck_assert_int_eq(gkp_reply_add_session(&out, &len, TEST_MAC, NULL), GK_EINVAL);
+    out[len_before - 1] = '}';
+    len = 1;
+    ck_assert_int_eq(gkp_reply_add_session(&out, &len, TEST_MAC, NULL), GK_EINVAL);
+    len = len_before;
+    ck_assert_str_eq(out, before);
+    ck_assert_int_eq(gkp_reply_add_session(NULL, &len, TEST_MAC, NULL), GK_EINVAL);
+    ck_assert_int_eq(gkp_reply_add_session(&out, NULL, TEST_MAC, NULL), GK_EINVAL);
+    {
+        char *none = NULL;
+
+        ck_assert_int_eq(gkp_reply_add_session(&none, &len, TEST_MAC, NULL), GK_EINVAL);
+        ck_assert_ptr_null(none);
+    }
+    /* And the reply still takes a good MAC afterwards. */
+    ck_assert_int_eq(gkp_reply_add_session(&out, &len, TEST_MAC, NULL), GK_OK);
+    ck_assert_uint_eq(len, len_before + strlen(",\"mac\":\"\"") + strlen(TEST_MAC));
+    free(before);
+    free(out);
+}
+END_TEST
+
+/* A session reply decodes to the same members whatever its form: the codec's own (read without a
+ * JSON parser) or any other the protocol allows (member order, whitespace, escapes, extras). */
+START_TEST(test_reply_session_any_form)
+{
+    static const char *const forms[] = {
+        "{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",\"mac\":\"" TEST_MAC "\",\"session\":\"s.t.u\"}",
+        "{\"ok\":true,\"v\":1,\"session\":\"s.t.u\",\"mac\":\"" TEST_MAC "\",\"token\":\"a.b.c\"}",
+        "{ \"v\": 1, \"ok\": true, \"token\": \"a.b.c\", \"mac\": \"" TEST_MAC "\", "
+        "\"session\": \"s.t.u\" }\n",
+        "{\"v\":1,\"ok\":true,\"token\":\"\\u0061.b.c\",\"mac\":\"" TEST_MAC "\","
+        "\"session\":\"s.t.u\",\"later\":[1]}",
+    };
+    gkp_reply r;
+    gk_diag d = {0};
+
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        ck_assert_msg(gkp_reply_decode(&r, forms[i], strlen(forms[i]), &d) == GK_OK, "%s: %s",
+                      forms[i], d.text);
+        ck_assert_int_eq(r.ok, 1);
+        assert_span(r.token, r.token_len, "a.b.c");
+        assert_span(r.mac, r.mac_len, TEST_MAC);
+        assert_span(r.session, r.session_len, "s.t.u");
+        gkp_reply_fini(&r);
+    }
+
+    /* A session JWS without a MAC (not a form the codec writes) still reads. */
+    {
+        static const char in[] = "{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",\"session\":\"s.t.u\"}";
+
+        ck_assert_int_eq(gkp_reply_decode(&r, in, sizeof(in) - 1, &d), GK_OK);
+        assert_span(r.token, r.token_len, "a.b.c");
+        ck_assert_ptr_null(r.mac);
+        assert_span(r.session, r.session_len, "s.t.u");
+        gkp_reply_fini(&r);
+    }
+
+    /* The codec's form cut short or with a stray comma is not a reply at all. */
+    {
+        static const char *const bad[] = {
+            "{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",\"mac\":\"" TEST_MAC "\"",
+            "{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",\"mac\":\"" TEST_MAC "}",
+            "{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",\"mac\":\"" TEST_MAC "\",}",
+            "{\"v\":1,\"ok\":true,\"token\":\"a.b.c\",}",
+            "{\"v\":1,\"ok\":true,\"token\":\"a.b.c\"",
+            "{\"v\":1,\"ok\":true,}",
+            "{\"v\":1,\"ok\":true,",
+        };
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            ck_assert_msg(gkp_reply_decode(&r, bad[i], strlen(bad[i]), NULL) == GK_EPROTO,
+                          "accepted: %s", bad[i]);
+            ck_assert_ptr_null(r.token);
+            ck_assert_ptr_null(r.mac);
+            gkp_reply_fini(&r);
+        }
+    }
+}
+END_TEST
+
 static Suite *
 msg_suite(void)
 {
@@ -652,6 +1033,7 @@ msg_suite(void)
     tcase_add_test(tc, test_decode_jwks);
     tcase_add_test(tc, test_decode_limits_accepted);
     tcase_add_test(tc, test_decode_not_nul_terminated);
+    tcase_add_test(tc, test_decode_session);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("request_errors");
@@ -672,6 +1054,9 @@ msg_suite(void)
     tcase_add_test(tc, test_reply_error_round_trip);
     tcase_add_test(tc, test_reply_error_not_utf8);
     tcase_add_test(tc, test_decoded_error_details_reply);
+    tcase_add_test(tc, test_encode_evaluate_session);
+    tcase_add_test(tc, test_reply_add_session);
+    tcase_add_test(tc, test_reply_add_session_refuses);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reply_decode");
@@ -679,6 +1064,7 @@ msg_suite(void)
     tcase_add_loop_test(tc, test_reply_decode_refuses, 0,
                         (int) (sizeof(bad_replies) / sizeof(bad_replies[0])));
     tcase_add_test(tc, test_reply_decode_lenient);
+    tcase_add_test(tc, test_reply_session_any_form);
     suite_add_tcase(s, tc);
     return s;
 }
