@@ -507,6 +507,7 @@ gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t to
 gk_err
 gkp_reply_add_session(char **replyp, size_t *replylen, const char *mac, const char *session_jws)
 {
+    static const char token_head[] = "{\"v\":1,\"ok\":true,\"token\":";
     static const char mac_head[] = ",\"mac\":\"";
     static const char session_head[] = "\",\"session\":\"";
     size_t maclen = mac != NULL ? strlen(mac) : 0;
@@ -514,7 +515,8 @@ gkp_reply_add_session(char **replyp, size_t *replylen, const char *mac, const ch
     size_t n, need;
     char *out, *p;
 
-    if (replyp == NULL || *replyp == NULL || replylen == NULL || *replylen < 2 ||
+    if (replyp == NULL || *replyp == NULL || replylen == NULL ||
+        *replylen < sizeof(token_head) || memcmp(*replyp, token_head, sizeof(token_head) - 1) != 0 ||
         (*replyp)[*replylen - 1] != '}' || maclen != GKP_SESSION_MAC_CHARS ||
         !is_plain_token(mac, maclen) || !is_plain_token(session_jws, jwslen)) {
         return GK_EINVAL;
@@ -629,10 +631,13 @@ static int
 decode_plain_token_reply(gkp_reply *reply, const char *buf, size_t len)
 {
     static const char head[] = "{\"v\":1,\"ok\":true,";
-    const char *p = buf + sizeof(head) - 1, *end = buf + len - 1; /* end: the closing brace */
+    const char *p = buf + sizeof(head) - 1, *end;
 
-    if (len < sizeof(head) + 1 || memcmp(buf, head, sizeof(head) - 1) != 0 || *end != '}' ||
-        !plain_member(&p, end, "token", &reply->token, &reply->token_len)) {
+    if (len < sizeof(head) + 1 || memcmp(buf, head, sizeof(head) - 1) != 0) {
+        return 0;
+    }
+    end = buf + len - 1; /* the closing brace */
+    if (*end != '}' || !plain_member(&p, end, "token", &reply->token, &reply->token_len)) {
         return 0;
     }
     if (p < end && *p == ',') {

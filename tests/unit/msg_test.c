@@ -945,6 +945,15 @@ START_TEST(test_reply_add_session_refuses)
     ck_assert_str_eq(out, before);
     ck_assert_int_eq(gkp_reply_add_session(NULL, &len, TEST_MAC, NULL), GK_EINVAL);
     ck_assert_int_eq(gkp_reply_add_session(&out, NULL, TEST_MAC, NULL), GK_EINVAL);
+    /* Only a token reply takes a MAC: not an error or JWKS reply. */
+    {
+        char *err = NULL;
+        size_t err_len = 0;
+
+        ck_assert_int_eq(gkp_reply_encode_error(&err, &err_len, GK_ERROR_GENERAL, "x"), GK_OK);
+        ck_assert_int_eq(gkp_reply_add_session(&err, &err_len, TEST_MAC, NULL), GK_EINVAL);
+        free(err);
+    }
     {
         char *none = NULL;
 
