@@ -1,24 +1,50 @@
 /*
- * cache.c - sharded, bounded, LRU decision cache (see cache.h for the contract).
+ * cache.c - sharded, bounded decision cache with an approximate LRU (see cache.h for the
+ * contract).
  *
- * Layout: `nshards` shards, each a chained hash table plus an intrusive LRU list behind one
- * mutex. The shard is chosen by the high half of the hash and the bucket by the low half, so the
- * two are independent. An entry is one allocation: the fixed record followed by the flag key, the
- * context text, the value's JSON text and its decoded string, so a hit copies out of one block
- * and an eviction is one free().
+ * Layout: `nshards` shards, each a chained hash table plus an intrusive LRU list. The shard is
+ * chosen by the high half of the hash and the bucket by the low half, so the two are independent.
+ * An entry is one allocation: the fixed record followed by the flag key, the context text, the
+ * value's JSON text and its decoded string, so a hit copies out of one block and an eviction is
+ * one free().
  *
- * Why not a read-write lock: a hit moves its entry to the front of the LRU list, so every lookup
- * writes; a plain mutex held for a few dozen nanoseconds is cheaper than an rwlock's bookkeeping,
- * and 16 shards keep contention low.
+ * Why a hit writes nothing shared: two threads hitting one entry used to take the same shard
+ * mutex and relink the same LRU list, so the mutex's cache line went back and forth between
+ * their CPUs and a contended lock slept in the kernel; two threads were each half as fast as one.
+ * Now a lookup only reads:
+ *   - Each shard's lock is split into "stripes", one rwlock per CPU (rounded up to a power of
+ *     two, at most STRIPES_MAX), each on its own cache line. A lookup read-locks the stripe of
+ *     the CPU it runs on; anything that changes the shard (insert, removal, eviction,
+ *     invalidation) write-locks every stripe, in order. Lookups on different CPUs so touch
+ *     different lines, and the rare writer pays for it (a few dozen uncontended locks). A thread
+ *     that moves to another CPU while it holds a stripe unlocks the stripe it locked; two threads
+ *     on one stripe still share it, since it is a read lock.
+ *   - The LRU order is approximate ("second chance", the CLOCK algorithm): a hit sets its entry's
+ *     `referenced` bit, and only when it is clear, so a hot entry's line is written once, not on
+ *     every hit. Eviction takes the tail of the list; a tail that was referenced since it was
+ *     put there goes back to the front with its bit cleared, and the next tail is tried. The entry
+ *     evicted is so the one least recently inserted or given its second chance among those not
+ *     used since, which is the least recently used one whenever at most one use per entry falls
+ *     between two evictions.
+ *   - The context's hash is computed once per gk_context (context.c), so a lookup hashes only
+ *     the flag key.
+ * A lookup that meets an expired or outdated entry drops it under the write lock, after looking
+ * it up again (another thread may have replaced it meanwhile).
  */
+#define _GNU_SOURCE /* sched_getcpu */
+
 #include "cache.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "context.h"
 #include "decision_set.h"
 #include "gatekeeper.h"
 #include "mask.h"
@@ -26,6 +52,9 @@
 /* Shard when the bound is large enough for each shard to hold a useful number of entries. */
 #define SHARDS_MANY   16u
 #define SHARDS_MIN_AT 256u
+/* Most lock stripes per shard (one per CPU up to this). */
+#define STRIPES_MAX 64u
+#define CACHE_LINE  64u
 /* Fibonacci multiplier: spreads the context hash before it is mixed with the key hash. */
 #define MIX 0x9E3779B97F4A7C15ull
 
@@ -43,6 +72,7 @@ typedef struct entry {
     const char *str;        /* NULL unless kind is STRING */
     gks_kind kind;
     bool bool_value;
+    atomic_bool referenced; /* hit since it was put at the front (set under a read lock) */
     int64_t fetched_ms;
     int64_t iat_s;
     int64_t exp_s;
@@ -53,21 +83,26 @@ typedef struct entry {
     char data[];
 } entry;
 
+/* One stripe of a shard's lock, alone on its cache line. */
+typedef struct stripe {
+    _Alignas(CACHE_LINE) pthread_rwlock_t lock;
+} stripe;
+
 typedef struct shard {
-    pthread_mutex_t lock;
+    stripe *stripes; /* nstripes of them (gks_cache) */
     entry **buckets;
     size_t mask; /* bucket count - 1 (a power of two) */
     entry *lru_head;
     entry *lru_tail;
     size_t count;
     size_t max;
-    char pad[64]; /* keep neighbouring shards' locks off one cache line */
+    char pad[CACHE_LINE]; /* keep neighbouring shards' fields off one cache line */
 } shard;
 
 struct gks_cache {
     unsigned char key_flag[crypto_shorthash_KEYBYTES];
-    unsigned char key_ctx[crypto_shorthash_KEYBYTES];
     size_t nshards;
+    size_t nstripes; /* a power of two */
     shard *shards;
 };
 
@@ -81,19 +116,57 @@ entry_free(entry *e)
     }
 }
 
+/* The entry hash: the flag key's under this cache's key, mixed with the context's (context.h). */
 static uint64_t
-hash_pair(const gks_cache *cache, const char *key, size_t key_len, const char *ctx, size_t ctx_len)
+hash_pair(const gks_cache *cache, const char *key, size_t key_len, uint64_t ctx_hash)
 {
     unsigned char out_key[crypto_shorthash_BYTES];
-    unsigned char out_ctx[crypto_shorthash_BYTES];
     uint64_t hk;
-    uint64_t hc;
 
     crypto_shorthash(out_key, (const unsigned char *) key, key_len, cache->key_flag);
-    crypto_shorthash(out_ctx, (const unsigned char *) ctx, ctx_len, cache->key_ctx);
     memcpy(&hk, out_key, sizeof(hk));
-    memcpy(&hc, out_ctx, sizeof(hc));
-    return hk ^ (hc * MIX);
+    return hk ^ (ctx_hash * MIX);
+}
+
+/* Read-lock the stripe of the CPU this thread runs on; returns it, for read_unlock. */
+static stripe *
+read_lock(const gks_cache *cache, shard *s)
+{
+    int cpu = 0;
+    stripe *st;
+
+#ifdef __linux__
+    cpu = sched_getcpu();
+    if (cpu < 0) {
+        cpu = 0;
+    }
+#endif
+    st = &s->stripes[(size_t) cpu & (cache->nstripes - 1)];
+    pthread_rwlock_rdlock(&st->lock);
+    return st;
+}
+
+static void
+read_unlock(stripe *st)
+{
+    pthread_rwlock_unlock(&st->lock);
+}
+
+/* Exclude every lookup and every other writer from `s`: all stripes, in order. */
+static void
+write_lock(const gks_cache *cache, shard *s)
+{
+    for (size_t i = 0; i < cache->nstripes; i++) {
+        pthread_rwlock_wrlock(&s->stripes[i].lock);
+    }
+}
+
+static void
+write_unlock(const gks_cache *cache, shard *s)
+{
+    for (size_t i = cache->nstripes; i-- > 0;) {
+        pthread_rwlock_unlock(&s->stripes[i].lock);
+    }
 }
 
 static shard *
@@ -131,6 +204,25 @@ lru_push_front(shard *s, entry *e)
     if (s->lru_tail == NULL) {
         s->lru_tail = e;
     }
+    atomic_store_explicit(&e->referenced, false, memory_order_relaxed);
+}
+
+/*
+ * The entry to evict from a full shard (write-locked): the first tail not referenced since it
+ * was put at the front; referenced ones go back to the front, bit cleared. Ends within one pass
+ * plus one, since a pass clears every bit.
+ */
+static entry *
+lru_victim(shard *s)
+{
+    entry *e = s->lru_tail;
+
+    while (atomic_load_explicit(&e->referenced, memory_order_relaxed)) {
+        lru_unlink(s, e);
+        lru_push_front(s, e);
+        e = s->lru_tail;
+    }
+    return e;
 }
 
 /* Remove `e` from its bucket and the LRU list; the caller frees it (after unlocking). */
@@ -147,6 +239,7 @@ shard_remove(shard *s, entry *e)
     s->count--;
 }
 
+/* The entry for (key, ctx) in `s`, locked either way, or NULL. */
 static entry *
 shard_find(const shard *s, uint64_t hash, const char *key, size_t key_len, const char *ctx,
            size_t ctx_len)
@@ -171,6 +264,53 @@ pow2_at_least(size_t n)
     return p;
 }
 
+/* One stripe per configured CPU, a power of two, at most STRIPES_MAX. */
+static size_t
+stripe_count(void)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+
+    if (ncpu < 1) {
+        ncpu = 1;
+    }
+    return pow2_at_least((size_t) ncpu < STRIPES_MAX ? (size_t) ncpu : STRIPES_MAX);
+}
+
+/* Allocate and initialise the stripes of `s`; on failure nothing is left allocated. */
+static gk_err
+stripes_init(const gks_cache *cache, shard *s)
+{
+    size_t i;
+
+    s->stripes = aligned_alloc(CACHE_LINE, cache->nstripes * sizeof(*s->stripes));
+    if (s->stripes == NULL) {
+        return GK_ENOMEM;
+    }
+    for (i = 0; i < cache->nstripes; i++) {
+        if (pthread_rwlock_init(&s->stripes[i].lock, NULL) != 0) {
+            break;
+        }
+    }
+    if (i < cache->nstripes) {
+        while (i-- > 0) {
+            pthread_rwlock_destroy(&s->stripes[i].lock);
+        }
+        free(s->stripes);
+        s->stripes = NULL;
+        return GK_ENOMEM;
+    }
+    return GK_OK;
+}
+
+static void
+stripes_fini(const gks_cache *cache, shard *s)
+{
+    for (size_t i = 0; i < cache->nstripes; i++) {
+        pthread_rwlock_destroy(&s->stripes[i].lock);
+    }
+    free(s->stripes);
+}
+
 gk_err
 gks_cache_new(gks_cache **cachep, size_t max_entries)
 {
@@ -186,8 +326,8 @@ gks_cache_new(gks_cache **cachep, size_t max_entries)
         return GK_ENOMEM;
     }
     crypto_shorthash_keygen(cache->key_flag);
-    crypto_shorthash_keygen(cache->key_ctx);
     cache->nshards = max_entries >= SHARDS_MIN_AT ? SHARDS_MANY : 1;
+    cache->nstripes = stripe_count();
     /* Round down so the total never exceeds the bound. */
     per_shard = max_entries / cache->nshards;
     cache->shards = calloc(cache->nshards, sizeof(*cache->shards));
@@ -202,7 +342,7 @@ gks_cache_new(gks_cache **cachep, size_t max_entries)
         s->max = per_shard;
         s->mask = nbuckets - 1;
         s->buckets = calloc(nbuckets, sizeof(*s->buckets));
-        if (s->buckets == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+        if (s->buckets == NULL || stripes_init(cache, s) != GK_OK) {
             free(s->buckets);
             s->buckets = NULL;
             cache->nshards = i; /* free only the shards set up so far */
@@ -231,11 +371,10 @@ gks_cache_free(gks_cache *cache)
             e = next;
         }
         free(s->buckets);
-        pthread_mutex_destroy(&s->lock);
+        stripes_fini(cache, s);
     }
     free(cache->shards);
     sodium_memzero(cache->key_flag, sizeof(cache->key_flag));
-    sodium_memzero(cache->key_ctx, sizeof(cache->key_ctx));
     free(cache);
 }
 
@@ -270,7 +409,8 @@ keeps_newer(const entry *old, const entry *e)
 
 gk_err
 gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t ctx_len,
-              int64_t fetched_ms, int64_t iat_s, int64_t exp_s, int64_t expires_ms)
+              uint64_t ctx_hash, int64_t fetched_ms, int64_t iat_s, int64_t exp_s,
+              int64_t expires_ms)
 {
     size_t key_len = strlen(d->key);
     size_t json_len = d->value_json != NULL ? strlen(d->value_json) : 0;
@@ -296,6 +436,7 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
     e->str_len = str_len;
     e->kind = d->kind;
     e->bool_value = d->bool_value;
+    atomic_init(&e->referenced, false);
     e->detail = d->detail;
     e->valid_version = d->detail.snapshot_version;
     e->mask = gks_mask_hold(d->mask);
@@ -303,61 +444,82 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
     e->iat_s = iat_s;
     e->exp_s = exp_s;
     e->expires_ms = expires_ms;
-    e->hash = hash_pair(cache, d->key, key_len, ctx, ctx_len);
+    e->hash = hash_pair(cache, d->key, key_len, ctx_hash);
 
     s = shard_of(cache, e->hash);
-    pthread_mutex_lock(&s->lock);
+    write_lock(cache, s);
     old = shard_find(s, e->hash, d->key, key_len, ctx, ctx_len);
     if (old != NULL && keeps_newer(old, e)) {
-        pthread_mutex_unlock(&s->lock);
+        write_unlock(cache, s);
         entry_free(e);
         return GK_OK;
     }
     if (old != NULL) {
         shard_remove(s, old);
+    } else if (s->count >= s->max) {
+        /* Evict before inserting, so the new entry is never its own victim. */
+        evicted = lru_victim(s);
+        shard_remove(s, evicted);
     }
     e->chain = s->buckets[e->hash & s->mask];
     s->buckets[e->hash & s->mask] = e;
     lru_push_front(s, e);
     s->count++;
-    if (s->count > s->max) {
-        evicted = s->lru_tail;
-        shard_remove(s, evicted);
-    }
-    pthread_mutex_unlock(&s->lock);
+    write_unlock(cache, s);
     entry_free(old);
     entry_free(evicted);
     return GK_OK;
 }
 
-gks_cache_state
-gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx, size_t ctx_len,
-              int64_t now_ms, uint32_t ttl_ms, uint64_t min_version, gks_cache_view *view,
-              char *buf, size_t bufsize, gk_mask **maskp)
+/*
+ * Drop the entry for (key, ctx) if it is still there and still unusable at now_ms for
+ * min_version (gks_cache_get found it so under its read lock, which it has released).
+ */
+static void
+drop_unusable(gks_cache *cache, shard *s, uint64_t hash, const char *key, size_t key_len,
+              const char *ctx, size_t ctx_len, int64_t now_ms, uint64_t min_version)
 {
-    uint64_t hash = hash_pair(cache, key, key_len, ctx, ctx_len);
-    shard *s = shard_of(cache, hash);
-    gks_cache_state state;
     entry *e;
 
-    pthread_mutex_lock(&s->lock);
+    write_lock(cache, s);
+    e = shard_find(s, hash, key, key_len, ctx, ctx_len);
+    if (e != NULL && (now_ms >= e->expires_ms || e->valid_version < min_version)) {
+        shard_remove(s, e);
+    } else {
+        e = NULL;
+    }
+    write_unlock(cache, s);
+    entry_free(e);
+}
+
+gks_cache_state
+gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx, size_t ctx_len,
+              uint64_t ctx_hash, int64_t now_ms, uint32_t ttl_ms, uint64_t min_version,
+              gks_cache_view *view, char *buf, size_t bufsize, gk_mask **maskp)
+{
+    uint64_t hash = hash_pair(cache, key, key_len, ctx_hash);
+    shard *s = shard_of(cache, hash);
+    gks_cache_state state;
+    stripe *st;
+    entry *e;
+
+    st = read_lock(cache, s);
     e = shard_find(s, hash, key, key_len, ctx, ctx_len);
     if (e == NULL) {
-        pthread_mutex_unlock(&s->lock);
+        read_unlock(st);
         return GKS_CACHE_MISS;
     }
     if (now_ms >= e->expires_ms || e->valid_version < min_version) {
         /* Its token has expired, or a newer snapshot may have changed it (and only events raise
          * valid_version, never past the newest seen): it can never be served again, not even
          * as STALE. */
-        shard_remove(s, e);
-        pthread_mutex_unlock(&s->lock);
-        entry_free(e);
+        read_unlock(st);
+        drop_unusable(cache, s, hash, key, key_len, ctx, ctx_len, now_ms, min_version);
         return GKS_CACHE_MISS;
     }
-    if (s->lru_head != e) {
-        lru_unlink(s, e);
-        lru_push_front(s, e);
+    /* Written only when clear: a hot entry's line stays shared between the CPUs reading it. */
+    if (!atomic_load_explicit(&e->referenced, memory_order_relaxed)) {
+        atomic_store_explicit(&e->referenced, true, memory_order_relaxed);
     }
     state = now_ms - e->fetched_ms < (int64_t) ttl_ms ? GKS_CACHE_FRESH : GKS_CACHE_STALE;
     view->kind = e->kind;
@@ -376,7 +538,7 @@ gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx
     if (maskp != NULL) {
         *maskp = gks_mask_hold(e->mask);
     }
-    pthread_mutex_unlock(&s->lock);
+    read_unlock(st);
     return state;
 }
 
@@ -387,10 +549,10 @@ gks_cache_count(gks_cache *cache)
 
     for (size_t i = 0; i < cache->nshards; i++) {
         shard *s = &cache->shards[i];
+        stripe *st = read_lock(cache, s);
 
-        pthread_mutex_lock(&s->lock);
         total += s->count;
-        pthread_mutex_unlock(&s->lock);
+        read_unlock(st);
     }
     return total;
 }
@@ -406,12 +568,13 @@ compare_keys(const void *a, const void *b)
  * "every flag". Dropped entries are freed after the lock is released, as everywhere here.
  */
 static size_t
-shard_invalidate(shard *s, uint64_t version, const char *const *sorted, size_t nkeys)
+shard_invalidate(const gks_cache *cache, shard *s, uint64_t version, const char *const *sorted,
+                 size_t nkeys)
 {
     entry *doomed = NULL;
     size_t dropped = 0;
 
-    pthread_mutex_lock(&s->lock);
+    write_lock(cache, s);
     for (entry *e = s->lru_head, *next; e != NULL; e = next) {
         bool listed = sorted == NULL ||
                       bsearch(&e->key, sorted, nkeys, sizeof(*sorted), compare_keys) != NULL;
@@ -429,7 +592,7 @@ shard_invalidate(shard *s, uint64_t version, const char *const *sorted, size_t n
             e->valid_version = version;
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    write_unlock(cache, s);
     while (doomed != NULL) {
         entry *next = doomed->chain;
 
@@ -457,7 +620,8 @@ gks_cache_invalidate(gks_cache *cache, uint64_t version, const char *const *keys
         }
     }
     for (size_t i = 0; i < cache->nshards; i++) {
-        dropped += shard_invalidate(&cache->shards[i], version, sorted, sorted != NULL ? nkeys : 0);
+        dropped +=
+            shard_invalidate(cache, &cache->shards[i], version, sorted, sorted != NULL ? nkeys : 0);
     }
     free(sorted);
     return dropped;

@@ -5,8 +5,9 @@
  * reference to its mask list, so that CACHED and STALE answers keep their mask), the
  * monotonic time it was fetched, the token's exp (wall-clock s) and the same instant on the
  * monotonic clock, so a lookup needs one clock read by the caller and no allocation. The table is
- * bounded: a full shard evicts its least recently used entry; an entry whose token has expired is
- * dropped when it is met.
+ * bounded: a full shard evicts an entry not used lately, by an approximate LRU ("second chance":
+ * the least recently inserted entry not hit since it was inserted or last spared; cache.c); an
+ * entry whose token has expired is dropped when it is met.
  *
  * Freshness: each entry also keeps the snapshot version it is known to be current at, its
  * "valid_version": the token's snapshotVersion when it is put, raised by change events that do not
@@ -15,12 +16,16 @@
  * cannot account for (a lost event, a token from a newer snapshot) never leaves an old decision
  * in use.
  *
- * Keys are hashed with SipHash-2-4 (libsodium crypto_shorthash) under a random key per cache, so
- * contexts chosen by outsiders cannot be made to collide.
+ * Keys are hashed with SipHash-2-4 (libsodium crypto_shorthash): the flag key under a random key
+ * per cache, the context text under the process's random key, once per gk_context (ctx_hash, from
+ * gks_context_hash or gks_context_hash_text), so contexts chosen by outsiders cannot be made to
+ * collide and a lookup hashes only the flag key.
  *
  * THREAD SAFETY: every function but gks_cache_free may be called concurrently; the table is split
- * into shards, each behind its own mutex, held only for the lookup, insert or one shard's part of
- * an invalidation.
+ * into shards, each behind a lock striped per CPU: a lookup read-locks its CPU's stripe and writes
+ * nothing shared (at most one bit per entry, once), so lookups on several threads do not slow
+ * each other down; an insert, a removal or one shard's part of an invalidation write-locks every
+ * stripe of that shard.
  */
 #ifndef GKS_CACHE_H
 #define GKS_CACHE_H
@@ -73,6 +78,7 @@ void gks_cache_free(gks_cache *cache);
  * gks_cache_put - insert the entry for (d->key, ctx), or replace the one there unless that one
  * is newer. The entry takes a reference to d->mask (NULL: the empty mask).
  * ctx, ctx_len  canonical context text (copied).
+ * ctx_hash      gks_context_hash_text(ctx, ctx_len) (context.h), computed once per context.
  * fetched_ms    monotonic time the token arrived.
  * iat_s         token iat (wall-clock s).
  * exp_s         token exp (wall-clock s); expires_ms the same instant on the monotonic clock.
@@ -84,22 +90,25 @@ void gks_cache_free(gks_cache *cache);
  * Returns GK_OK (also when the newer entry was kept), GK_ENOMEM (the cache is unchanged).
  */
 gk_err gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t ctx_len,
-                     int64_t fetched_ms, int64_t iat_s, int64_t exp_s, int64_t expires_ms);
+                     uint64_t ctx_hash, int64_t fetched_ms, int64_t iat_s, int64_t exp_s,
+                     int64_t expires_ms);
 
 /*
  * gks_cache_get - look up (key, ctx) at monotonic time now_ms with a TTL of ttl_ms.
+ * ctx_hash     the context text's hash, as for gks_cache_put.
  * min_version  the newest snapshot version the caller has seen: an entry whose valid_version is
  *              lower is outdated, dropped and reported as a MISS (0 accepts every entry).
  * view       out when the result is not MISS; not NULL.
  * buf, size  optional (NULL, 0): receives a string value, NUL-terminated, when it fits.
  * maskp      optional (NULL): when the result is not MISS, one reference to the entry's mask list
  *            (the empty mask when it has none); release it with gk_mask_free().
- * Allocates nothing; holds one shard lock for the copy.
+ * Allocates nothing; holds one read lock (its CPU's stripe of one shard) for the copy, and the
+ * shard's write lock only to drop an expired or outdated entry.
  */
 gks_cache_state gks_cache_get(gks_cache *cache, const char *key, size_t key_len, const char *ctx,
-                              size_t ctx_len, int64_t now_ms, uint32_t ttl_ms,
-                              uint64_t min_version, gks_cache_view *view, char *buf,
-                              size_t bufsize, gk_mask **maskp);
+                              size_t ctx_len, uint64_t ctx_hash, int64_t now_ms, uint32_t ttl_ms,
+                              uint64_t min_version, gks_cache_view *view, char *buf, size_t bufsize,
+                              gk_mask **maskp);
 
 /*
  * gks_cache_invalidate - apply a change event: snapshot `version` changed flags `keys`.

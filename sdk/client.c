@@ -390,8 +390,8 @@ cache_fill(gk_client *c, const gk_decision_set *set, const gk_context *ctx, int6
         }
         /* On GK_ENOMEM the entry is simply not cached; the answer is still given. An entry from
          * a newer snapshot stays (an answer in flight across a reload is the older one). */
-        (void) gks_cache_put(c->cache, d, ctx_text, ctx_len, fetched_ms, set->iat_s, set->exp_s,
-                             expires_ms);
+        (void) gks_cache_put(c->cache, d, ctx_text, ctx_len, gks_context_hash(ctx), fetched_ms,
+                             set->iat_s, set->exp_s, expires_ms);
     }
 }
 
@@ -546,8 +546,9 @@ eval_one(gk_client *c, const char *flag_key, size_t key_len, const gk_context *c
 
     memset(ans, 0, sizeof(*ans));
     if (!c->cache_disabled) {
-        state = gks_cache_get(c->cache, flag_key, key_len, ctx_text, ctx_len, now_ms, c->ttl_ms,
-                              atomic_load(&c->newest_version), &view, buf, bufsize, maskp);
+        state = gks_cache_get(c->cache, flag_key, key_len, ctx_text, ctx_len, gks_context_hash(ctx),
+                              now_ms, c->ttl_ms, atomic_load(&c->newest_version), &view, buf,
+                              bufsize, maskp);
         if (state == GKS_CACHE_FRESH) {
             from_view(ans, d, &view, GK_REASON_CACHED);
             return;
@@ -590,8 +591,9 @@ eval_one(gk_client *c, const char *flag_key, size_t key_len, const gk_context *c
     /* Unreachable or outdated: the last known good decision, if its token is still valid and
      * it is not older than the newest snapshot seen (looked up again: the token may have expired
      * while the request waited, and an event may have arrived). */
-    state = gks_cache_get(c->cache, flag_key, key_len, ctx_text, ctx_len, gks_clock_mono_ms(), 0,
-                          atomic_load(&c->newest_version), &view, buf, bufsize, maskp);
+    state = gks_cache_get(c->cache, flag_key, key_len, ctx_text, ctx_len, gks_context_hash(ctx),
+                          gks_clock_mono_ms(), 0, atomic_load(&c->newest_version), &view, buf,
+                          bufsize, maskp);
     if (state != GKS_CACHE_MISS) {
         from_view(ans, d, &view, GK_REASON_STALE);
         return;

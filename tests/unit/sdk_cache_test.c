@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "cache.h"
+#include "context.h"
 #include "decision_set.h"
 #include "gatekeeper.h"
 
@@ -43,11 +44,21 @@ string_decision(const char *key)
     return d;
 }
 
+/* gks_cache_put with the context's hash computed as gk_context does it. */
+static gk_err
+put(gks_cache *c, const gks_decision *d, const char *ctx, size_t ctx_len, int64_t fetched_ms,
+    int64_t iat_s, int64_t exp_s, int64_t expires_ms)
+{
+    return gks_cache_put(c, d, ctx, ctx_len, gks_context_hash_text(ctx, ctx_len), fetched_ms, iat_s,
+                         exp_s, expires_ms);
+}
+
 static gks_cache_state
 get(gks_cache *c, const char *key, const char *ctx, int64_t now_ms, uint32_t ttl_ms,
     gks_cache_view *view, char *buf, size_t bufsize)
 {
-    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx), now_ms, ttl_ms, 0, view, buf,
+    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx),
+                         gks_context_hash_text(ctx, strlen(ctx)), now_ms, ttl_ms, 0, view, buf,
                          bufsize, NULL);
 }
 
@@ -61,8 +72,7 @@ START_TEST(test_hit_and_miss)
 
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
     ck_assert_int_eq(get(c, "orders.stage", ctx_a, 1000, 500, &view, NULL, 0), GKS_CACHE_MISS);
-    ck_assert_int_eq(
-        gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 1699999700, 1700000000, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &d, ctx_a, strlen(ctx_a), 1000, 1699999700, 1700000000, 100000), GK_OK);
     ck_assert_int_eq(get(c, "orders.stage", ctx_a, 1100, 500, &view, buf, sizeof(buf)),
                      GKS_CACHE_FRESH);
     ck_assert_int_eq(view.kind, GKS_KIND_STRING);
@@ -92,11 +102,11 @@ START_TEST(test_replace)
     gks_cache_view view;
 
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &d, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
     d.kind = GKS_KIND_BOOL;
     d.bool_value = true;
     d.value_json = (char *) (uintptr_t) "true";
-    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 10, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &d, ctx_a, strlen(ctx_a), 10, 0, 1, 100000), GK_OK);
     ck_assert_uint_eq(gks_cache_count(c), 1);
     ck_assert_int_eq(get(c, "f", ctx_a, 20, 500, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(view.kind, GKS_KIND_BOOL);
@@ -125,11 +135,9 @@ START_TEST(test_older_snapshot_does_not_replace_newer)
     killed.detail.variant[0] = '\0';
     killed.detail.snapshot_version = 8;
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &killed, ctx_a, strlen(ctx_a), 1000, 5000, 5300, 300000),
-                     GK_OK);
+    ck_assert_int_eq(put(c, &killed, ctx_a, strlen(ctx_a), 1000, 5000, 5300, 300000), GK_OK);
     /* Older snapshot, even though its token was signed later and arrived later: kept out. */
-    ck_assert_int_eq(gks_cache_put(c, &before, ctx_a, strlen(ctx_a), 1010, 5001, 5301, 300010),
-                     GK_OK);
+    ck_assert_int_eq(put(c, &before, ctx_a, strlen(ctx_a), 1010, 5001, 5301, 300010), GK_OK);
     ck_assert_uint_eq(gks_cache_count(c), 1);
     ck_assert_int_eq(get(c, "f", ctx_a, 1020, 500, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(view.detail.reason, GK_REASON_DISABLED);
@@ -139,22 +147,19 @@ START_TEST(test_older_snapshot_does_not_replace_newer)
 
     /* Same snapshot, earlier iat: kept out too. */
     before.detail.snapshot_version = 8;
-    ck_assert_int_eq(gks_cache_put(c, &before, ctx_a, strlen(ctx_a), 1030, 4999, 5299, 299000),
-                     GK_OK);
+    ck_assert_int_eq(put(c, &before, ctx_a, strlen(ctx_a), 1030, 4999, 5299, 299000), GK_OK);
     ck_assert_int_eq(get(c, "f", ctx_a, 1040, 500, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(view.detail.reason, GK_REASON_DISABLED);
 
     /* Same snapshot and iat (another answer from the same instant): replaces, fresher TTL. */
-    ck_assert_int_eq(gks_cache_put(c, &before, ctx_a, strlen(ctx_a), 1050, 5000, 5300, 300000),
-                     GK_OK);
+    ck_assert_int_eq(put(c, &before, ctx_a, strlen(ctx_a), 1050, 5000, 5300, 300000), GK_OK);
     ck_assert_int_eq(get(c, "f", ctx_a, 1060, 500, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(view.detail.reason, GK_REASON_SPLIT);
     ck_assert_int_eq(view.fetched_ms, 1050);
 
     /* A newer snapshot replaces. */
     killed.detail.snapshot_version = 9;
-    ck_assert_int_eq(gks_cache_put(c, &killed, ctx_a, strlen(ctx_a), 1070, 4000, 5400, 400000),
-                     GK_OK);
+    ck_assert_int_eq(put(c, &killed, ctx_a, strlen(ctx_a), 1070, 4000, 5400, 400000), GK_OK);
     ck_assert_int_eq(get(c, "f", ctx_a, 1080, 500, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(view.detail.reason, GK_REASON_DISABLED);
     ck_assert_uint_eq(view.detail.snapshot_version, 9);
@@ -173,9 +178,8 @@ START_TEST(test_expired_newer_entry_is_replaced)
 
     newer.detail.snapshot_version = 8;
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &newer, ctx_a, strlen(ctx_a), 1000, 5000, 5001, 2000), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &older, ctx_a, strlen(ctx_a), 2000, 5001, 5300, 301000),
-                     GK_OK);
+    ck_assert_int_eq(put(c, &newer, ctx_a, strlen(ctx_a), 1000, 5000, 5001, 2000), GK_OK);
+    ck_assert_int_eq(put(c, &older, ctx_a, strlen(ctx_a), 2000, 5001, 5300, 301000), GK_OK);
     ck_assert_int_eq(get(c, "f", ctx_a, 2010, 500, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_uint_eq(view.detail.snapshot_version, 7);
     ck_assert_int_eq(view.fetched_ms, 2000);
@@ -190,7 +194,7 @@ START_TEST(test_ttl_expiry_turns_stale)
     gks_cache_view view;
 
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &d, ctx_a, strlen(ctx_a), 1000, 0, 1, 100000), GK_OK);
     ck_assert_int_eq(get(c, "f", ctx_a, 1499, 500, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(get(c, "f", ctx_a, 1500, 500, &view, NULL, 0), GKS_CACHE_STALE);
     ck_assert_int_eq(get(c, "f", ctx_a, 99999, 500, &view, NULL, 0), GKS_CACHE_STALE);
@@ -208,7 +212,7 @@ START_TEST(test_token_expiry_drops_entry)
 
     ck_assert_int_eq(gks_cache_new(&c, 100), GK_OK);
     /* A long TTL does not outlive the token. */
-    ck_assert_int_eq(gks_cache_put(c, &d, ctx_a, strlen(ctx_a), 1000, 0, 1, 2000), GK_OK);
+    ck_assert_int_eq(put(c, &d, ctx_a, strlen(ctx_a), 1000, 0, 1, 2000), GK_OK);
     ck_assert_int_eq(get(c, "f", ctx_a, 1999, 86400000, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(get(c, "f", ctx_a, 2000, 86400000, &view, NULL, 0), GKS_CACHE_MISS);
     ck_assert_uint_eq(gks_cache_count(c), 0);
@@ -231,8 +235,7 @@ START_TEST(test_eviction_bound)
         ck_assert_int_eq(gks_cache_new(&c, bounds[b]), GK_OK);
         for (size_t i = 0; i < n; i++) {
             snprintf(ctx, sizeof(ctx), "{\"targetingKey\":\"t-%zu\"}", i);
-            ck_assert_int_eq(gks_cache_put(c, &d, ctx, strlen(ctx), (int64_t) i, 0, 1, 1000000),
-                             GK_OK);
+            ck_assert_int_eq(put(c, &d, ctx, strlen(ctx), (int64_t) i, 0, 1, 1000000), GK_OK);
             ck_assert_uint_le(gks_cache_count(c), bounds[b]);
         }
         ck_assert_uint_ge(gks_cache_count(c), bounds[b] / 2);
@@ -256,12 +259,51 @@ START_TEST(test_lru_keeps_recently_used)
     ck_assert_int_eq(gks_cache_new(&c, 4), GK_OK); /* one shard of 4 */
     for (int i = 0; i < 4; i++) {
         snprintf(ctx, sizeof(ctx), "c%d", i);
-        ck_assert_int_eq(gks_cache_put(c, &d, ctx, strlen(ctx), 0, 0, 1, 1000000), GK_OK);
+        ck_assert_int_eq(put(c, &d, ctx, strlen(ctx), 0, 0, 1, 1000000), GK_OK);
     }
     ck_assert_int_eq(get(c, "f", "c0", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH); /* touch */
-    ck_assert_int_eq(gks_cache_put(c, &d, "c4", 2, 0, 0, 1, 1000000), GK_OK);
+    ck_assert_int_eq(put(c, &d, "c4", 2, 0, 0, 1, 1000000), GK_OK);
     ck_assert_int_eq(get(c, "f", "c0", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
     ck_assert_int_eq(get(c, "f", "c1", 1, 1000, &view, NULL, 0), GKS_CACHE_MISS);
+    gks_cache_free(c);
+}
+END_TEST
+
+/*
+ * The approximate LRU ("second chance"): every entry hit since it was put in is spared once, so
+ * with all of them hit the oldest is evicted after all, the bound holds, and the entry just put
+ * in is never its own victim.
+ */
+START_TEST(test_eviction_spares_referenced_entries)
+{
+    gks_cache *c = NULL;
+    gks_decision d = string_decision("f");
+    gks_cache_view view;
+    char ctx[64];
+
+    ck_assert_int_eq(gks_cache_new(&c, 4), GK_OK); /* one shard of 4 */
+    for (int i = 0; i < 4; i++) {
+        snprintf(ctx, sizeof(ctx), "c%d", i);
+        ck_assert_int_eq(put(c, &d, ctx, strlen(ctx), 0, 0, 1, 1000000), GK_OK);
+    }
+    /* Two hit, two not: the unreferenced ones go first, oldest first. */
+    ck_assert_int_eq(get(c, "f", "c0", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(get(c, "f", "c2", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(put(c, &d, "c4", 2, 0, 0, 1, 1000000), GK_OK);
+    ck_assert_int_eq(put(c, &d, "c5", 2, 0, 0, 1, 1000000), GK_OK);
+    ck_assert_int_eq(get(c, "f", "c1", 1, 1000, &view, NULL, 0), GKS_CACHE_MISS);
+    ck_assert_int_eq(get(c, "f", "c3", 1, 1000, &view, NULL, 0), GKS_CACHE_MISS);
+    ck_assert_uint_eq(gks_cache_count(c), 4);
+
+    /* Every entry hit: one pass clears the bits, then the least recently spared goes. */
+    ck_assert_int_eq(get(c, "f", "c0", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(get(c, "f", "c2", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(get(c, "f", "c4", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(get(c, "f", "c5", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(put(c, &d, "c6", 2, 0, 0, 1, 1000000), GK_OK);
+    ck_assert_uint_eq(gks_cache_count(c), 4);
+    ck_assert_int_eq(get(c, "f", "c6", 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
+    ck_assert_int_eq(get(c, "f", "c0", 1, 1000, &view, NULL, 0), GKS_CACHE_MISS);
     gks_cache_free(c);
 }
 END_TEST
@@ -283,10 +325,11 @@ hammer(void *arg)
         gks_cache_state st;
 
         snprintf(ctx, sizeof(ctx), "ctx-%d", i % 500);
-        if (i % 3 == 0 && gks_cache_put(c, &d, ctx, strlen(ctx), 0, 0, 1, 1000000) != GK_OK) {
+        if (i % 3 == 0 && put(c, &d, ctx, strlen(ctx), 0, 0, 1, 1000000) != GK_OK) {
             bad++;
         }
-        st = gks_cache_get(c, "f", 1, ctx, strlen(ctx), 1, 1000, 0, &view, buf, sizeof(buf), NULL);
+        st = gks_cache_get(c, "f", 1, ctx, strlen(ctx), gks_context_hash_text(ctx, strlen(ctx)), 1,
+                           1000, 0, &view, buf, sizeof(buf), NULL);
         if (st == GKS_CACHE_FRESH && (strcmp(buf, "new") != 0 || view.kind != GKS_KIND_STRING)) {
             bad++;
         }
@@ -318,7 +361,8 @@ END_TEST
 static gks_cache_state
 get_at(gks_cache *c, const char *key, const char *ctx, uint64_t min_version, gks_cache_view *view)
 {
-    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx), 10, 1000, min_version, view, NULL,
+    return gks_cache_get(c, key, strlen(key), ctx, strlen(ctx),
+                         gks_context_hash_text(ctx, strlen(ctx)), 10, 1000, min_version, view, NULL,
                          0, NULL);
 }
 
@@ -335,9 +379,9 @@ START_TEST(test_invalidate_by_flag_key)
     gks_cache_view view;
 
     ck_assert_int_eq(gks_cache_new(&c, 1000), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &a, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &a, ctx_b, strlen(ctx_b), 0, 0, 1, 100000), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &b, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &a, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &a, ctx_b, strlen(ctx_b), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &b, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
     ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 7, &view), GKS_CACHE_FRESH);
     ck_assert_uint_eq(view.valid_version, 7);
 
@@ -373,14 +417,14 @@ START_TEST(test_invalidate_all_and_clear)
     gks_cache_view view;
 
     ck_assert_int_eq(gks_cache_new(&c, 1000), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &a, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &a, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
     b.detail.snapshot_version = 9; /* already from the changed snapshot */
-    ck_assert_int_eq(gks_cache_put(c, &b, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &b, ctx_a, strlen(ctx_a), 0, 0, 1, 100000), GK_OK);
     ck_assert_uint_eq(gks_cache_invalidate(c, 9, NULL, 0), 1);
     ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 9, &view), GKS_CACHE_FRESH);
     ck_assert_int_eq(get_at(c, "orders.read_v2", ctx_a, 0, &view), GKS_CACHE_MISS);
 
-    ck_assert_int_eq(gks_cache_put(c, &a, ctx_b, strlen(ctx_b), 0, 0, 1, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &a, ctx_b, strlen(ctx_b), 0, 0, 1, 100000), GK_OK);
     ck_assert_uint_eq(gks_cache_count(c), 2);
     gks_cache_clear(c);
     ck_assert_uint_eq(gks_cache_count(c), 0);
@@ -398,10 +442,10 @@ START_TEST(test_confirmed_entry_beats_older_answer)
     gks_cache_view view;
 
     ck_assert_int_eq(gks_cache_new(&c, 1000), GK_OK);
-    ck_assert_int_eq(gks_cache_put(c, &b, ctx_a, strlen(ctx_a), 0, 100, 400, 100000), GK_OK);
+    ck_assert_int_eq(put(c, &b, ctx_a, strlen(ctx_a), 0, 100, 400, 100000), GK_OK);
     ck_assert_uint_eq(gks_cache_invalidate(c, 8, changed, 1), 0);
     /* Signed later, but by snapshot 7: the entry current at 8 stays. */
-    ck_assert_int_eq(gks_cache_put(c, &b, ctx_a, strlen(ctx_a), 5, 101, 401, 100005), GK_OK);
+    ck_assert_int_eq(put(c, &b, ctx_a, strlen(ctx_a), 5, 101, 401, 100005), GK_OK);
     ck_assert_int_eq(get_at(c, "orders.stage", ctx_a, 8, &view), GKS_CACHE_FRESH);
     ck_assert_int_eq(view.iat_s, 100);
     gks_cache_free(c);
@@ -435,13 +479,13 @@ START_TEST(test_invalidate_concurrent_with_lookups)
     ck_assert_int_eq(gks_cache_new(&c, 4096), GK_OK);
     for (int i = 0; i < 500; i++) {
         snprintf(ctx, sizeof(ctx), "{\"targetingKey\":\"t-%d\"}", i);
-        ck_assert_int_eq(gks_cache_put(c, &d2, ctx, strlen(ctx), 0, 0, 1, 1000000), GK_OK);
+        ck_assert_int_eq(put(c, &d2, ctx, strlen(ctx), 0, 0, 1, 1000000), GK_OK);
     }
     ck_assert_int_eq(pthread_create(&t, NULL, invalidate_loop, c), 0);
     for (int round = 0; round < 20; round++) {
         for (int i = 0; i < 500; i++) {
             snprintf(ctx, sizeof(ctx), "{\"targetingKey\":\"t-%d\"}", i);
-            (void) gks_cache_put(c, &d1, ctx, strlen(ctx), 0, 0, 1, 1000000);
+            (void) put(c, &d1, ctx, strlen(ctx), 0, 0, 1, 1000000);
             (void) get(c, "f1", ctx, 1, 1000, &view, NULL, 0);
             ck_assert_int_eq(get(c, "f2", ctx, 1, 1000, &view, NULL, 0), GKS_CACHE_FRESH);
         }
@@ -472,6 +516,7 @@ main(void)
     tcase_add_test(tc, test_token_expiry_drops_entry);
     tcase_add_test(tc, test_eviction_bound);
     tcase_add_test(tc, test_lru_keeps_recently_used);
+    tcase_add_test(tc, test_eviction_spares_referenced_entries);
     tcase_add_test(tc, test_concurrent_use);
     tcase_add_test(tc, test_invalidate_by_flag_key);
     tcase_add_test(tc, test_invalidate_all_and_clear);

@@ -1,5 +1,6 @@
 /*
- * sdk_context_test.c - gk_context: canonical text (the cache key) and the targetingKey rules.
+ * sdk_context_test.c - gk_context: canonical text (the cache key), its hash, and the targetingKey
+ * rules.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -46,6 +47,38 @@ START_TEST(test_text_follows_every_setter)
     ck_assert_str_eq(gks_context_text(ctx, NULL), "{\"ratio\":0.5,\"targetingKey\":\"t-1\"}");
     ck_assert_ptr_nonnull(json_object_get(gks_context_json(ctx), "ratio"));
     gk_context_free(ctx);
+}
+END_TEST
+
+/* The hash is computed with the text: equal texts, equal hashes; a failed setter keeps both. */
+START_TEST(test_hash_follows_the_text)
+{
+    gk_context *a = NULL;
+    gk_context *b = NULL;
+    size_t len = 0;
+    const char *text;
+    uint64_t before;
+
+    ck_assert_int_eq(gk_context_new(&a, "t-7"), GK_OK);
+    ck_assert_int_eq(gk_context_new(&b, "t-7"), GK_OK);
+    text = gks_context_text(a, &len);
+    ck_assert_uint_eq(gks_context_hash(a), gks_context_hash_text(text, len));
+    ck_assert_uint_eq(gks_context_hash(a), gks_context_hash(b));
+
+    ck_assert_int_eq(gk_context_set_string(a, "region", "eu"), GK_OK);
+    ck_assert_uint_ne(gks_context_hash(a), gks_context_hash(b));
+    text = gks_context_text(a, &len);
+    ck_assert_uint_eq(gks_context_hash(a), gks_context_hash_text(text, len));
+    ck_assert_int_eq(gk_context_set_string(b, "region", "eu"), GK_OK);
+    ck_assert_uint_eq(gks_context_hash(a), gks_context_hash(b));
+
+    before = gks_context_hash(a);
+    ck_assert_int_eq(gk_context_set_string(a, "region", "\xff"), GK_EINVAL); /* not UTF-8 */
+    ck_assert_uint_eq(gks_context_hash(a), before);
+    text = gks_context_text(a, &len);
+    ck_assert_uint_eq(gks_context_hash(a), gks_context_hash_text(text, len));
+    gk_context_free(a);
+    gk_context_free(b);
 }
 END_TEST
 
@@ -115,6 +148,7 @@ main(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_canonical_text_ignores_insertion_order);
     tcase_add_test(tc, test_text_follows_every_setter);
+    tcase_add_test(tc, test_hash_follows_the_text);
     tcase_add_test(tc, test_targeting_key_rules);
     tcase_add_test(tc, test_invalid_arguments);
     tcase_add_test(tc, test_numbers);
