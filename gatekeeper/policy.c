@@ -981,7 +981,7 @@ state_cfn(lua_State *L)
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEWS_KEY);
     if (a->state != NULL) {
-        gkd_luajson_push(L, a->state, 1);
+        gkd_luajson_push_shared(L, a->state); /* converted as policies reach it */
     } else {
         lua_createtable(L, 0, 3);
         for (int k = 0; k < 3; k++) {
@@ -1026,14 +1026,14 @@ gkd_policy_vm_set_state(gkd_policy_vm *vm, const json_t *state, uint64_t version
     vm->have_state = 1;
     vm->state_version = version;
     vm->state_ok = 0;
-    lua_pushnil(vm->L); /* release the old tables before converting the new ones */
+    lua_pushnil(vm->L); /* drop the old view (and, once collected, its reference on the JSON) */
     lua_rawsetp(vm->L, LUA_REGISTRYINDEX, &STATE_KEY);
     lua_gc(vm->L, LUA_GCCOLLECT);
     if (convert_state(vm, state) != LUA_OK) {
         convert_state(vm, NULL);
         return GK_ENOMEM;
     }
-    /* Kept for building flag views lazily; the caller's state is immutable (a snapshot). */
+    /* Kept for building flag views; the caller's state is immutable (a snapshot). */
     vm->state = state != NULL ? json_incref((json_t *) (uintptr_t) state) : NULL;
     vm->state_ok = 1;
     return GK_OK;

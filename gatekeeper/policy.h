@@ -118,11 +118,22 @@ const gkd_policy_set *gkd_policy_vm_set(const gkd_policy_vm *vm);
 
 /*
  * gkd_policy_vm_set_state - give the vm the state passed to on_change and on_evaluate:
- * {flags: {key: flag definition}, schemas: {...}, consumers: {...}} (policies/README.md). It is
- * converted once into read-only Lua tables; a later call with the same version does nothing.
- * state    borrowed; NULL means an empty state.
+ * {flags: {key: flag definition}, schemas: {...}, consumers: {...}, ...} (policies/README.md).
+ * The vm keeps a reference on `state` and hands policies a read-only view of it
+ * (gkd_luajson_push_shared): nothing is converted here; a table is converted from the JSON the
+ * first time a policy reaches it and then kept for this version, so the state's size is paid once,
+ * by the caller's JSON, and each vm pays (against its memory budget) only for what its policies
+ * read. Iterating a map converts one small table per entry (about 0.5 KiB). The previous
+ * version's view is dropped at once (atomically: a hook call sees one version); a table of it
+ * that a policy kept stays readable, with its JSON, until collected. A later call with the same
+ * version does nothing.
+ * state    an object or NULL (an empty state); referenced until the next version's call or
+ *          gkd_policy_vm_close (longer if a policy keeps a table of it) and read from this
+ *          thread meanwhile: it must not change (a snapshot's state never does). Several vms on
+ *          several threads may share it.
  * version  the snapshot version the state belongs to.
  * Returns GK_OK, GK_ENOMEM (memory cap), GK_EINVAL (state not an object).
+ * Cost: a few µs plus a full collection of the vm's heap (the old view), whatever the state size.
  */
 gk_err gkd_policy_vm_set_state(gkd_policy_vm *vm, const json_t *state, uint64_t version);
 

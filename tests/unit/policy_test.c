@@ -606,6 +606,103 @@ START_TEST(test_state_and_arguments)
 }
 END_TEST
 
+/* A state of n generated flags shaped like a daemon's (tests/bench/flagsgen.c), plus the one
+ * test_state_and_arguments reads. */
+static json_t *
+big_state(size_t n, const char *owner)
+{
+    json_t *flags = json_object(), *state;
+
+    for (size_t i = 0; i < n; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "bench.flag_%05zu", i);
+        json_object_set_new(
+            flags, key,
+            json_pack("{s:s, s:s, s:{s:b, s:b}, s:s, s:[{s:s, s:[{s:s, s:s, s:s}], s:s}],"
+                      " s:{s:i, s:i}}",
+                      "description", "generated", "owner", owner, "variants", "off", 0, "on", 1,
+                      "defaultVariant", "off", "rules", "id", "gold", "clauses", "attribute",
+                      "plan", "op", "equals", "value", "gold", "variant", "on", "rollout", "off",
+                      75000, "on", 25000));
+    }
+    json_object_set_new(flags, "orders.read_v2",
+                        json_pack("{s:s, s:{s:b, s:b}, s:s}", "owner", "team-orders", "variants",
+                                  "off", 0, "on", 1, "defaultVariant", "off"));
+    state = json_pack("{s:o, s:{}, s:{}}", "flags", flags, "schemas", "consumers");
+    ck_assert_ptr_nonnull(state);
+    return state;
+}
+
+/*
+ * A state far larger than the vm's memory budget would allow as Lua tables (10,000 flags under
+ * 8 MiB; converted whole, they need more than the 32 MiB default): the vm converts only what the
+ * policy reads, so one flag's entry, iteration over state.flags and a reference kept across
+ * versions all work, and reads and writes behave as on plain read-only tables.
+ */
+START_TEST(test_state_large)
+{
+    const char *files[] = {
+        "x.lua",
+        "local kept = {}\n"
+        "function on_evaluate(ctx, flag, proposal, state)\n"
+        "  local flags = state.flags\n"
+        "  if ctx.old then return gk.allow(kept.e.owner .. '|' .. kept.e.rules[1].id) end\n"
+        "  kept.e = flags['bench.flag_00042']\n"
+        "  local e = flags['bench.flag_04242']\n"
+        "  assert(e == flags['bench.flag_04242'], 'the same table on every read')\n"
+        "  assert(flags.nothing == nil and e.nothing == nil and e.rules[2] == nil)\n"
+        "  assert(#e.rules == 1 and e.rules[1].clauses[1].value == 'gold' and #flags == 0)\n"
+        "  assert(e.variants.off == false and e.rollout.on == 25000)\n"
+        "  assert(gk.is_array(e.rules) and not gk.is_array(e.rollout))\n"
+        "  assert(gk.json_encode(e.rollout) == '{\"off\":75000,\"on\":25000}')\n"
+        "  assert(not pcall(function() flags.x = 1 end), 'read-only')\n"
+        "  assert(not pcall(function() e.owner = 1 end), 'read-only entry')\n"
+        "  local n, owners = 0, 0\n"
+        "  for k, v in pairs(flags) do\n"
+        "    n = n + 1\n"
+        "    if type(v) == 'table' and v.owner == ctx.owner then owners = owners + 1 end\n"
+        "  end\n"
+        "  local m = 0\n"
+        "  for k in next, e do m = m + 1 end\n"
+        "  local rules = 0\n"
+        "  for i, r in ipairs(e.rules) do rules = rules + i end\n"
+        "  return gk.allow(e.owner .. '|' .. n .. '|' .. owners .. '|' .. m .. '|' .. rules)\n"
+        "end\n",
+        NULL};
+    /* The first walk over 10,000 flags converts one small table per entry: about 50 ms, more than
+     * the default time budget, and far more in sanitizer builds. */
+    gkd_policy_limits l = {0, 10000, 8 * 1024 * 1024};
+    gkd_policy_vm *vm = open_vm(files, &l);
+    json_t *state = big_state(10000, "team-platform");
+    gkd_policy_result r;
+
+    ck_assert_int_eq(gkd_policy_vm_set_state(vm, state, 1), GK_OK);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(evaluate(vm, "{\"owner\": \"team-platform\"}", &r, 1) == GKD_POLICY_ALLOW,
+                      "%s", r.error);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")),
+                         "team-platform|10001|10000|6|1");
+        gkd_policy_result_fini(&r);
+    }
+    /* A new version: the policy still reads the old one through the table it kept, after the
+     * caller and the vm have let go of the old JSON. */
+    json_decref(state);
+    state = big_state(10000, "team-b");
+    ck_assert_int_eq(gkd_policy_vm_set_state(vm, state, 2), GK_OK);
+    json_decref(state);
+    ck_assert_msg(evaluate(vm, "{\"old\": true}", &r, 1) == GKD_POLICY_ALLOW, "%s", r.error);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")),
+                     "team-platform|gold");
+    gkd_policy_result_fini(&r);
+    ck_assert_msg(evaluate(vm, "{\"owner\": \"team-b\"}", &r, 1) == GKD_POLICY_ALLOW, "%s",
+                  r.error);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")),
+                     "team-b|10001|10000|6|1");
+    gkd_policy_result_fini(&r);
+    close_vm(vm);
+}
+END_TEST
+
 START_TEST(test_gk_table)
 {
     const char *files[] = {
@@ -894,6 +991,7 @@ policy_suite(void)
     tcase_add_test(tc, test_mask_list_kept_between_calls);
     tcase_add_test(tc, test_has_hook);
     tcase_add_test(tc, test_state_and_arguments);
+    tcase_add_test(tc, test_state_large);
     tcase_add_test(tc, test_gk_table);
     suite_add_tcase(s, tc);
 
