@@ -52,11 +52,12 @@
 static const char *const hook_names[GKD_HOOK_COUNT] = {"authorize", "on_change", "on_evaluate",
                                                        "mask"};
 
-static const char STATE_KEY = 0; /* registry: the frozen state table */
+static const char STATE_KEY = 0; /* registry: the state's read-only view */
 static const char VIEWS_KEY = 0; /* registry: flag key -> frozen flag view, for the state version */
 static const char ENVS_KEY = 0;  /* registry: sequence of the files' locked _ENV tables */
 static const char FGS_KEY = 0;   /* registry: sequence of the files' global tables */
 static const char HOOKS_KEY = 0; /* registry: [hook id + 1] = sequence of hook functions */
+static const char MEMO_KEY = 0;  /* registry: chunk -> key -> gk.state_memo table, per version */
 
 static atomic_uint_fast64_t error_count;
 
@@ -382,6 +383,47 @@ make_readonly_field(lua_State *L, int g, const char *name)
     lua_setfield(L, g, name);
 }
 
+/*
+ * gk.state_memo(state, key): the table kept for `key` by the calling policy file while `state` is
+ * the vm's current state, or nil when `state` is any other value (a test's own table, an old
+ * version kept in a local). The tables live in the registry under MEMO_KEY, one map per chunk
+ * (so files cannot read each other's), and go with the state: state_cfn replaces MEMO_KEY
+ * whenever the vm gets a new version. Cost: two table lookups after the first call per key.
+ * It is added to gk by sandbox_init, as it reads the state, which is this file's.
+ */
+static int
+state_memo(lua_State *L)
+{
+    lua_Debug ar;
+
+    luaL_checktype(L, 2, LUA_TSTRING);
+    lua_settop(L, 2);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    if (lua_type(L, 3) != LUA_TTABLE || !lua_rawequal(L, 1, 3) || !lua_getstack(L, 1, &ar) || !lua_getinfo(L, "S", &ar) ||
+        ar.source == NULL) {
+        lua_pushnil(L);
+        return 1;
+    }
+    /* Every function of a chunk shares its source string, which lives as long as the vm: its
+     * address names the file without making a Lua string. */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &MEMO_KEY); /* 4 */
+    if (lua_rawgetp(L, 4, ar.source) != LUA_TTABLE) { /* 5: this file's map */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, 4, ar.source);
+    }
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, 5) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, 5);
+    }
+    return 1;
+}
+
 static int
 sandbox_init(lua_State *L)
 {
@@ -424,6 +466,10 @@ sandbox_init(lua_State *L)
     lua_pushnil(L);
     lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     gkd_policy_api_open(L);
+    gkd_luajson_backing(L, -1); /* gk.state_memo reads the state, which is policy.c's */
+    lua_pushcfunction(L, state_memo);
+    lua_setfield(L, -2, "state_memo");
+    lua_pop(L, 1);
     lua_setfield(L, g, "gk");
     make_readonly_field(L, g, "string");
     make_readonly_field(L, g, "table");
@@ -980,6 +1026,8 @@ state_cfn(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEWS_KEY);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &MEMO_KEY);
     if (a->state != NULL) {
         gkd_luajson_push_shared(L, a->state); /* converted as policies reach it */
     } else {

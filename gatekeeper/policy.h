@@ -124,9 +124,9 @@ const gkd_policy_set *gkd_policy_vm_set(const gkd_policy_vm *vm);
  * first time a policy reaches it and then kept for this version, so the state's size is paid once,
  * by the caller's JSON, and each vm pays (against its memory budget) only for what its policies
  * read. Iterating a map converts one small table per entry (about 0.5 KiB). The previous
- * version's view is dropped at once (atomically: a hook call sees one version); a table of it
- * that a policy kept stays readable, with its JSON, until collected. A later call with the same
- * version does nothing.
+ * version's view is dropped at once (atomically: a hook call sees one version), and with it the
+ * policies' gk.state_memo tables; a table of it that a policy kept stays readable, with its JSON,
+ * until collected. A later call with the same version does nothing.
  * state    an object or NULL (an empty state); referenced until the next version's call or
  *          gkd_policy_vm_close (longer if a policy keeps a table of it) and read from this
  *          thread meanwhile: it must not change (a snapshot's state never does). Several vms on

@@ -87,8 +87,8 @@ local function schema_pii(name, state, known)
   if is_object(known[name]) then return strings(known[name]) end
   return nil
 end
-local pii_fields, copy_list, cleared -- decision-time helpers, defined at the end of the file
-function on_evaluate(ctx, flag, proposal, state)
+local pii_fields, copy_list, cleared, evaluate, memoised -- decision-time helpers, defined below
+function on_evaluate(...) return memoised(...) end function evaluate(ctx, flag, proposal, state)
   local meta = type(flag) == "table" and flag ~= NULL and flag.metadata or nil
   local schema = type(meta) == "table" and meta ~= NULL and meta.schema or nil
   if type(schema) ~= "string" or schema == "" or type(state) ~= "table" or state == NULL then
@@ -227,4 +227,25 @@ function pii_fields(schema, pii)
     pii_cache[schema] = { raw = raw, n = n, fields = fields, joined = joined }
   end
   return fields, joined
+end
+
+---------------------------------------------------------------------------------------------------
+-- on_evaluate's memo. Its verdict depends only on the flag, the service and the state, so while
+-- `state` is the gatekeeper's current snapshot it is worked out once per flag and service and kept
+-- in gk.state_memo (which goes with the snapshot). The kept verdict is the table gk.allow built in
+-- `evaluate`, so its source line, and the explain trace, are those of a fresh one. Any other
+-- `state` (a test's own table) is judged afresh every time. on_evaluate (line 91) only calls this.
+function memoised(ctx, flag, proposal, state)
+  -- no metadata: `evaluate` abstains at once, nothing worth keeping
+  local key = type(flag) == "table" and flag.metadata ~= nil and flag.key
+  local memo = type(key) == "string" and gk.state_memo(state, key)
+  if not memo then return evaluate(ctx, flag, proposal, state) end
+  local service = type(ctx) == "table" and ctx.service
+  if type(service) ~= "string" then service = "" end -- "" or not a string: no service
+  local verdict = memo[service]
+  if verdict == nil then
+    verdict = evaluate(ctx, flag, proposal, state) or false
+    memo[service] = verdict
+  end
+  return verdict or nil
 end

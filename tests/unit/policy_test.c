@@ -15,6 +15,7 @@
 #include "gk_test.h"
 #include "policy.h"
 #include "policy_tests.h"
+#include "snapshot.h"
 
 static char dir[256];
 
@@ -703,6 +704,134 @@ START_TEST(test_state_large)
 }
 END_TEST
 
+/* gk.state_memo: one table per file and key, only for the vm's current state, dropped with it. */
+START_TEST(test_state_memo)
+{
+    static const char body[] =
+        "function on_evaluate(ctx, flag, proposal, state)\n"
+        "  local m = gk.state_memo(state, flag.key)\n"
+        "  assert(m and m == gk.state_memo(state, flag.key), 'one table per key')\n"
+        "  assert(gk.state_memo(state, 'other') ~= m, 'another key, another table')\n"
+        "  assert(gk.state_memo({}, flag.key) == nil and gk.state_memo(state.flags, 'x') == nil)\n"
+        "  assert(not pcall(gk.state_memo, state, 1), 'the key is a string')\n"
+        "  m.n = (m.n or 0) + 1\n"
+        "  return gk.allow(FILE .. m.n)\n"
+        "end\n";
+    char a[sizeof body + 32], b[sizeof body + 32];
+    const char *files[] = {"a.lua", a, "b.lua", b, NULL};
+    gkd_policy_vm *vm;
+    json_t *state = J("{\"flags\": {}}");
+    gkd_policy_result r;
+
+    snprintf(a, sizeof a, "FILE = 'a'\n%s", body);
+    snprintf(b, sizeof b, "FILE = 'b'\n%s", body);
+    vm = open_vm(files, NULL);
+    for (int version = 1; version <= 2; version++) {
+        ck_assert_int_eq(gkd_policy_vm_set_state(vm, state, (uint64_t) version), GK_OK);
+        for (int i = 1; i <= 2; i++) {
+            char want[8];
+            ck_assert_msg(evaluate(vm, "{}", &r, 1) == GKD_POLICY_ALLOW, "%s", r.error);
+            snprintf(want, sizeof want, "a%d", i);
+            ck_assert_str_eq(
+                json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")), want);
+            snprintf(want, sizeof want, "b%d", i);
+            ck_assert_str_eq(
+                json_string_value(json_object_get(json_array_get(r.trace, 1), "reason")), want);
+            gkd_policy_result_fini(&r);
+        }
+    }
+    json_decref(state);
+    close_vm(vm);
+}
+END_TEST
+
+/* One on_evaluate call's outcome, variant, policy, mask and trace as one JSON text. */
+static char *
+evaluate_text(gkd_policy_vm *vm, const char *flag, const char *service, const char *variant)
+{
+    gkd_policy_proposal p = {variant, "SPLIT", NULL};
+    json_t *ctx = json_pack("{s:s, s:s}", "targetingKey", "tenant-42", "plan", "gold"), *all;
+    gkd_policy_result r;
+    char *text;
+
+    if (service != NULL) {
+        json_object_set_new(ctx, "service", json_string(service));
+    }
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, flag, ctx, &p, 1, &r), GK_OK);
+    all = json_pack("{s:s, s:s, s:s, s:O*, s:O*, s:s}", "outcome",
+                    gkd_policy_outcome_name(r.outcome), "variant", r.variant, "policy", r.policy,
+                    "mask", r.mask, "trace", r.trace, "error", r.error);
+    text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(all);
+    json_decref(ctx);
+    gkd_policy_result_fini(&r);
+    return text;
+}
+
+/*
+ * The shipped policies keep per-(flag, service) answers in gk.state_memo: a vm answering every
+ * (flag, service, proposal) of the shipped flags from its memo gives the same outcome, mask and
+ * trace, byte for byte, as a vm that gets a new state version (an empty memo) before each call.
+ * (That a first answer is the one the policies gave before they kept any is checked by comparing
+ * `gkctl --json policy eval` outputs, each from a fresh vm.)
+ */
+START_TEST(test_state_memo_shipped_policies)
+{
+    static const char *const services[] = {"billing", "orders-api", "reporting", "nobody", "",
+                                           NULL};
+    char pdir[512], flags[512];
+    gkd_policy_set *set = NULL;
+    gkd_policy_vm *warm = NULL, *cold = NULL;
+    gkd_snapshot *snap = NULL;
+    gk_diag d = {0};
+    const char *key;
+    json_t *def;
+    uint64_t version = 1;
+    size_t n = 0;
+
+    snprintf(pdir, sizeof pdir, "%s/policies", gkt_env("GK_SOURCE_DIR"));
+    snprintf(flags, sizeof flags, "%s/config/flags.json", gkt_env("GK_SOURCE_DIR"));
+    ck_assert_msg(gkd_snapshot_load_file(&snap, flags, 1, &d) == GK_OK, "%s", d.text);
+    ck_assert_msg(gkd_policy_set_load(&set, pdir, NULL, &d) == GK_OK, "%s", d.text);
+    ck_assert_int_eq(gkd_policy_vm_open(&warm, set, &d), GK_OK);
+    ck_assert_int_eq(gkd_policy_vm_open(&cold, set, &d), GK_OK);
+    gkd_policy_set_rele(set);
+    ck_assert_int_eq(gkd_policy_vm_set_state(warm, gkd_snapshot_state(snap), 1), GK_OK);
+    for (int round = 0; round < 2; round++) {
+        json_object_foreach (json_object_get(gkd_snapshot_state(snap), "flags"), key, def) {
+            const char *vname;
+            json_t *vval;
+            for (const char *const *s = services; s == services || s[-1] != NULL; s++) {
+                const char *variants[8];
+                size_t nv = 0;
+                json_object_foreach (json_object_get(def, "variants"), vname, vval) {
+                    if (nv < 7) {
+                        variants[nv++] = vname;
+                    }
+                }
+                variants[nv++] = NULL;
+                for (size_t v = 0; v < nv; v++) {
+                    char *a, *b;
+                    ck_assert_int_eq(
+                        gkd_policy_vm_set_state(cold, gkd_snapshot_state(snap), ++version), GK_OK);
+                    a = evaluate_text(warm, key, *s, variants[v]);
+                    b = evaluate_text(cold, key, *s, variants[v]);
+                    ck_assert_msg(strcmp(a, b) == 0, "%s / %s / %s:\n%s\n%s", key,
+                                  *s ? *s : "(none)", variants[v] ? variants[v] : "(none)", a, b);
+                    n += strstr(a, "\"source\"") != NULL;
+                    free(a);
+                    free(b);
+                }
+            }
+        }
+    }
+    ck_assert_msg(n > 0, "no verdict at all: the comparison proves nothing");
+    gkd_policy_vm_close(warm);
+    gkd_policy_vm_close(cold);
+    gkd_snapshot_rele(snap);
+}
+END_TEST
+
 START_TEST(test_gk_table)
 {
     const char *files[] = {
@@ -992,6 +1121,8 @@ policy_suite(void)
     tcase_add_test(tc, test_has_hook);
     tcase_add_test(tc, test_state_and_arguments);
     tcase_add_test(tc, test_state_large);
+    tcase_add_test(tc, test_state_memo);
+    tcase_add_test(tc, test_state_memo_shipped_policies);
     tcase_add_test(tc, test_gk_table);
     suite_add_tcase(s, tc);
 
