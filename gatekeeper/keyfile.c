@@ -96,7 +96,7 @@ decode_member(uint8_t out[32], const json_t *jwk, const char *name, const char *
     const char *text = json_string_value(json_object_get(jwk, name));
     size_t len;
 
-    if (text == NULL || gkp_b64url_decode(out, 32, &len, text, strlen(text)) != GK_OK ||
+    if (text == NULL || gkp_b64url_decode_secret(out, 32, &len, text, strlen(text)) != GK_OK ||
         len != 32) {
         return gkp_diag_set(diag, GK_EPROTO, path, 0,
                             "\"%s\" must be the base64url encoding of 32 bytes", name);
@@ -267,7 +267,7 @@ gkd_keyfile_generate(const char *dir, char kid[GKP_KID_MAX], char *path, gk_diag
     crypto_sign_keypair(pk, sk);
     gkp_jwk_thumbprint(kid, pk);
     gkp_b64url_encode(x, gkp_b64url_encoded_len(32), pk, 32);
-    gkp_b64url_encode(d, gkp_b64url_encoded_len(32), sk, 32);
+    gkp_b64url_encode_secret(d, gkp_b64url_encoded_len(32), sk, 32);
     jwk = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv", "Ed25519", "kid", kid, "x",
                     x, "d", d);
     text = jwk != NULL ? json_dumps(jwk, JSON_INDENT(2)) : NULL;

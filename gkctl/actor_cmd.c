@@ -228,7 +228,8 @@ keygen(int argc, char **argv, const gkctl_opts *o)
     }
     crypto_sign_keypair(pk, sk);
     gkp_b64url_encode(x, sizeof x, pk, sizeof pk);
-    gkp_b64url_encode(d, sizeof d, sk, GKP_ED25519_SEED_BYTES); /* the seed: sk's first half */
+    /* d is the seed: sk's first half */
+    gkp_b64url_encode_secret(d, sizeof d, sk, GKP_ED25519_SEED_BYTES);
     priv = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kty", "OKP", "crv", "Ed25519", "x", x, "d", d,
                      "kid", id);
     sodium_memzero(d, sizeof d);

@@ -121,7 +121,8 @@ key_from_json(uint8_t **skp, char kid[GKP_KID_MAX], const char *text, gk_diag *d
         snprintf(d->text, sizeof d->text, "the key has no \"kid\" (the actor id, 1 to 63 bytes)");
         goto done;
     }
-    if (gkp_b64url_decode(seed, sizeof seed, &n1, dd, strlen(dd)) != GK_OK || n1 != sizeof seed ||
+    if (gkp_b64url_decode_secret(seed, sizeof seed, &n1, dd, strlen(dd)) != GK_OK ||
+        n1 != sizeof seed ||
         gkp_b64url_decode(xpk, sizeof xpk, &n2, x, strlen(x)) != GK_OK || n2 != sizeof xpk) {
         snprintf(d->text, sizeof d->text, "\"d\" and \"x\" must be base64url of 32 bytes each");
         goto done;

@@ -1,6 +1,7 @@
 /*
  * b64url_test.c - base64url codec: RFC 4648 section 10 vectors (URL-safe, unpadded), the
- * alphabet, and every refusal (padding, stray characters, impossible lengths, short buffers).
+ * alphabet, and every refusal (padding, stray characters, impossible lengths, short buffers); the
+ * fast codec and the constant-time one for secrets give the same text and refuse the same input.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -88,6 +89,51 @@ START_TEST(test_decode_refuses)
 
     ck_assert_int_eq(gkp_b64url_decode(out, sizeof(out), &n, in, strlen(in)), GK_EPROTO);
     ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(gkp_b64url_decode_secret(out, sizeof(out), &n, in, strlen(in)), GK_EPROTO);
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/*
+ * Both codecs on every byte value at every position of every length up to 70, and on every
+ * 2- and 3-character text (all trailing-bit cases): same text, same bytes, same refusals.
+ */
+START_TEST(test_secret_codec_agrees)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .";
+    uint8_t bin[70], a[70], b[70];
+    char fast[100], slow[100];
+    size_t na, nb;
+
+    for (size_t len = 0; len <= sizeof(bin); len++) {
+        for (int v = 0; v < 256; v++) {
+            for (size_t i = 0; i < len; i++) {
+                bin[i] = (uint8_t) (v + i * 89);
+            }
+            na = gkp_b64url_encode(fast, sizeof(fast), bin, len);
+            nb = gkp_b64url_encode_secret(slow, sizeof(slow), bin, len);
+            ck_assert_uint_eq(na, nb);
+            ck_assert_str_eq(fast, slow);
+            ck_assert_int_eq(gkp_b64url_decode(a, sizeof(a), &na, fast, na), GK_OK);
+            ck_assert_uint_eq(na, len);
+            ck_assert_mem_eq(a, bin, len);
+        }
+    }
+    for (size_t i = 0; i < sizeof(alphabet) - 1; i++) {
+        for (size_t j = 0; j < sizeof(alphabet) - 1; j++) {
+            for (size_t k = 0; k < sizeof(alphabet); k++) { /* k at the NUL: a 2-character text */
+                const char text[3] = {alphabet[i], alphabet[j], alphabet[k]};
+                size_t len = alphabet[k] != '\0' ? 3 : 2;
+                gk_err ra = gkp_b64url_decode(a, sizeof(a), &na, text, len);
+                gk_err rb = gkp_b64url_decode_secret(b, sizeof(b), &nb, text, len);
+
+                ck_assert_msg(ra == rb, "%.*s: %d vs %d", (int) len, text, ra, rb);
+                ck_assert_uint_eq(na, nb);
+                ck_assert_mem_eq(a, b, na);
+            }
+        }
+    }
 }
 END_TEST
 
@@ -159,6 +205,7 @@ b64url_suite(void)
     tcase_add_test(tc, test_decode_short_buffer);
     tcase_add_test(tc, test_decode_not_nul_terminated);
     tcase_add_test(tc, test_round_trip_all_lengths);
+    tcase_add_test(tc, test_secret_codec_agrees);
     suite_add_tcase(s, tc);
     return s;
 }
