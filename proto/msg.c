@@ -384,6 +384,24 @@ gkp_request_encode_evaluate(char **outp, size_t *outlen, const char *const *flag
                                                NULL);
 }
 
+gk_err
+gkp_request_encode_evaluate_session(char **outp, size_t *outlen, const char *const *flags,
+                                    size_t nflags, const json_t *context, const char *nonce,
+                                    const char *session, const char *session_pub)
+{
+    char *text = context != NULL ? json_dumps(context, JSON_COMPACT) : NULL;
+    gk_err rv;
+
+    if (context != NULL && text == NULL) {
+        return GK_ENOMEM;
+    }
+    rv = gkp_request_encode_evaluate_text(outp, outlen, flags, nflags, text,
+                                          text != NULL ? strlen(text) : 0, nonce, session,
+                                          session_pub);
+    free(text);
+    return rv;
+}
+
 /* Whether s is NULL or exactly `chars` base64url characters (16 <= chars <= 64). */
 static int
 b64_exact_or_null(const char *s, size_t chars)
@@ -391,14 +409,48 @@ b64_exact_or_null(const char *s, size_t chars)
     return s == NULL || (strlen(s) == chars && gkp_nonce_valid(s, chars));
 }
 
-gk_err
-gkp_request_encode_evaluate_session(char **outp, size_t *outlen, const char *const *flags,
-                                    size_t nflags, const json_t *context, const char *nonce,
-                                    const char *session, const char *session_pub)
+/* Whether a flag key needs no JSON escaping (the keys flags.md allows, and more). */
+static int
+is_plain_key(const char *s)
 {
-    json_t *root;
-    json_t *arr;
-    size_t i;
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char) *s;
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Appends n bytes to the buffer at *p (room is the caller's business: see the size bound). */
+static void
+put(char **p, const char *s, size_t n)
+{
+    memcpy(*p, s, n);
+    *p += n;
+}
+
+/* Appends `"name":"value"` (value of base64url characters: no escaping) after a comma. */
+static void
+put_member(char **p, const char *name, const char *value)
+{
+    put(p, ",\"", 2);
+    put(p, name, strlen(name));
+    put(p, "\":\"", 3);
+    put(p, value, strlen(value));
+    put(p, "\"", 1);
+}
+
+gk_err
+gkp_request_encode_evaluate_text(char **outp, size_t *outlen, const char *const *flags,
+                                 size_t nflags, const char *context, size_t context_len,
+                                 const char *nonce, const char *session, const char *session_pub)
+{
+    static const char head[] = "{\"v\":1,\"op\":\"evaluate\"";
+    char **keys = NULL; /* each key's JSON text: jansson's for a key that needs escaping */
+    size_t cap = sizeof(head) + 16 + context_len + 4 * GKP_NONCE_MAX_CHARS;
+    char *out, *p;
+    gk_err rv = GK_OK;
 
     if (outp == NULL || (flags == NULL && nflags != 0) ||
         (nonce != NULL && !gkp_nonce_valid(nonce, strlen(nonce))) ||
@@ -407,39 +459,71 @@ gkp_request_encode_evaluate_session(char **outp, size_t *outlen, const char *con
         return GK_EINVAL;
     }
     *outp = NULL;
-    root = json_pack("{s:i,s:s}", "v", GKP_PROTO_VERSION, "op", "evaluate");
-    if (root == NULL) {
+    if (nflags > 0 && (keys = calloc(nflags, sizeof(*keys))) == NULL) {
         return GK_ENOMEM;
     }
-    if (flags != NULL) {
-        arr = json_array();
-        if (json_object_set_new(root, "flags", arr) != 0) {
-            json_decref(root);
-            return GK_ENOMEM;
+    for (size_t i = 0; i < nflags && rv == GK_OK; i++) {
+        json_t *k;
+
+        if (flags[i] == NULL) {
+            rv = GK_EINVAL;
+            break;
         }
-        for (i = 0; i < nflags; i++) {
-            if (flags[i] == NULL) {
-                json_decref(root);
-                return GK_EINVAL;
+        if (!is_plain_key(flags[i])) {
+            k = json_string(flags[i]); /* NULL also for a key that is not UTF-8 */
+            keys[i] = k != NULL ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+            json_decref(k);
+            rv = keys[i] != NULL ? GK_OK : GK_ENOMEM;
+        }
+        cap += (keys[i] != NULL ? strlen(keys[i]) : strlen(flags[i])) + 3;
+    }
+    out = rv == GK_OK ? malloc(cap) : NULL;
+    if (rv == GK_OK && out == NULL) {
+        rv = GK_ENOMEM;
+    }
+    if (rv == GK_OK) {
+        p = out;
+        put(&p, head, sizeof(head) - 1);
+        if (flags != NULL) {
+            put(&p, ",\"flags\":[", 10);
+            for (size_t i = 0; i < nflags; i++) {
+                if (i > 0) {
+                    put(&p, ",", 1);
+                }
+                if (keys[i] != NULL) {
+                    put(&p, keys[i], strlen(keys[i]));
+                } else {
+                    put(&p, "\"", 1);
+                    put(&p, flags[i], strlen(flags[i]));
+                    put(&p, "\"", 1);
+                }
             }
-            if (json_array_append_new(arr, json_string(flags[i])) != 0) {
-                json_decref(root);
-                return GK_ENOMEM; /* also a key that is not UTF-8 */
-            }
+            put(&p, "]", 1);
+        }
+        if (context != NULL) {
+            put(&p, ",\"context\":", 11);
+            put(&p, context, context_len);
+        }
+        if (nonce != NULL) {
+            put_member(&p, "nonce", nonce);
+        }
+        if (session != NULL) {
+            put_member(&p, "session", session);
+        }
+        if (session_pub != NULL) {
+            put_member(&p, "sessionPub", session_pub);
+        }
+        put(&p, "}", 2); /* with the NUL */
+        *outp = out;
+        if (outlen != NULL) {
+            *outlen = (size_t) (p - out) - 1;
         }
     }
-    if (context != NULL && json_object_set(root, "context", gkp_json_unconst(context)) != 0) {
-        json_decref(root);
-        return GK_ENOMEM;
+    for (size_t i = 0; keys != NULL && i < nflags; i++) {
+        free(keys[i]);
     }
-    if ((nonce != NULL && json_object_set_new(root, "nonce", json_string(nonce)) != 0) ||
-        (session != NULL && json_object_set_new(root, "session", json_string(session)) != 0) ||
-        (session_pub != NULL &&
-         json_object_set_new(root, "sessionPub", json_string(session_pub)) != 0)) {
-        json_decref(root);
-        return GK_ENOMEM;
-    }
-    return gkp_json_dump_take(outp, outlen, root);
+    free(keys);
+    return rv;
 }
 
 /* Whether "s" can go between JSON quotes as is (base64url and dots, as in a compact JWS). */

@@ -109,6 +109,18 @@ gk_err gkp_request_encode_evaluate_session(char **outp, size_t *outlen, const ch
                                            const char *session_pub);
 
 /*
+ * gkp_request_encode_evaluate_text - gkp_request_encode_evaluate_session with the context given
+ * as JSON text (context_len bytes of a JSON object, e.g. a gk_context's canonical text; NULL for
+ * none), spliced into the request as it is: the caller vouches that it is one JSON object. The
+ * request is written directly, without building a JSON tree (the SDK sends one per fresh
+ * decision). Returns as gkp_request_encode_evaluate_session.
+ */
+gk_err gkp_request_encode_evaluate_text(char **outp, size_t *outlen, const char *const *flags,
+                                        size_t nflags, const char *context, size_t context_len,
+                                        const char *nonce, const char *session,
+                                        const char *session_pub);
+
+/*
  * gkp_reply_encode_token - {"v":1,"ok":true,"token":token}; outp malloc'd. GK_OK, GK_ENOMEM.
  * A token of base64url characters and dots (any compact JWS) is copied without escaping work.
  */

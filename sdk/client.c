@@ -407,7 +407,8 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
     uint8_t nonce_bin[NONCE_BYTES];
     char nonce[2 * NONCE_BYTES];
     char *req = NULL;
-    size_t req_len = 0;
+    size_t req_len = 0, ctx_len = 0;
+    const char *ctx_text;
     nng_msg *reply_msg = NULL;
     gkp_reply reply;
     gk_diag diag = {0};
@@ -424,10 +425,11 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
     randombytes_buf(nonce_bin, sizeof(nonce_bin));
     gkp_b64url_encode(nonce, sizeof(nonce), nonce_bin, sizeof(nonce_bin));
     gks_session_begin(c->session, gks_clock_wall_ms() / 1000, &ticket);
-    rv = gkp_request_encode_evaluate_session(&req, &req_len, flag_key != NULL ? flags : NULL,
-                                             flag_key != NULL ? 1 : 0, gks_context_json(ctx),
-                                             nonce, ticket.in_session ? ticket.sid : NULL,
-                                             ticket.opening ? ticket.pub : NULL);
+    ctx_text = gks_context_text(ctx, &ctx_len);
+    rv = gkp_request_encode_evaluate_text(&req, &req_len, flag_key != NULL ? flags : NULL,
+                                          flag_key != NULL ? 1 : 0, ctx_text, ctx_len, nonce,
+                                          ticket.in_session ? ticket.sid : NULL,
+                                          ticket.opening ? ticket.pub : NULL);
     if (rv != GK_OK) {
         sodium_memzero(&ticket, sizeof(ticket));
         set_error(why, GK_ERROR_GENERAL, "cannot build the request: %s", gkp_strerror(rv));

@@ -752,6 +752,71 @@ START_TEST(test_decode_session)
 }
 END_TEST
 
+/*
+ * The text encoder (the SDK's): the context text is spliced as given, plain keys are copied,
+ * keys that need escaping go through jansson, and the result decodes to the same request.
+ */
+START_TEST(test_encode_evaluate_text)
+{
+    static const char *const flags[] = {"orders.read_v2", "q\"uote\\back\tslash", "caf\xc3\xa9"};
+    static const char *const bad_utf8[] = {"caf\xe9"};
+    static const char *const with_null[] = {"a", NULL};
+    static const char ctx[] = "{\"region\":\"eu\",\"targetingKey\":\"t-42\"}";
+    char *out = NULL;
+    size_t len = 0;
+    gkp_request req;
+
+    ck_assert_int_eq(gkp_request_encode_evaluate_text(&out, &len, flags, 3, ctx, strlen(ctx),
+                                                      "AAAAAAAAAAAAAAAA", NULL, TEST_PUB),
+                     GK_OK);
+    ck_assert_uint_eq(len, strlen(out));
+    ck_assert_int_eq(gkp_request_decode(&req, out, len, NULL, NULL), GK_OK);
+    ck_assert_uint_eq(json_array_size(req.flags), 3);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_str_eq(json_string_value(json_array_get(req.flags, i)), flags[i]);
+    }
+    ck_assert_str_eq(json_string_value(json_object_get(req.context, "region")), "eu");
+    ck_assert_str_eq(json_string_value(json_object_get(req.context, "targetingKey")), "t-42");
+    ck_assert_str_eq(req.nonce, "AAAAAAAAAAAAAAAA");
+    ck_assert_str_eq(req.session_pub, TEST_PUB);
+    gkp_request_fini(&req);
+    free(out);
+
+    /* The same bytes as the tree encoder for a plain request. */
+    ck_assert_int_eq(gkp_request_encode_evaluate_text(&out, &len, flags, 1, NULL, 0,
+                                                      "AAAAAAAAAAAAAAAA", TEST_SID, NULL),
+                     GK_OK);
+    ck_assert_str_eq(out, "{\"v\":1,\"op\":\"evaluate\",\"flags\":[\"orders.read_v2\"],"
+                          "\"nonce\":\"AAAAAAAAAAAAAAAA\",\"session\":\"" TEST_SID "\"}");
+    free(out);
+    ck_assert_int_eq(gkp_request_encode_evaluate_text(&out, &len, flags, 0, NULL, 0, NULL, NULL,
+                                                      NULL),
+                     GK_OK);
+    ck_assert_str_eq(out, "{\"v\":1,\"op\":\"evaluate\",\"flags\":[]}");
+    free(out);
+
+    /* Refusals: a key that is not UTF-8 (jansson), a NULL key, a bad nonce; nothing is left. */
+    {
+        static char untouched[] = "untouched";
+        out = untouched;
+    }
+    ck_assert_int_eq(gkp_request_encode_evaluate_text(&out, &len, bad_utf8, 1, NULL, 0, NULL,
+                                                      NULL, NULL),
+                     GK_ENOMEM);
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(gkp_request_encode_evaluate_text(&out, &len, with_null, 2, NULL, 0, NULL,
+                                                      NULL, NULL),
+                     GK_EINVAL);
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(gkp_request_encode_evaluate_text(&out, &len, NULL, 0, NULL, 0, "short", NULL,
+                                                      NULL),
+                     GK_EINVAL);
+    ck_assert_int_eq(gkp_request_encode_evaluate_text(&out, &len, NULL, 2, NULL, 0, NULL, NULL,
+                                                      NULL),
+                     GK_EINVAL);
+}
+END_TEST
+
 START_TEST(test_encode_evaluate_session)
 {
     static const char *const flags[] = {"orders.read_v2"};
@@ -1064,6 +1129,7 @@ msg_suite(void)
     tcase_add_test(tc, test_reply_error_not_utf8);
     tcase_add_test(tc, test_decoded_error_details_reply);
     tcase_add_test(tc, test_encode_evaluate_session);
+    tcase_add_test(tc, test_encode_evaluate_text);
     tcase_add_test(tc, test_reply_add_session);
     tcase_add_test(tc, test_reply_add_session_refuses);
     suite_add_tcase(s, tc);
