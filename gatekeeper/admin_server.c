@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -37,6 +40,7 @@ struct gkd_admin_server {
     json_t *jtis;           /* jti -> expiry (unix s): requests seen within the iat window */
     size_t snapshot_flags;  /* flags in the snapshot of the last change (0: none since start) */
     int64_t build_us;       /* how long that snapshot took to build and swap in, µs */
+    int trim_pending;       /* a snapshot was swapped in: give the freed heap back after the reply */
 };
 
 /* CLOCK_MONOTONIC (MONOTONIC) or CLOCK_REALTIME in microseconds. */
@@ -534,7 +538,12 @@ apply_change(gkd_admin_server *s, const gkp_admin_request *req, const json_t *ac
     }
     /* The whole new state must build before anything is recorded. */
     build_us = clock_us(CLOCK_MONOTONIC);
-    rv = gkd_snapshot_build(&snap, out.state, s->version + 1, "change", &diag);
+    {
+        /* Unchanged flags are taken over from the serving snapshot instead of parsed again. */
+        gkd_snapshot *prev = gkd_slot_acquire(s->config.snapshots);
+        rv = gkd_snapshot_rebuild(&snap, prev, out.state, s->version + 1, "change", &diag);
+        gkd_snapshot_rele(prev);
+    }
     build_us = clock_us(CLOCK_MONOTONIC) - build_us;
     if (rv != GK_OK) {
         answer_error(a, GKP_ADMIN_INVALID_REQUEST, NULL, "%s", diag.text);
@@ -570,6 +579,7 @@ apply_change(gkd_admin_server *s, const gkp_admin_request *req, const json_t *ac
     s->build_us = clock_us(CLOCK_MONOTONIC);
     gkd_slot_swap_take(s->config.snapshots, snap);
     s->build_us = clock_us(CLOCK_MONOTONIC) - s->build_us + build_us;
+    s->trim_pending = 1;
     snap = NULL;
     if (s->config.publisher != NULL) {
         json_t *keys = changed_flags(out.changes);
@@ -724,6 +734,18 @@ serve(void *arg)
             nng_msg_free(msg);
         }
         free(reply);
+        /*
+         * A change builds a new snapshot (a few MiB for 10,000 flags) and drops the one before;
+         * glibc keeps freed memory as resident unless asked, and a daemon that takes changes
+         * all day would otherwise grow to its worst interleaving. Done after the reply, so the
+         * caller does not wait for it.
+         */
+        if (s->trim_pending) {
+            s->trim_pending = 0;
+#ifdef __GLIBC__
+            malloc_trim(0);
+#endif
+        }
     }
 }
 
@@ -746,14 +768,11 @@ gkd_admin_server_open(gkd_admin_server **serverp, const gkd_admin_server_config 
         goto fail;
     }
     s->sock_open = 1;
+    /*
+     * Its maps are ours; the definitions are shared with the store and the snapshots and never
+     * modified (store.h), so the workers read them without a lock and nothing is copied.
+     */
     rv = config->store->ops->load(config->store, &s->state, &s->version, diag);
-    if (rv == GK_OK) {
-        /* Ours alone: snapshots built from it are read by the workers without a lock. */
-        json_t *copy = json_deep_copy(s->state);
-        json_decref(s->state);
-        s->state = copy;
-        rv = copy != NULL ? GK_OK : GK_ENOMEM;
-    }
     if (rv == GK_OK) {
         rv = config->store->ops->audit(config->store, 1, reload_jti, s, diag);
     }

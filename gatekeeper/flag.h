@@ -93,6 +93,7 @@ typedef struct gkd_target {
  *   rollout              n_variants weights, or NULL when the flag has none
  *   is_static            no prerequisites, targets, rules or rollout: reason STATIC
  *   prereq_depth/evals   set by the snapshot build (chain length, expanded evaluation count)
+ *   share                the snapshot's: who else holds the allocations above (NULL after parse)
  */
 typedef struct gkd_flag {
     char *key;
@@ -118,6 +119,7 @@ typedef struct gkd_flag {
     bool is_static;
     unsigned prereq_depth;
     unsigned prereq_evals;
+    struct gkd_flag_share *share; /* snapshot.c: the allocations' owners (NULL: the parser's) */
 } gkd_flag;
 
 /*

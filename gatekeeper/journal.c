@@ -203,12 +203,46 @@ is_hash_hex(const char *s, size_t len)
     return 1;
 }
 
+/*
+ * json_dump_callback sinks. The canonical text of a record is streamed to where it goes (the hash,
+ * a comparison with the line read, the file) instead of being built as one string first: jansson
+ * writes the same bytes either way (json_dumps is json_dump_callback into a growing buffer).
+ */
+
+static int
+hash_part(const char *buf, size_t len, void *arg)
+{
+    crypto_hash_sha256_update(arg, (const unsigned char *) buf, len);
+    return 0;
+}
+
+typedef struct same_text {
+    const char *text; /* the line as read */
+    size_t len;
+    size_t off;  /* bytes matched so far */
+    int differs; /* a part did not match: the dump was stopped */
+} same_text;
+
+static int
+compare_part(const char *buf, size_t len, void *arg)
+{
+    same_text *c = arg;
+
+    if (len > c->len - c->off || memcmp(c->text + c->off, buf, len) != 0) {
+        c->differs = 1;
+        return -1;
+    }
+    c->off += len;
+    return 0;
+}
+
 gk_err
 gkd_journal_hash(char hex[GKD_JOURNAL_HASH_HEX_BYTES], const json_t *obj)
 {
     unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_state st;
     json_t *body;
-    char *text;
+    int failed;
 
     if (!json_is_object(obj)) {
         return GK_EINVAL;
@@ -221,13 +255,14 @@ gkd_journal_hash(char hex[GKD_JOURNAL_HASH_HEX_BYTES], const json_t *obj)
     json_object_del(body, "hash");
     json_object_del(body, "kid");
     json_object_del(body, "sig");
-    text = json_dumps(body, GKD_JOURNAL_CANONICAL);
+    /* Streamed into the hash: a 10,000-flag bootstrap record is never held as one string. */
+    crypto_hash_sha256_init(&st);
+    failed = json_dump_callback(body, hash_part, &st, GKD_JOURNAL_CANONICAL);
     json_decref(body);
-    if (text == NULL) {
+    if (failed != 0) {
         return GK_ENOMEM;
     }
-    crypto_hash_sha256(digest, (const unsigned char *) text, strlen(text));
-    free(text);
+    crypto_hash_sha256_final(&st, digest);
     sodium_bin2hex(hex, GKD_JOURNAL_HASH_HEX_BYTES, digest, sizeof(digest));
     return GK_OK;
 }
@@ -372,8 +407,7 @@ check_record(const json_t *rec, const text_line *ln, uint64_t lineno, const char
     const json_t *p;
     char reason[160];
     gk_diag sd = {0};
-    char *text;
-    int same;
+    same_text cmp;
     gk_err rv;
 
     if (!json_is_integer(seq)) {
@@ -416,13 +450,11 @@ check_record(const json_t *rec, const text_line *ln, uint64_t lineno, const char
         return fail_record(diag, rv, source, lineno, sd.text);
     }
     /* Any other spelling of the same value (an escape, a letter's case in \u00e9) is an edit. */
-    text = json_dumps(rec, GKD_JOURNAL_CANONICAL);
-    if (text == NULL) {
+    cmp = (same_text){.text = ln->text, .len = ln->len};
+    if (json_dump_callback(rec, compare_part, &cmp, GKD_JOURNAL_CANONICAL) != 0 && !cmp.differs) {
         return GK_ENOMEM;
     }
-    same = strlen(text) == ln->len && memcmp(text, ln->text, ln->len) == 0;
-    free(text);
-    if (!same) {
+    if (cmp.differs || cmp.off != ln->len) {
         return fail_record(diag, GK_EPROTO, source, lineno,
                            "the line is not the record's canonical JSON (it was edited)");
     }
@@ -766,7 +798,11 @@ string_or_null(const char *s)
     return s != NULL ? json_string(s) : json_null();
 }
 
-/* The changes, deep-copied, each with "before" and "after" (null when missing). */
+/*
+ * The changes, each a new object with "before" and "after" (null when missing). The definitions
+ * are shared, not copied (json_copy is shallow): a bootstrap of 10,000 flags would otherwise be
+ * copied whole into every record. Nothing modifies a committed definition (store.h).
+ */
 static gk_err
 copy_changes(json_t **outp, const json_t *changes, gk_diag *diag)
 {
@@ -777,21 +813,23 @@ copy_changes(json_t **outp, const json_t *changes, gk_diag *diag)
     if (!json_is_array(changes)) {
         return gkp_diag_set(diag, GK_EINVAL, NULL, 0, "\"changes\" must be an array");
     }
-    out = json_deep_copy(changes);
+    out = json_array();
     if (out == NULL) {
         return GK_ENOMEM;
     }
-    json_array_foreach (out, i, c) {
-        json_t *change = (json_t *) (uintptr_t) c;
+    json_array_foreach (changes, i, c) {
+        json_t *change;
 
-        if (!json_is_object(change) || !json_is_string(json_object_get(change, "kind")) ||
-            !json_is_string(json_object_get(change, "key"))) {
+        if (!json_is_object(c) || !json_is_string(json_object_get(c, "kind")) ||
+            !json_is_string(json_object_get(c, "key"))) {
             json_decref(out);
             return gkp_diag_set(diag, GK_EINVAL, NULL, 0,
                                 "change %zu must be an object with \"kind\" and \"key\" strings",
                                 i + 1);
         }
-        if ((json_object_get(change, "before") == NULL &&
+        change = json_copy((json_t *) (uintptr_t) c);
+        if (change == NULL || json_array_append_new(out, change) != 0 ||
+            (json_object_get(change, "before") == NULL &&
              json_object_set_new(change, "before", json_null()) != 0) ||
             (json_object_get(change, "after") == NULL &&
              json_object_set_new(change, "after", json_null()) != 0)) {
@@ -885,15 +923,66 @@ fail:
     return rv;
 }
 
+/* Bytes gathered before each write(2) while a record is streamed to the journal. */
+#define APPEND_CHUNK_BYTES (64u * 1024u)
+
+/* Where gkd_journal_append streams a record: a buffer written out whenever it is full. */
+typedef struct line_writer {
+    int fd;
+    char *buf; /* APPEND_CHUNK_BYTES */
+    size_t used;
+    size_t total;  /* bytes of the line so far */
+    int err;       /* errno of a failed write, or 0 */
+    int too_long;  /* the line would pass GKD_JOURNAL_LINE_MAX_BYTES */
+} line_writer;
+
+static int
+writer_flush(line_writer *w)
+{
+    if (w->used > 0 && write_all(w->fd, w->buf, w->used) != GK_OK) {
+        w->err = errno != 0 ? errno : EIO;
+        return -1;
+    }
+    w->used = 0;
+    return 0;
+}
+
+static int
+write_part(const char *buf, size_t len, void *arg)
+{
+    line_writer *w = arg;
+
+    w->total += len;
+    if (w->total + 1 > GKD_JOURNAL_LINE_MAX_BYTES) {
+        w->too_long = 1;
+        return -1;
+    }
+    while (len > 0) {
+        size_t n = APPEND_CHUNK_BYTES - w->used;
+
+        if (n == 0) {
+            if (writer_flush(w) != 0) {
+                return -1;
+            }
+            continue;
+        }
+        n = n < len ? n : len;
+        memcpy(w->buf + w->used, buf, n);
+        w->used += n;
+        buf += n;
+        len -= n;
+    }
+    return 0;
+}
+
 gk_err
 gkd_journal_append(gkd_journal *j, const json_t *record, gk_diag *diag)
 {
     const json_t *seq = json_object_get(record, "seq");
     const json_t *prev = json_object_get(record, "prev");
     const json_t *hash = json_object_get(record, "hash");
-    char *text;
-    size_t len;
-    int err;
+    line_writer w = {0};
+    int failed;
 
     if (j == NULL || !json_is_integer(seq) ||
         json_integer_value(seq) != (json_int_t) (j->seq + 1) || !json_is_string(prev) ||
@@ -907,40 +996,39 @@ gkd_journal_append(gkd_journal *j, const json_t *record, gk_diag *diag)
                             "an earlier fsync of the journal failed; restart the gatekeeper (it "
                             "verifies the journal at start)");
     }
-    text = json_dumps(record, GKD_JOURNAL_CANONICAL);
-    if (text == NULL) {
+    /*
+     * The canonical text is streamed to the file in APPEND_CHUNK_BYTES writes, so a record is
+     * never held whole as a string (a 10,000-flag bootstrap record is megabytes). A usual record
+     * fits in one chunk and so is still one write(2). Whatever reached the file of a line that
+     * did not complete is truncated away below, as for a failed write.
+     */
+    w.fd = j->fd;
+    w.buf = malloc(APPEND_CHUNK_BYTES);
+    if (w.buf == NULL) {
         return GK_ENOMEM;
     }
-    len = strlen(text);
-    if (len + 1 > GKD_JOURNAL_LINE_MAX_BYTES) {
-        free(text);
-        return gkp_diag_set(diag, GK_EINVAL, NULL, 0, "the record is longer than %u bytes",
-                            GKD_JOURNAL_LINE_MAX_BYTES);
+    failed = json_dump_callback(record, write_part, &w, GKD_JOURNAL_CANONICAL);
+    if (failed == 0) {
+        failed = write_part("\n", 1, &w) != 0 || writer_flush(&w) != 0;
     }
-    /* json_dumps ends the text with a NUL we can overwrite after growing it by one byte. */
-    {
-        char *line = realloc(text, len + 2);
-        if (line == NULL) {
-            free(text);
-            return GK_ENOMEM;
-        }
-        text = line;
-        text[len++] = '\n';
-        text[len] = '\0';
-    }
-    if (write_all(j->fd, text, len) != GK_OK) {
-        err = errno;
-        free(text);
+    free(w.buf);
+    if (failed) {
         /* Take back whatever part of the line reached the file, so the next append is whole. */
         if (ftruncate(j->fd, (off_t) j->size) != 0) {
             j->broken = 1;
         }
+        if (w.too_long) {
+            return gkp_diag_set(diag, GK_EINVAL, NULL, 0, "the record is longer than %u bytes",
+                                GKD_JOURNAL_LINE_MAX_BYTES);
+        }
+        if (w.err == 0) {
+            return GK_ENOMEM;
+        }
         return gkp_diag_set(diag, GK_EIO, j->path, 0, "cannot append record %" PRIu64 ": %s",
-                            j->seq + 1, strerror(err));
+                            j->seq + 1, strerror(w.err));
     }
-    free(text);
     if (fsync(j->fd) != 0) {
-        err = errno;
+        int err = errno;
         /*
          * After a failed fsync the kernel may have dropped the dirty pages and marked them clean:
          * what the file holds is no longer known. Take the line back and stop appending.
@@ -952,7 +1040,7 @@ gkd_journal_append(gkd_journal *j, const json_t *record, gk_diag *diag)
         return gkp_diag_set(diag, GK_EIO, j->path, 0, "cannot fsync record %" PRIu64 ": %s",
                             j->seq + 1, strerror(err));
     }
-    j->size += len;
+    j->size += w.total;
     j->seq++;
     memcpy(j->head, json_string_value(hash), 64);
     return GK_OK;

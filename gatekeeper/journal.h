@@ -82,7 +82,10 @@ const char *gkd_journal_head(const gkd_journal *j);
  * gkd_journal_record_new - build the next record (seq = gkd_journal_seq + 1, prev = the head) from
  * `change`, timestamped now (RFC 3339 UTC with milliseconds), hashed and signed by `signer`.
  * "why", "verdicts" and "request" are null when absent; "args" is {} when NULL; every change gets
- * "before" and "after" (null when missing). Values are deep-copied: the record shares nothing.
+ * "before" and "after" (null when missing). "args" and "verdicts" are deep-copied; each change is
+ * a new object, but its "before" and "after" definitions are shared with the caller's (a
+ * reference, not a copy), so they must not be modified afterwards (store.h: committed
+ * definitions are never modified, only replaced).
  * recordp  out: a new reference, the caller's.
  * Returns GK_OK, GK_EINVAL (diag says which member is wrong: actor and op must be non-empty
  * strings, args an object, changes an array of objects with a "kind" string and a "key" string),
@@ -93,11 +96,14 @@ gk_err gkd_journal_record_new(json_t **recordp, const gkd_journal *j,
                               gk_diag *diag);
 
 /*
- * gkd_journal_append - write `record` (from gkd_journal_record_new) as one line with one write(2)
- * and fsync(2); the record is durable when GK_OK is returned. On failure the bytes that did reach
- * the file are truncated away and the journal does not advance. After an fsync failure the journal
- * refuses further appends (the page cache can no longer be trusted): reopen it to verify.
- * Returns GK_OK, GK_EINVAL (seq or prev do not follow the head), GK_EIO, GK_ENOMEM.
+ * gkd_journal_append - write `record` (from gkd_journal_record_new) as one line and fsync(2) it;
+ * the record is durable when GK_OK is returned. The canonical text is streamed to the file in
+ * 64 KiB write(2)s, never built as one string (a usual record is a single write). On failure the
+ * bytes that did reach the file are truncated away and the journal does not advance. After an
+ * fsync failure the journal refuses further appends (the page cache can no longer be trusted):
+ * reopen it to verify.
+ * Returns GK_OK, GK_EINVAL (seq or prev do not follow the head, or the line would be longer than
+ * GKD_JOURNAL_LINE_MAX_BYTES), GK_EIO, GK_ENOMEM.
  */
 gk_err gkd_journal_append(gkd_journal *j, const json_t *record, gk_diag *diag);
 

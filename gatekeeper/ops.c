@@ -486,9 +486,16 @@ op_delete(const json_t *args, const json_t *state, const char *actor, int64_t no
 json_t *
 gkd_ops_normalize_flag(const json_t *def)
 {
-    json_t *out = json_deep_copy(def);
+    json_t *out;
 
-    if (out != NULL && is_migration(out)) {
+    /* Most flags need nothing: they are shared, not copied (a bootstrap has 10,000 of them). */
+    if (!is_migration(def) || (json_object_get(def, "variants") != NULL &&
+                               json_object_get(def, "defaultVariant") != NULL)) {
+        return json_incref((json_t *) (uintptr_t) def);
+    }
+    /* Shallow: only top-level members are added; the nested values stay shared. */
+    out = json_copy((json_t *) (uintptr_t) def);
+    if (out != NULL) {
         if (json_object_get(out, "variants") == NULL) {
             json_t *stages = json_object();
             for (size_t i = 0; stages != NULL && i < N_STAGES; i++) {
@@ -513,8 +520,10 @@ static json_t *
 applied(const json_t *def, const json_t *before)
 {
     static const char *const kept[] = {"state", "plan", "optIns", "backfill"};
-    json_t *out = gkd_ops_normalize_flag(def);
+    json_t *normal = gkd_ops_normalize_flag(def);
+    json_t *out = normal != NULL ? json_copy(normal) : NULL; /* ours to add members to */
 
+    json_decref(normal);
     for (size_t i = 0; out != NULL && before != NULL && i < sizeof(kept) / sizeof(kept[0]); i++) {
         const json_t *v = json_object_get(before, kept[i]);
         if (v != NULL && json_object_get(out, kept[i]) == NULL) {

@@ -37,7 +37,9 @@ typedef struct gkd_op_outcome {
 /*
  * gkd_ops_normalize_flag - a flag definition as the state stores it: a migration flag gets its six
  * stage variants and defaultVariant "off" when the definition leaves them out (docs/flags.md), so
- * the policies see the same variants the engine serves. New reference (NULL on ENOMEM).
+ * the policies see the same variants the engine serves. New reference (NULL on ENOMEM): `def`
+ * itself when nothing needs filling in, otherwise a shallow copy sharing def's nested values.
+ * Either way it must not be modified (json_copy it to add members); def is not modified.
  */
 json_t *gkd_ops_normalize_flag(const json_t *def);
 

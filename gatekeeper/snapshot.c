@@ -6,6 +6,15 @@
  * "gkd_snapshot_flag_at" walks keys in order. Prerequisites are resolved to pointers into that
  * array after sorting, so evaluation never looks a prerequisite up by name.
  *
+ * A snapshot built from the one before (gkd_snapshot_rebuild) takes over, instead of parsing
+ * again, every flag whose definition is the very same JSON value (the same pointer: the state is
+ * copy-on-write and definitions are never modified, store.h) and that has no prerequisites. The
+ * "gkd_flag" struct is copied, so the fields the build sets (prereq_depth, prereq_evals) stay
+ * per snapshot, and its allocations are shared, counted in a "gkd_flag_share": the last
+ * snapshot to let go of them frees them. Flags with prerequisites are always parsed again,
+ * because their prerequisites point into their own snapshot's array. One change to 10,000 flags
+ * thus parses one flag instead of 10,000.
+ *
  * Prerequisite cycles and over-long chains are found with an iterative depth-first search (an
  * explicit stack, so a document of 100000 chained flags cannot overflow the C stack), visiting
  * flags in key order so the reported cycle does not depend on the document's member order.
@@ -22,6 +31,12 @@
 #include "registry.h"
 #include "vocab.h"
 
+/* The owners of one compiled flag's allocations, and the definition it was compiled from. */
+typedef struct gkd_flag_share {
+    atomic_size_t refs; /* snapshots holding the flag */
+    const json_t *def;  /* kept alive by each of those snapshots' "state" */
+} gkd_flag_share;
+
 struct gkd_snapshot {
     atomic_size_t refs;
     uint64_t version;
@@ -34,7 +49,14 @@ static void
 snapshot_free(gkd_snapshot *snap)
 {
     for (size_t i = 0; i < snap->count; i++) {
-        gkd_flag_fini(&snap->flags[i]);
+        gkd_flag_share *share = snap->flags[i].share;
+
+        /* Release so our reads happen before the free; acquire (on the last) to see everyone's. */
+        if (share == NULL ||
+            atomic_fetch_sub_explicit(&share->refs, 1, memory_order_acq_rel) == 1) {
+            gkd_flag_fini(&snap->flags[i]);
+            free(share);
+        }
     }
     free(snap->flags);
     json_decref(snap->state);
@@ -304,9 +326,46 @@ build_state(gkd_snapshot *snap, const json_t *doc, const char *source, gk_diag *
     return GK_OK;
 }
 
+/* One flag into `f`: taken over from `prev` when it compiled the same definition, else parsed. */
+static gk_err
+add_flag(gkd_flag *f, const char *key, json_t *def, const gkd_snapshot *prev, const char *source,
+         gk_diag *diag)
+{
+    const gkd_flag *old = prev != NULL ? gkd_snapshot_find(prev, key, strlen(key)) : NULL;
+    gk_err rv;
+
+    if (old != NULL && old->share != NULL && old->share->def == def && old->n_prereqs == 0) {
+        *f = *old;
+        f->prereq_depth = 0; /* as parsed: the build sets them again */
+        f->prereq_evals = 0;
+        atomic_fetch_add_explicit(&f->share->refs, 1, memory_order_relaxed);
+        return GK_OK;
+    }
+    rv = gkd_flag_parse(f, key, def, source, diag);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    f->share = malloc(sizeof *f->share);
+    if (f->share == NULL) {
+        gkd_flag_fini(f);
+        memset(f, 0, sizeof *f);
+        return gkp_diag_set(diag, GK_ENOMEM, source, 0, "out of memory");
+    }
+    atomic_init(&f->share->refs, 1);
+    f->share->def = def;
+    return GK_OK;
+}
+
 gk_err
 gkd_snapshot_build(gkd_snapshot **snapp, const json_t *doc, uint64_t version, const char *source,
                    gk_diag *diag)
+{
+    return gkd_snapshot_rebuild(snapp, NULL, doc, version, source, diag);
+}
+
+gk_err
+gkd_snapshot_rebuild(gkd_snapshot **snapp, const gkd_snapshot *prev, const json_t *doc,
+                     uint64_t version, const char *source, gk_diag *diag)
 {
     gkd_snapshot *snap = NULL;
     json_t *flags;
@@ -350,7 +409,7 @@ gkd_snapshot_build(gkd_snapshot **snapp, const json_t *doc, uint64_t version, co
         goto fail;
     }
     json_object_foreach (flags, key, def) {
-        rv = gkd_flag_parse(&snap->flags[snap->count], key, def, source, diag);
+        rv = add_flag(&snap->flags[snap->count], key, def, prev, source, diag);
         if (rv != GK_OK) {
             goto fail;
         }
@@ -378,14 +437,14 @@ fail:
 }
 
 gk_err
-gkd_snapshot_load_file(gkd_snapshot **snapp, const char *path, uint64_t version, gk_diag *diag)
+gkd_snapshot_read_file(json_t **docp, const char *path, gk_diag *diag)
 {
     json_error_t jerr;
     json_t *doc;
     FILE *fp;
     gk_err rv;
 
-    *snapp = NULL;
+    *docp = NULL;
     fp = fopen(path, "rb");
     if (fp == NULL) {
         int e = errno;
@@ -408,6 +467,21 @@ gkd_snapshot_load_file(gkd_snapshot **snapp, const char *path, uint64_t version,
         return GK_EPROTO;
     }
     fclose(fp);
+    *docp = doc;
+    return GK_OK;
+}
+
+gk_err
+gkd_snapshot_load_file(gkd_snapshot **snapp, const char *path, uint64_t version, gk_diag *diag)
+{
+    json_t *doc;
+    gk_err rv;
+
+    *snapp = NULL;
+    rv = gkd_snapshot_read_file(&doc, path, diag);
+    if (rv != GK_OK) {
+        return rv;
+    }
     rv = gkd_snapshot_build(snapp, doc, version, path, diag);
     json_decref(doc);
     return rv;

@@ -17,6 +17,14 @@
  *    "kid": "<the gatekeeper key that signed>", "sig": "<JWS compact, EdDSA, payload = hash>"}
  * Canonical JSON: jansson's JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII of the record.
  *
+ * Sharing: committed definitions (the values under "flags", "schemas" and "consumers", and the
+ * "before"/"after" of a change) are never modified, only replaced, so the store's state, the
+ * records, the admin plane's state and the snapshots hold references to the same definitions
+ * instead of copies (10,000 flags are in memory once). A change builds its new state
+ * copy-on-write: new maps (json_copy is shallow) over the shared definitions, and a new object
+ * (a modified deep copy) for each definition it changes. jansson's reference counts are atomic,
+ * so the workers may read definitions while the admin thread takes and drops references.
+ *
  * THREAD SAFETY: a store is used by one thread at a time (the admin thread); watch callbacks run
  * on the committing thread, after the record is durable.
  */
@@ -33,7 +41,11 @@
 
 typedef struct gkd_store gkd_store;
 
-/* What the admin path commits: all borrowed for the call. */
+/*
+ * What the admin path commits: borrowed for the call. The "before"/"after" definitions in
+ * `changes` may be kept by reference (in the record and the state), so they must not be modified
+ * afterwards; the rest of `changes`, `args` and `verdicts` are copied.
+ */
 typedef struct gkd_store_change {
     const char *actor;        /* actor id ("system" for the bootstrap) */
     const char *op;           /* e.g. "rollout.set" */
@@ -48,8 +60,9 @@ typedef struct gkd_store_change {
 typedef struct gkd_store_ops {
     /*
      * load - the current state (a new reference, the caller's) and its version. On an empty store
-     * the state is {"flags":{},"schemas":{},"consumers":{}} and the version 0. The state is a
-     * copy: changing it does not change the store's.
+     * the state is {"flags":{},"schemas":{},"consumers":{}} and the version 0. The top object and
+     * its three maps are new (adding or removing entries does not change the store's); the
+     * definitions in them are shared with the store and must not be modified (replace them).
      */
     gk_err (*load)(gkd_store *s, json_t **statep, uint64_t *versionp, gk_diag *diag);
     /*

@@ -163,9 +163,11 @@ check_changes(const json_t *changes, gk_diag *diag)
 }
 
 /*
- * Apply a record's changes to `state` in place: state[kind][key] = a copy of after, or removed
- * when after is null. When `cow` is set the maps touched are first replaced by shallow copies, so
- * a state that shares them (the one before a commit) is left as it was.
+ * Apply a record's changes to `state` in place: state[kind][key] = after (a reference: the
+ * definition is shared with the record, never copied), or removed when after is null. When `cow`
+ * is set the maps touched are first replaced by shallow copies, so a state that shares them (the
+ * one before a commit, which the daemon's snapshot may be reading) is left as it was. Definitions
+ * are never modified once committed, only replaced, so sharing them is safe (store.h).
  */
 static gk_err
 apply_changes(json_t *state, const json_t *changes, uint64_t seq, int cow, gk_diag *diag)
@@ -199,7 +201,7 @@ apply_changes(json_t *state, const json_t *changes, uint64_t seq, int cow, gk_di
         map = json_object_get(state, member);
         if (after == NULL || json_is_null(after)) {
             json_object_del(map, key);
-        } else if (json_object_set_new(map, key, json_deep_copy(after)) != 0) {
+        } else if (json_object_set(map, key, (json_t *) (uintptr_t) after) != 0) {
             return GK_ENOMEM;
         }
     }
@@ -537,48 +539,43 @@ write_snapshot(dir_store *s, gk_diag *diag)
     uint64_t seq = gkd_journal_seq(s->journal);
     char path[PATH_MAX], tmp[PATH_MAX + 8];
     json_t *doc;
-    char *text = NULL;
     uint64_t *seqs = NULL;
     size_t nseqs = 0;
     gk_err rv = GK_OK;
+    FILE *fp = NULL;
     int fd = -1;
 
     snapshot_path(path, s->dir, seq);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     doc = json_pack("{s:I, s:s, s:O}", "seq", (json_int_t) seq, "record",
                     gkd_journal_head(s->journal), "state", s->state);
-    if (doc == NULL || gkd_journal_seal(doc, s->signer) != GK_OK ||
-        (text = json_dumps(doc, GKD_JOURNAL_CANONICAL)) == NULL) {
+    if (doc == NULL || gkd_journal_seal(doc, s->signer) != GK_OK) {
         json_decref(doc);
         return GK_ENOMEM;
     }
-    json_decref(doc);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fp == NULL) {
         rv = gkp_diag_set(diag, GK_EIO, tmp, 0, "cannot create: %s", strerror(errno));
         goto done;
     }
-    {
-        size_t len = strlen(text), off = 0;
-        while (off < len) {
-            ssize_t n = write(fd, text + off, len - off);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                rv = gkp_diag_set(diag, GK_EIO, tmp, 0, "cannot write: %s",
-                                  n == 0 ? "no progress" : strerror(errno));
-                goto done;
-            }
-            off += (size_t) n;
-        }
+    fd = -1; /* the stream's now */
+    /* Streamed through stdio's buffer: the state is never built as one string. */
+    if (json_dumpf(doc, fp, GKD_JOURNAL_CANONICAL) != 0 || fflush(fp) != 0) {
+        rv = gkp_diag_set(diag, GK_EIO, tmp, 0, "cannot write: %s", strerror(errno));
+        goto done;
     }
-    if (fsync(fd) != 0) {
+    if (fsync(fileno(fp)) != 0) {
         rv = gkp_diag_set(diag, GK_EIO, tmp, 0, "cannot fsync: %s", strerror(errno));
         goto done;
     }
-    close(fd);
-    fd = -1;
+    if (fclose(fp) != 0) {
+        fp = NULL;
+        rv = gkp_diag_set(diag, GK_EIO, tmp, 0, "cannot close: %s", strerror(errno));
+        unlink(tmp);
+        goto done;
+    }
+    fp = NULL;
     if (rename(tmp, path) != 0) {
         rv = gkp_diag_set(diag, GK_EIO, path, 0, "cannot rename: %s", strerror(errno));
         goto done;
@@ -599,11 +596,15 @@ write_snapshot(dir_store *s, gk_diag *diag)
         free(seqs);
     }
 done:
-    if (fd >= 0) {
-        close(fd);
+    json_decref(doc);
+    if (fp != NULL || fd >= 0) {
+        if (fp != NULL) {
+            fclose(fp);
+        } else {
+            close(fd);
+        }
         unlink(tmp);
     }
-    free(text);
     return rv;
 }
 
@@ -671,7 +672,8 @@ settle_base(replay *r, gk_diag *diag)
         }
     }
     json_decref(s->state);
-    s->state = used != NULL ? json_deep_copy(used->state) : empty_state();
+    /* Taken over: the replay below changes it in place, and the candidates are freed after. */
+    s->state = used != NULL ? json_incref(used->state) : empty_state();
     if (s->state == NULL) {
         return GK_ENOMEM;
     }
@@ -720,7 +722,8 @@ gkd_store_dir_open(gkd_store **sp, const char *dir, const gkd_signer *signer,
     if (rv != GK_OK) {
         goto fail;
     }
-    s->state = ncands > 0 ? json_deep_copy(cands[0].state) : empty_state();
+    /* Taken over, not copied: the replay changes it in place and the candidate is freed after. */
+    s->state = ncands > 0 ? json_incref(cands[0].state) : empty_state();
     if (s->state == NULL) {
         rv = GK_ENOMEM;
         goto fail;
@@ -761,15 +764,21 @@ static gk_err
 dir_load(gkd_store *base, json_t **statep, uint64_t *versionp, gk_diag *diag)
 {
     dir_store *s = (dir_store *) base;
-    json_t *copy;
+    static const char *const members[3] = {"flags", "schemas", "consumers"};
+    json_t *copy = json_object();
 
     (void) diag;
-    if (statep == NULL) {
-        return GK_EINVAL;
+    if (statep == NULL || copy == NULL) {
+        json_decref(copy);
+        return statep == NULL ? GK_EINVAL : GK_ENOMEM;
     }
-    copy = json_deep_copy(s->state);
-    if (copy == NULL) {
-        return GK_ENOMEM;
+    /* New maps over the shared definitions (store.h): 10,000 flags cost their map, not a copy. */
+    for (size_t i = 0; i < 3; i++) {
+        json_t *map = json_copy(json_object_get(s->state, members[i]));
+        if (map == NULL || json_object_set_new(copy, members[i], map) != 0) {
+            json_decref(copy);
+            return GK_ENOMEM;
+        }
     }
     *statep = copy;
     if (versionp != NULL) {

@@ -600,6 +600,90 @@ START_TEST(test_slot_empty_fini)
 }
 END_TEST
 
+/*
+ * gkd_snapshot_rebuild takes over the compiled flags whose definition is the same JSON value and
+ * that have no prerequisites, parses the rest, gives the same snapshot a build from scratch would,
+ * and either snapshot may be released first.
+ */
+START_TEST(test_rebuild_takes_over_unchanged_flags)
+{
+    json_error_t jerr;
+    json_t *doc1 = json_loads(
+        "{\"flags\": {"
+        "\"a\": {\"variants\": {\"off\": false, \"on\": true}, \"defaultVariant\": \"on\"},"
+        "\"b\": {\"variants\": {\"off\": false, \"on\": true}, \"defaultVariant\": \"off\","
+        "        \"rollout\": {\"off\": 50000, \"on\": 50000}},"
+        "\"c\": {\"variants\": {\"off\": false, \"on\": true}, \"defaultVariant\": \"off\","
+        "        \"prerequisites\": [{\"flag\": \"b\", \"variants\": [\"on\"]}]}}}",
+        0, &jerr);
+    json_t *doc2, *flags2, *b2;
+    gkd_snapshot *s1 = NULL, *s2 = NULL, *fresh = NULL;
+    const gkd_flag *f1, *f2;
+    gk_diag d = {0};
+
+    ck_assert_msg(doc1 != NULL, "%s", jerr.text);
+    ck_assert_int_eq(gkd_snapshot_build(&s1, doc1, 1, "rebuild", &d), GK_OK);
+    /* Copy-on-write, as a change does it: new maps, "b" replaced, "a" and "c" the same values. */
+    doc2 = json_copy(doc1);
+    flags2 = json_copy(json_object_get(doc1, "flags"));
+    b2 = json_deep_copy(json_object_get(flags2, "b"));
+    json_object_set_new(json_object_get(b2, "rollout"), "on", json_integer(100000));
+    json_object_set_new(json_object_get(b2, "rollout"), "off", json_integer(0));
+    json_object_set_new(flags2, "b", b2);
+    json_object_set_new(doc2, "flags", flags2);
+    ck_assert_int_eq(gkd_snapshot_rebuild(&s2, s1, doc2, 2, "rebuild", &d), GK_OK);
+    ck_assert_int_eq(gkd_snapshot_build(&fresh, doc2, 2, "rebuild", &d), GK_OK);
+    ck_assert_uint_eq(gkd_snapshot_count(s2), 3);
+    ck_assert_uint_eq(gkd_snapshot_version(s2), 2);
+
+    /* "a": unchanged, no prerequisites: its allocations are shared. */
+    f1 = gkd_snapshot_find(s1, "a", 1);
+    f2 = gkd_snapshot_find(s2, "a", 1);
+    ck_assert_ptr_ne(f1, f2);
+    ck_assert_ptr_eq(f1->key, f2->key);
+    ck_assert_ptr_eq(f1->variants, f2->variants);
+    /* "b": changed, so parsed again, with the new weights. */
+    f1 = gkd_snapshot_find(s1, "b", 1);
+    f2 = gkd_snapshot_find(s2, "b", 1);
+    ck_assert_ptr_ne(f1->key, f2->key);
+    ck_assert_uint_eq(f2->rollout[1], 100000);
+    ck_assert_uint_eq(f1->rollout[1], 50000);
+    /* "c": unchanged but with a prerequisite: parsed again, pointing into its own snapshot. */
+    f1 = gkd_snapshot_find(s1, "c", 1);
+    f2 = gkd_snapshot_find(s2, "c", 1);
+    ck_assert_ptr_ne(f1->prereqs, f2->prereqs);
+    ck_assert_ptr_eq(f2->prereqs[0].flag, gkd_snapshot_find(s2, "b", 1));
+    ck_assert_ptr_eq(f1->prereqs[0].flag, gkd_snapshot_find(s1, "b", 1));
+    /* The same as a build from scratch, field by field where the build sets them. */
+    for (size_t i = 0; i < 3; i++) {
+        const gkd_flag *x = gkd_snapshot_flag_at(s2, i), *y = gkd_snapshot_flag_at(fresh, i);
+        ck_assert_str_eq(x->key, y->key);
+        ck_assert_uint_eq(x->n_variants, y->n_variants);
+        ck_assert_uint_eq(x->default_variant, y->default_variant);
+        ck_assert_uint_eq(x->prereq_depth, y->prereq_depth);
+        ck_assert_uint_eq(x->prereq_evals, y->prereq_evals);
+        ck_assert_int_eq(x->is_static, y->is_static);
+        ck_assert_int_eq(memcmp(x->salt, y->salt, sizeof(x->salt)), 0);
+    }
+    /* The older one first: the newer keeps the shared flag (ASan would see a use after free). */
+    gkd_snapshot_rele(s1);
+    json_decref(doc1);
+    ck_assert_str_eq(gkd_snapshot_find(s2, "a", 1)->variants[1].name, "on");
+    /* A third from the second, then the second released first. */
+    {
+        gkd_snapshot *s3 = NULL;
+        ck_assert_int_eq(gkd_snapshot_rebuild(&s3, s2, doc2, 3, "rebuild", &d), GK_OK);
+        ck_assert_ptr_eq(gkd_snapshot_find(s3, "b", 1)->rollout,
+                         gkd_snapshot_find(s2, "b", 1)->rollout);
+        gkd_snapshot_rele(s2);
+        ck_assert_uint_eq(gkd_snapshot_find(s3, "b", 1)->rollout[1], 100000);
+        gkd_snapshot_rele(s3);
+    }
+    gkd_snapshot_rele(fresh);
+    json_decref(doc2);
+}
+END_TEST
+
 static Suite *
 snapshot_suite(void)
 {
@@ -627,6 +711,7 @@ snapshot_suite(void)
     tcase_add_test(tc, test_ten_thousand_flags);
     tcase_add_test(tc, test_too_many_flags);
     tcase_add_test(tc, test_jansson_alloc_failure);
+    tcase_add_test(tc, test_rebuild_takes_over_unchanged_flags);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");

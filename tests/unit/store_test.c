@@ -309,7 +309,7 @@ START_TEST(test_commit_load_round_trip)
 }
 END_TEST
 
-/* The loaded state is the caller's: changing it does not change the store's. */
+/* The loaded state's maps are the caller's: changing them does not change the store's. */
 START_TEST(test_load_returns_a_copy)
 {
     fixture f;
