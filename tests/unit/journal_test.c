@@ -848,6 +848,81 @@ START_TEST(test_append_failure_truncates)
 }
 END_TEST
 
+/*
+ * A record of several 64 KiB chunks is streamed to the file as exactly its canonical JSON and a
+ * newline, its hash is the SHA-256 of that text without the seal, and it verifies at the next
+ * open. An append that fails part way through leaves no trace.
+ */
+START_TEST(test_large_record_streamed)
+{
+    fixture f;
+    char path[PATH_MAX], hex[GKD_JOURNAL_HASH_HEX_BYTES];
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    gkd_journal *j = NULL;
+    json_t *changes = json_array(), *rec = NULL, *body;
+    gkd_store_change c = {.actor = "system", .op = "bootstrap"};
+    struct rlimit old, lim;
+    char *text, *canon;
+    long size;
+    gk_diag d = {0};
+
+    for (int i = 0; i < 2000; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "bench.flag_%05d", i);
+        json_array_append_new(changes,
+                              json_pack("{s:s, s:s, s:n, s:{s:s, s:{s:b, s:b}, s:s}}", "kind",
+                                        "flag", "key", key, "before", "after", "owner",
+                                        "team-platform \u00e9", "variants", "off", 0, "on", 1,
+                                        "defaultVariant", "off"));
+    }
+    c.changes = changes;
+    fx_init(&f);
+    make_journal(&f, 1);
+    journal_path(&f, path);
+    size = file_size(path);
+    ck_assert_int_eq(gkd_journal_open(&j, f.dir, f.trusted, 0, NULL, NULL, &d), GK_OK);
+    ck_assert_int_eq(gkd_journal_record_new(&rec, j, &c, f.signer, &d), GK_OK);
+    canon = json_dumps(rec, GKD_JOURNAL_CANONICAL);
+    ck_assert_uint_gt(strlen(canon), 3 * 64 * 1024);
+
+    /* Cut off by the file size limit in the middle of the second chunk: nothing stays. */
+    signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t) size + 100000;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    ck_assert_int_eq(gkd_journal_append(j, rec, &d), GK_EIO);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(file_size(path), size);
+    ck_assert_uint_eq(gkd_journal_seq(j), 1);
+
+    ck_assert_int_eq(gkd_journal_append(j, rec, &d), GK_OK);
+    gkd_journal_close(j);
+    text = read_journal(&f);
+    ck_assert_uint_eq(strlen(text + line_offset(text, 2)), strlen(canon) + 1);
+    ck_assert_int_eq(memcmp(text + line_offset(text, 2), canon, strlen(canon)), 0);
+
+    /* The hash is over the canonical text without hash, kid and sig. */
+    body = json_copy(rec);
+    json_object_del(body, "hash");
+    json_object_del(body, "kid");
+    json_object_del(body, "sig");
+    free(canon);
+    canon = json_dumps(body, GKD_JOURNAL_CANONICAL);
+    crypto_hash_sha256(digest, (const unsigned char *) canon, strlen(canon));
+    sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+    ck_assert_str_eq(hex, json_string_value(json_object_get(rec, "hash")));
+
+    ck_assert_int_eq(open_expect(&f, f.trusted, &d), GK_OK);
+    json_decref(body);
+    free(canon);
+    free(text);
+    json_decref(rec);
+    json_decref(changes);
+    fx_fini(&f);
+}
+END_TEST
+
 /* verify() on an open journal notices records removed behind its back. */
 START_TEST(test_verify_notices_truncation)
 {
@@ -916,6 +991,7 @@ journal_suite(void)
     tcase_add_test(tc, test_torn_line_cut);
     tcase_add_test(tc, test_unparseable_last_line_cut);
     tcase_add_test(tc, test_append_failure_truncates);
+    tcase_add_test(tc, test_large_record_streamed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bad");
