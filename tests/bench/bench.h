@@ -59,6 +59,7 @@ typedef struct gkb_run {
     char echo_tcp_url[256];   /* its tcp URL (kernel-chosen port) */
     char echo_ipc_url[300];   /* its ipc URL (in dir) */
     double single_p50_tcp_us; /* figure 1's p50 over tcp (the 20-flag figure's floor); 0 unknown */
+    double decision_us;       /* figure 4's median (what the spun echo spins); 0 unknown */
     gkb_figure figs[GKB_MAX_FIGURES];
     size_t nfigs;
     int failed;               /* a correctness check failed: exit 1 */
@@ -94,7 +95,10 @@ gkb_figure *gkb_figure_add(gkb_run *run, const char *name, const char *unit);
  */
 void gkb_figure_set(gkb_figure *fig, double *reps, size_t n);
 
-/* gkb_figure_bar - set the figure's floor (ignored for GKB_BAR_MAX/NONE) and bar. */
+/*
+ * gkb_figure_bar - set the figure's floor and bar. The floor is ignored for GKB_BAR_MAX; with
+ * GKB_BAR_NONE a floor > 0 is kept, so the table shows the ratio without judging it.
+ */
 void gkb_figure_bar(gkb_figure *fig, gkb_bar_kind kind, double bar, double floor);
 
 /* gkb_figure_not_measured - mark a figure "not measured" with a reason (printf-like). */
@@ -126,6 +130,7 @@ int gkb_admin_try(const gkt_daemon *d, const char *op, const char *args, const c
 /*
  * The groups of figures, each adding its figures to `run` (as "not measured" when something
  * they need is missing) and printing progress. Each returns 0, or -1 when the run cannot go on.
+ * gkb_bench_inproc runs before gkb_bench_latency, whose spun echo spins figure 4's median.
  */
 int gkb_bench_latency(gkb_run *run);    /* 1 and 3: fresh single-flag and 20-flag latency */
 int gkb_bench_throughput(gkb_run *run); /* 2: decisions/s with 1, 4, 16 client processes */

@@ -4,6 +4,9 @@
  * The server mirrors gatekeeper/worker.c: each worker owns a context and an aio whose callback
  * either posts the next receive or, with a request in hand, turns the same message into the reply
  * and sends it. So the floor and the daemon differ only by what happens between receive and send.
+ * With --spin-us W it busy-waits W µs in that callback before replying: the floor of a server that
+ * does the daemon's in-process work (figure 4) and nothing else. It spins on CLOCK_MONOTONIC
+ * rather than sleeping, because a sleeping thread frees its vCPU and a working one does not.
  */
 #include "echo.h"
 
@@ -31,11 +34,13 @@ typedef struct echo_worker {
 
 static const char *echo_reply;
 static size_t echo_reply_len;
+static uint64_t echo_spin_ns;
 
 static void
 echo_cb(void *arg)
 {
     echo_worker *w = arg;
+    uint64_t t0 = echo_spin_ns != 0 ? gkb_now_ns() : 0;
     nng_msg *msg;
     int rv = nng_aio_result(w->aio);
 
@@ -54,6 +59,9 @@ echo_cb(void *arg)
         nng_ctx_recv(w->ctx, w->aio);
         return;
     }
+    while (echo_spin_ns != 0 && gkb_now_ns() - t0 < echo_spin_ns) {
+        /* the work of a decision, without doing it */
+    }
     msg = nng_aio_get_msg(w->aio);
     nng_msg_clear(msg);
     if (nng_msg_append(msg, echo_reply, echo_reply_len) != 0) {
@@ -67,7 +75,7 @@ echo_cb(void *arg)
 }
 
 int
-gkb_echo_server_main(const char *ipc_url, size_t reply_bytes)
+gkb_echo_server_main(const char *ipc_url, size_t reply_bytes, double spin_us)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nworkers = (size_t) (ncpu > 0 ? ncpu : 1) * 2;
@@ -85,6 +93,7 @@ gkb_echo_server_main(const char *ipc_url, size_t reply_bytes)
     memset(reply, 'x', reply_bytes);
     echo_reply = reply;
     echo_reply_len = reply_bytes;
+    echo_spin_ns = (uint64_t) (spin_us * 1e3);
     if (nng_listen(sock, "tcp://127.0.0.1:0", &l, 0) != 0 ||
         nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa) != 0 ||
         nng_listen(sock, ipc_url, NULL, 0) != 0) {
@@ -111,6 +120,27 @@ gkb_echo_server_main(const char *ipc_url, size_t reply_bytes)
     }
     free(workers);
     free(reply);
+    return 0;
+}
+
+int
+gkb_echo_start(gkb_child *c, const char *self, const char *ipc_url, size_t reply_bytes,
+               double spin_us, char *tcp_url, size_t size)
+{
+    char bytes[32], spin[32];
+    const char *argv[] = {self, "--echo-server", ipc_url, "--reply-bytes", bytes, "--spin-us",
+                          spin, NULL};
+
+    snprintf(bytes, sizeof(bytes), "%zu", reply_bytes);
+    snprintf(spin, sizeof(spin), "%.3f", spin_us);
+    if (gkb_spawn(c, argv) != 0) {
+        return -1;
+    }
+    if (gkb_child_readline(c, tcp_url, size, 10000) != 0 || strncmp(tcp_url, "tcp://", 6) != 0) {
+        fprintf(stderr, "gk-bench: the echo server did not start\n");
+        gkb_child_finish(c, 2000);
+        return -1;
+    }
     return 0;
 }
 

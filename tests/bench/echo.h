@@ -13,13 +13,23 @@
 
 #include <nng/nng.h>
 
+#include "procs.h"
+
 /*
- * gkb_echo_server_main - run the echo server (the `gk-bench --echo-server IPC_URL --reply-bytes N`
- * child): listen on tcp://127.0.0.1:0 and on ipc_url, print the bound tcp URL as one line on
- * stdout, answer every request with reply_bytes bytes until standard input reaches end of file.
+ * gkb_echo_server_main - run the echo server (the `gk-bench --echo-server IPC_URL --reply-bytes N
+ * [--spin-us W]` child): listen on tcp://127.0.0.1:0 and on ipc_url, print the bound tcp URL as
+ * one line on stdout, answer every request with reply_bytes bytes, after busy-waiting spin_us µs
+ * (0: none) in the aio callback, until standard input reaches end of file.
  * Returns the process exit status: 0, or 1 when it could not serve.
  */
-int gkb_echo_server_main(const char *ipc_url, size_t reply_bytes);
+int gkb_echo_server_main(const char *ipc_url, size_t reply_bytes, double spin_us);
+
+/*
+ * gkb_echo_start - start that child (this executable, `self`) and read its tcp URL into tcp_url
+ * (NUL-terminated, at most size bytes). Returns 0, or -1 (reason on stderr; no child left).
+ */
+int gkb_echo_start(gkb_child *c, const char *self, const char *ipc_url, size_t reply_bytes,
+                   double spin_us, char *tcp_url, size_t size);
 
 /*
  * gkb_sample_request - the single-flag evaluate request the SDK sends for the harness's flag and

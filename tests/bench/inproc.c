@@ -206,6 +206,7 @@ gkb_bench_inproc(gkb_run *run)
 
         gkb_figure_set(f_total, total, (size_t) reps);
         gkb_figure_bar(f_total, GKB_BAR_MAX, 25, 0);
+        run->decision_us = f_total->median;
         gkb_figure_set(f_policy, policy, (size_t) reps);
         gkb_figure_bar(f_policy, GKB_BAR_MAX, 3, 0);
         for (int s = 0; s < 7; s++) {
