@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "b64url.h"
+#include "msg.h"
 #include "vocab.h"
 
 #define SOURCE "session claims"
@@ -42,14 +43,10 @@ b64_member(const json_t *doc, const char *name, size_t chars)
     const json_t *v = json_object_get(doc, name);
     const char *s = json_string_value(v);
 
-    if (s == NULL || json_string_length(v) != chars || strlen(s) != chars) {
+    /* gkp_nonce_valid checks the base64url alphabet for 16..64 characters: ids and keys fit. */
+    if (s == NULL || json_string_length(v) != chars || strlen(s) != chars ||
+        !gkp_nonce_valid(s, chars)) {
         return NULL;
-    }
-    for (size_t i = 0; i < chars; i++) {
-        if (!(s[i] == '-' || s[i] == '_' || (s[i] >= '0' && s[i] <= '9') ||
-              (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) {
-            return NULL;
-        }
     }
     return s;
 }
