@@ -231,6 +231,14 @@ open_signer(gkd_signer **signerp, const gkd_daemon_config *config)
     }
     gkd_log(GKD_LOG_INFO, "signing with key %s (%zu key(s) published)", gkd_signer_kid(*signerp),
             gkd_signer_count(*signerp));
+    if (config->nonce_pool > 0) {
+        if (gkd_signer_presign(*signerp, config->nonce_pool, &diag) == GK_OK) {
+            gkd_log(GKD_LOG_INFO, "computing up to %zu signature nonces ahead", config->nonce_pool);
+        } else {
+            /* Deterministic signing is the safe baseline: serve with it. */
+            log_diag("no nonce pool, every signature made inline", &diag);
+        }
+    }
     return 0;
 }
 

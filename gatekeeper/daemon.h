@@ -32,6 +32,7 @@ typedef struct gkd_daemon_config {
     size_t nurls;
     size_t nworkers;                              /* decision workers */
     uint32_t token_ttl_s;                         /* decision token lifetime, seconds */
+    size_t nonce_pool;                            /* nonces computed ahead (presign.h); 0: none */
     const char *ready_file;                       /* optional: bound URLs written here once serving */
     const char *policies_dir;                     /* policy directory; its tests/ run before use */
     gkd_policy_limits policy_limits;              /* budgets per hook call (zero: defaults) */

@@ -58,6 +58,8 @@ static const char usage_text[] =
     "                                 " GKD_TELEMETRY_DEFAULT_URL " (skipped with a warning when in use)\n"
     "             --workers N         concurrent decision workers (1-1024), default 2 per CPU\n"
     "             --token-ttl SECONDS decision token lifetime (1-86400), default 300\n"
+    "             --nonce-pool N      Ed25519 nonces computed ahead while idle (0-65536; 0: every\n"
+    "                                 signature deterministic, made inline), default 512\n"
     "             --ready-file PATH   write the bound URLs here once serving\n"
     "             --policies DIR      Lua policy directory; DIR/tests must pass  default policies\n"
     "             --policy-instructions N   Lua instructions per hook call, default 1000000\n"
@@ -115,6 +117,7 @@ enum {
     OPT_KEY,
     OPT_LISTEN,
     OPT_WORKERS,
+    OPT_NONCE_POOL,
     OPT_TTL,
     OPT_READY,
     OPT_LOG,
@@ -139,6 +142,7 @@ static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"token-ttl", required_argument, NULL, OPT_TTL},
+    {"nonce-pool", required_argument, NULL, OPT_NONCE_POOL},
     {"ready-file", required_argument, NULL, OPT_READY},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"out", required_argument, NULL, OPT_OUT},
@@ -173,6 +177,7 @@ add_url(const char **urls, size_t *n, const char *url)
 typedef struct cli {
     gkd_daemon_config serve;
     const char *out;
+    int nonce_pool_given; /* --nonce-pool was given (0 is a value: no pool) */
 } cli;
 
 static int
@@ -205,6 +210,15 @@ parse_options(cli *c, int argc, char **argv)
                 return usage_error("--workers %s: give a number from 1 to 1024", optarg);
             }
             c->serve.nworkers = (size_t) v;
+            break;
+        case OPT_NONCE_POOL:
+            v = parse_range(optarg, 0, 65536);
+            if (v < 0) {
+                return usage_error("--nonce-pool %s: give a number of nonces from 0 to 65536",
+                                   optarg);
+            }
+            c->serve.nonce_pool = (size_t) v;
+            c->nonce_pool_given = 1;
             break;
         case OPT_TTL:
             v = parse_range(optarg, 1, 86400);
@@ -304,6 +318,9 @@ cmd_serve(cli *c)
     }
     if (c->serve.token_ttl_s == 0) {
         c->serve.token_ttl_s = GKD_TOKEN_TTL_DEFAULT_S;
+    }
+    if (!c->nonce_pool_given) {
+        c->serve.nonce_pool = GKD_PRESIGN_DEFAULT_CAPACITY;
     }
     if (c->serve.policies_dir == NULL) {
         c->serve.policies_dir = "policies";

@@ -12,6 +12,7 @@
 #include "b64url.h"
 #include "jws.h"
 #include "keyfile.h"
+#include "presign.h"
 #include "vocab.h"
 
 /* Keys a ring may hold: the signing key plus retired ones still published. */
@@ -27,6 +28,7 @@ struct gkd_signer {
     size_t nkeys;
     signer_key keys[SIGNER_MAX_KEYS];
     uint8_t *subject_key;               /* sodium_malloc'd, 32 bytes, from the signing seed */
+    gkd_presign *presign;               /* the signing key's nonce pool, or NULL */
 };
 
 gk_err
@@ -47,6 +49,7 @@ gkd_signer_free(gkd_signer *signer)
     if (signer == NULL) {
         return;
     }
+    gkd_presign_stop(signer->presign);
     for (size_t i = 0; i < signer->nkeys; i++) {
         sodium_free(signer->keys[i].sk);
     }
@@ -105,14 +108,42 @@ gkd_signer_kid(const gkd_signer *signer)
 }
 
 gk_err
+gkd_signer_presign(gkd_signer *signer, size_t capacity, gk_diag *diag)
+{
+    if (signer->nkeys == 0 || signer->presign != NULL) {
+        return gkp_diag_set(diag, GK_EINVAL, "signer", 0,
+                            "a nonce pool needs a signing key and is started once");
+    }
+    return gkd_presign_start(&signer->presign, signer->keys[0].sk, capacity, diag);
+}
+
+gkd_presign *
+gkd_signer_presigner(const gkd_signer *signer)
+{
+    return signer->presign;
+}
+
+/* The token signed with the signing key: through its nonce pool when it has one. */
+static gk_err
+sign_token(const gkd_signer *signer, const char *header, const char *payload, size_t len,
+           char **tokenp, size_t *toklen)
+{
+    if (signer->presign != NULL) {
+        return gkp_jws_sign_with(tokenp, toklen, header, (const uint8_t *) payload, len,
+                                 gkd_presign_sign, signer->presign);
+    }
+    return gkp_jws_sign(tokenp, toklen, header, (const uint8_t *) payload, len,
+                        signer->keys[0].sk);
+}
+
+gk_err
 gkd_signer_sign(const gkd_signer *signer, const char *payload, size_t len, char **tokenp,
                 size_t *toklen)
 {
     if (signer->nkeys == 0) {
         return GK_EINVAL;
     }
-    return gkp_jws_sign(tokenp, toklen, signer->keys[0].header, (const uint8_t *) payload, len,
-                        signer->keys[0].sk);
+    return sign_token(signer, signer->keys[0].header, payload, len, tokenp, toklen);
 }
 
 gk_err
@@ -127,8 +158,7 @@ gkd_signer_sign_typed(const gkd_signer *signer, const char *typ, const char *pay
     }
     snprintf(header, sizeof(header), "{\"alg\":\"EdDSA\",\"kid\":\"%s\",\"typ\":\"%s\"}",
              signer->keys[0].kid, typ);
-    return gkp_jws_sign(tokenp, toklen, header, (const uint8_t *) payload, len,
-                        signer->keys[0].sk);
+    return sign_token(signer, header, payload, len, tokenp, toklen);
 }
 
 json_t *

@@ -3,8 +3,8 @@
  * RFC 8037) with one key and publishes the public half of every key it holds as a JWKS, so that
  * keys can be rotated (add the new key, publish it, switch signing, retire the old one).
  *
- * THREAD SAFETY: build the ring (gkd_signer_new, gkd_signer_add_key_file) on one thread; after that
- * every other function may run from any number of threads at once.
+ * THREAD SAFETY: build the ring (gkd_signer_new, gkd_signer_add_key_file, gkd_signer_presign) on
+ * one thread; after that every other function may run from any number of threads at once.
  */
 #ifndef GKD_SIGNER_H
 #define GKD_SIGNER_H
@@ -15,6 +15,7 @@
 
 #include "gatekeeper.h"
 #include "jwk.h"
+#include "presign.h"
 
 typedef struct gkd_signer gkd_signer;
 
@@ -39,6 +40,19 @@ size_t gkd_signer_count(const gkd_signer *signer);
 
 /* gkd_signer_kid - kid of the signing key, or NULL for an empty ring. Borrowed. */
 const char *gkd_signer_kid(const gkd_signer *signer);
+
+/*
+ * gkd_signer_presign - give the signing key a nonce pool of `capacity` pairs (presign.h), so that
+ * its signatures cost about 1.5 us instead of 18 while the pool has pairs; they are then no longer
+ * deterministic (still ordinary Ed25519). Call once, after the keys are added. Without it every
+ * signature is RFC 8032's deterministic one.
+ * Returns GK_OK, GK_EINVAL (no key, or a pool already started), or as gkd_presign_start; on an
+ * error the ring keeps signing deterministically.
+ */
+gk_err gkd_signer_presign(gkd_signer *signer, size_t capacity, gk_diag *diag);
+
+/* gkd_signer_presigner - the signing key's nonce pool (borrowed), or NULL when it has none. */
+gkd_presign *gkd_signer_presigner(const gkd_signer *signer);
 
 /*
  * gkd_signer_sign - sign `payload` with the signing key: protected header

@@ -19,6 +19,7 @@
 #define GKP_ED25519_PK_BYTES 32
 #define GKP_ED25519_SK_BYTES 64
 #define GKP_ED25519_SEED_BYTES 32
+#define GKP_ED25519_SIG_BYTES 64
 /* An RFC 7638 SHA-256 thumbprint in base64url is 43 characters; kids are at most 63 bytes. */
 #define GKP_KID_MAX 64
 

@@ -24,7 +24,6 @@
 #define JSON_LOAD_OOM(e) ((e)->text[0] == '\0' || json_error_code(e) == json_error_out_of_memory)
 
 #define SOURCE "token"
-#define SIG_BYTES crypto_sign_BYTES
 /* Protected headers up to this size are decoded on the stack. */
 #define HEADER_STACK_BYTES 512
 
@@ -38,9 +37,37 @@ typedef struct jws_parts {
     size_t sig_len;
 } jws_parts;
 
+/* The key gkp_jws_sign hands to sign_with_key. */
+typedef struct secret_key {
+    const uint8_t *sk;
+} secret_key;
+
+/* gkp_ed25519_sign_fn over a libsodium secret key: RFC 8032's deterministic signature. */
+static gk_err
+sign_with_key(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t mlen, void *arg)
+{
+    const secret_key *key = arg;
+
+    crypto_sign_detached(sig, NULL, m, mlen, key->sk);
+    return GK_OK;
+}
+
 gk_err
 gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, const uint8_t *payload,
              size_t payload_len, const uint8_t sk[GKP_ED25519_SK_BYTES])
+{
+    secret_key key = {sk};
+
+    if (sk == NULL) {
+        return GK_EINVAL;
+    }
+    return gkp_jws_sign_with(tokenp, toklen, header_json, payload, payload_len, sign_with_key,
+                             &key);
+}
+
+gk_err
+gkp_jws_sign_with(char **tokenp, size_t *toklen, const char *header_json, const uint8_t *payload,
+                  size_t payload_len, gkp_ed25519_sign_fn sign, void *sign_arg)
 {
     size_t hlen;
     size_t hcap;
@@ -48,10 +75,11 @@ gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, const uint8
     size_t scap;
     size_t n;
     char *tok;
-    uint8_t sig[SIG_BYTES];
+    uint8_t sig[GKP_ED25519_SIG_BYTES];
+    gk_err rv;
 
     if (tokenp == NULL || header_json == NULL || (payload == NULL && payload_len != 0) ||
-        sk == NULL) {
+        sign == NULL) {
         return GK_EINVAL;
     }
     *tokenp = NULL;
@@ -61,7 +89,7 @@ gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, const uint8
     }
     hcap = gkp_b64url_encoded_len(hlen);
     pcap = gkp_b64url_encoded_len(payload_len);
-    scap = gkp_b64url_encoded_len(SIG_BYTES);
+    scap = gkp_b64url_encoded_len(sizeof(sig));
     if (hcap + pcap + scap - 1 > GKP_JWS_MAX_BYTES) {
         return GK_EINVAL; /* no verifier would accept it */
     }
@@ -73,7 +101,11 @@ gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, const uint8
     n = gkp_b64url_encode(tok, hcap, (const uint8_t *) header_json, hlen);
     tok[n++] = '.';
     n += gkp_b64url_encode(tok + n, pcap, payload, payload_len);
-    crypto_sign_detached(sig, NULL, (const unsigned char *) tok, n, sk);
+    rv = sign(sig, (const uint8_t *) tok, n, sign_arg);
+    if (rv != GK_OK) {
+        free(tok);
+        return rv;
+    }
     tok[n++] = '.';
     n += gkp_b64url_encode(tok + n, scap, sig, sizeof(sig));
     *tokenp = tok;
@@ -199,7 +231,7 @@ decode_payload(const jws_parts *p, uint8_t **payloadp, size_t *lenp, gk_diag *di
  * *payloadp (NUL-terminated, length *lenp).
  */
 static gk_err
-decode_token(jws_parts *p, json_t **hdrp, uint8_t sig[SIG_BYTES], uint8_t **payloadp,
+decode_token(jws_parts *p, json_t **hdrp, uint8_t sig[GKP_ED25519_SIG_BYTES], uint8_t **payloadp,
              size_t *lenp, const char *token, size_t toklen, gk_diag *diag)
 {
     size_t siglen = 0;
@@ -213,8 +245,8 @@ decode_token(jws_parts *p, json_t **hdrp, uint8_t sig[SIG_BYTES], uint8_t **payl
     if (rv != GK_OK) {
         return rv;
     }
-    if (gkp_b64url_decode(sig, SIG_BYTES, &siglen, p->sig, p->sig_len) != GK_OK ||
-        siglen != SIG_BYTES) {
+    if (gkp_b64url_decode(sig, GKP_ED25519_SIG_BYTES, &siglen, p->sig, p->sig_len) != GK_OK ||
+        siglen != GKP_ED25519_SIG_BYTES) {
         rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "signature is not 64 bytes of base64url");
         goto fail;
     }
@@ -232,8 +264,8 @@ fail:
 
 /* Hand the payload out when the signature verifies under "pk", free it otherwise. */
 static gk_err
-finish(const jws_parts *p, const uint8_t sig[SIG_BYTES], const uint8_t *pk, uint8_t *payload,
-       size_t len, uint8_t **payloadp, size_t *payload_len, gk_diag *diag)
+finish(const jws_parts *p, const uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *pk,
+       uint8_t *payload, size_t len, uint8_t **payloadp, size_t *payload_len, gk_diag *diag)
 {
     /* The signing input is the header and payload text as sent, up to the second dot. */
     if (crypto_sign_verify_detached(sig, (const unsigned char *) p->header,
@@ -254,7 +286,7 @@ gkp_jws_verify_key(const char *token, size_t toklen, const uint8_t pk[GKP_ED2551
 {
     jws_parts p;
     json_t *hdr = NULL;
-    uint8_t sig[SIG_BYTES];
+    uint8_t sig[GKP_ED25519_SIG_BYTES];
     uint8_t *payload = NULL;
     size_t len = 0;
     gk_err rv;
@@ -305,7 +337,7 @@ gkp_jws_verify(const char *token, size_t toklen, const gkp_jwks *keys, uint8_t *
 {
     jws_parts p;
     json_t *hdr = NULL;
-    uint8_t sig[SIG_BYTES];
+    uint8_t sig[GKP_ED25519_SIG_BYTES];
     uint8_t *payload = NULL;
     size_t len = 0;
     const json_t *kid;

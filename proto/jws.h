@@ -1,7 +1,7 @@
 /*
  * jws.h - JSON Web Signature, compact serialisation (RFC 7515 sections 3.1 and 7.1) with
- * alg "EdDSA" over Ed25519 (RFC 8037 section 3.1), using libsodium's crypto_sign_detached and
- * crypto_sign_verify_detached.
+ * alg "EdDSA" over Ed25519 (RFC 8037 section 3.1), using libsodium's crypto_sign_detached (or a
+ * caller's signing function) and crypto_sign_verify_detached.
  *
  * THREAD SAFETY: every function is reentrant; the key arguments are only read.
  */
@@ -27,10 +27,29 @@
  *              length without the NUL.
  * Returns GK_OK, GK_EINVAL (NULL argument, or a token that would be longer than
  * GKP_JWS_MAX_BYTES, which no verifier accepts), GK_ENOMEM.
- * Thread safety: safe. Standard: RFC 7515 section 5.1, RFC 8037 section 3.1.
+ * Thread safety: safe. Standard: RFC 7515 section 5.1, RFC 8037 section 3.1; the signature is
+ * RFC 8032's deterministic Ed25519 (libsodium crypto_sign_detached).
  */
 gk_err gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, const uint8_t *payload,
                     size_t payload_len, const uint8_t sk[GKP_ED25519_SK_BYTES]);
+
+/*
+ * gkp_ed25519_sign_fn - writes the 64-byte Ed25519 signature (RFC 8032 section 5.1.6: R || S) of
+ * the `mlen` bytes at `m` to `sig`, with a key the function holds through `arg`. Returns GK_OK, or
+ * an error that gkp_jws_sign_with passes on. Must be safe to call from the threads that sign.
+ */
+typedef gk_err (*gkp_ed25519_sign_fn)(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m,
+                                      size_t mlen, void *arg);
+
+/*
+ * gkp_jws_sign_with - as gkp_jws_sign, with the signature made by `sign(sig, input, len,
+ * sign_arg)` over the JWS signing input (for a signer that is not a bare secret key, such as the
+ * gatekeeper's precomputed-nonce signer, gatekeeper/presign.h). Returns as gkp_jws_sign (GK_EINVAL
+ * for a NULL `sign`), or sign's own error, in which case no token is returned.
+ */
+gk_err gkp_jws_sign_with(char **tokenp, size_t *toklen, const char *header_json,
+                         const uint8_t *payload, size_t payload_len, gkp_ed25519_sign_fn sign,
+                         void *sign_arg);
 
 /*
  * gkp_jws_verify_key - verify a compact JWS against one public key and return its payload.

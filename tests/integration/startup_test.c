@@ -98,12 +98,15 @@ START_TEST(test_usage_errors)
 {
     const char *no_key[] = {"--flags", "/nonexistent", NULL};
     const char *bad_workers[] = {"--workers", "0", NULL};
+    const char *bad_pool[] = {"--nonce-pool", "65537", NULL};
     const char *argv[] = {gkt_env("GK_DAEMON"), "frobnicate", NULL};
 
     ck_assert_int_eq(serve(no_key), 2);
     ck_assert_ptr_nonnull(strstr(out, "--key"));
     ck_assert_int_eq(serve(bad_workers), 2);
     ck_assert_ptr_nonnull(strstr(out, "--workers 0"));
+    ck_assert_int_eq(serve(bad_pool), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--nonce-pool 65537: give a number of nonces from 0 to 65536"));
     ck_assert_int_eq(gkt_run(argv, NULL, out, sizeof(out), 10000), 2);
     ck_assert_ptr_nonnull(strstr(out, "unknown command 'frobnicate'"));
 }

@@ -410,6 +410,51 @@ START_TEST(test_sign_refuses)
 }
 END_TEST
 
+/* A signing function that signs with rfc_sk and counts its calls, or fails when told to. */
+typedef struct fn_state {
+    int calls;
+    gk_err answer;
+} fn_state;
+
+static gk_err
+counting_sign(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t mlen, void *arg)
+{
+    fn_state *st = arg;
+
+    st->calls++;
+    if (st->answer == GK_OK) {
+        crypto_sign_detached(sig, NULL, m, mlen, rfc_sk);
+    }
+    return st->answer;
+}
+
+START_TEST(test_sign_with_function)
+{
+    fn_state st = {0, GK_OK};
+    char *tok = NULL;
+    size_t len = 0;
+
+    /* The RFC 8037 A.4 token again, its signature made by the caller's function. */
+    ck_assert_int_eq(gkp_jws_sign_with(&tok, &len, RFC8037_HEADER,
+                                       (const uint8_t *) RFC8037_PAYLOAD,
+                                       strlen(RFC8037_PAYLOAD), counting_sign, &st),
+                     GK_OK);
+    ck_assert_int_eq(st.calls, 1);
+    ck_assert_str_eq(tok, RFC8037_JWS);
+    ck_assert_uint_eq(len, strlen(RFC8037_JWS));
+    free(tok);
+    /* The function's error is the answer, and no token is handed out. */
+    st.answer = GK_ENOMEM;
+    tok = (char *) 1;
+    ck_assert_int_eq(gkp_jws_sign_with(&tok, &len, RFC8037_HEADER, (const uint8_t *) "x", 1,
+                                       counting_sign, &st),
+                     GK_ENOMEM);
+    ck_assert_ptr_null(tok);
+    ck_assert_int_eq(st.calls, 2);
+    ck_assert_int_eq(gkp_jws_sign_with(&tok, &len, "{}", NULL, 0, NULL, &st), GK_EINVAL);
+}
+END_TEST
+
 START_TEST(test_verify_null_arguments)
 {
     uint8_t *payload = NULL;
@@ -473,6 +518,7 @@ jws_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_large_payload_round_trip);
     tcase_add_test(tc, test_sign_refuses);
+    tcase_add_test(tc, test_sign_with_function);
     suite_add_tcase(s, tc);
     return s;
 }
