@@ -18,6 +18,7 @@
 
 #include "admin.h" /* proto/admin.h */
 #include "b64url.h"
+#include "clock.h"
 #include "listen.h"
 #include "log.h"
 #include "ops.h"
@@ -42,16 +43,6 @@ struct gkd_admin_server {
     int64_t build_us;       /* how long that snapshot took to build and swap in, µs */
     int trim_pending;       /* a snapshot was swapped in: give the freed heap back after the reply */
 };
-
-/* CLOCK_MONOTONIC (MONOTONIC) or CLOCK_REALTIME in microseconds. */
-static int64_t
-clock_us(clockid_t clock)
-{
-    struct timespec ts;
-
-    clock_gettime(clock, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* A reply under construction: the outcome of one request. */
 typedef struct answer {
@@ -537,14 +528,14 @@ apply_change(gkd_admin_server *s, const gkp_admin_request *req, const json_t *ac
         goto done;
     }
     /* The whole new state must build before anything is recorded. */
-    build_us = clock_us(CLOCK_MONOTONIC);
+    build_us = gkd_clock_mono_us();
     {
         /* Unchanged flags are taken over from the serving snapshot instead of parsed again. */
         gkd_snapshot *prev = gkd_slot_acquire(s->config.snapshots);
         rv = gkd_snapshot_rebuild(&snap, prev, out.state, s->version + 1, "change", &diag);
         gkd_snapshot_rele(prev);
     }
-    build_us = clock_us(CLOCK_MONOTONIC) - build_us;
+    build_us = gkd_clock_mono_us() - build_us;
     if (rv != GK_OK) {
         answer_error(a, GKP_ADMIN_INVALID_REQUEST, NULL, "%s", diag.text);
         goto done;
@@ -571,14 +562,14 @@ apply_change(gkd_admin_server *s, const gkp_admin_request *req, const json_t *ac
                      "the change was not recorded, so nothing was applied: %s", diag.text);
         goto done;
     }
-    committed_at_us = clock_us(CLOCK_REALTIME);
+    committed_at_us = gkd_clock_wall_us();
     json_decref(s->state);
     s->state = json_incref(out.state);
     s->version++;
     s->snapshot_flags = gkd_snapshot_count(snap);
-    s->build_us = clock_us(CLOCK_MONOTONIC);
+    s->build_us = gkd_clock_mono_us();
     gkd_slot_swap_take(s->config.snapshots, snap);
-    s->build_us = clock_us(CLOCK_MONOTONIC) - s->build_us + build_us;
+    s->build_us = gkd_clock_mono_us() - s->build_us + build_us;
     s->trim_pending = 1;
     snap = NULL;
     if (s->config.publisher != NULL) {

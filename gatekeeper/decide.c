@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "claims.h"
+#include "clock.h"
 #include "engine.h"
 #include "gate.h"
 #include "log.h"
@@ -39,14 +40,12 @@ typedef struct entry_aux {
 static void
 lap(gkd_decide_times *t, uint64_t *mark, size_t stage)
 {
-    struct timespec ts;
     uint64_t now;
 
     if (t == NULL) {
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+    now = gkd_clock_mono_ns();
     if (*mark != 0) {
         *(uint64_t *) (void *) ((char *) t + stage) += now - *mark;
     }

@@ -16,9 +16,9 @@
  *   move to a table FG and _ENV becomes an empty table with __index = FG and a __newindex that
  *   errors, so an existing global cannot be overwritten either.
  * - Chunks load with mode "t" (text only) and chunk name "@policies/<file>.lua".
- * - "count_hook" charges instructions in chunks of at most CHUNK and checks the wall clock each
- *   time. Once a budget trips it re-arms itself with LUA_MASKLINE|LUA_MASKCOUNT and count 1, so it
- *   raises again at once after any pcall inside the policy catches the first error.
+ * - "count_hook" charges instructions in chunks of at most CHUNK and checks the monotonic clock
+ *   each time. Once a budget trips it re-arms itself with LUA_MASKLINE|LUA_MASKCOUNT and count 1,
+ *   so it raises again at once after any pcall inside the policy catches the first error.
  * - Every call goes through lua_pcall with "msgh", which records source:line of the innermost Lua
  *   frame. Memory errors do not run the handler (Lua 5.4 skips it), so they name the file only.
  *
@@ -33,13 +33,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 
+#include "clock.h"
 #include "log.h"
 #include "luajson.h"
 #include "policy.h"
@@ -169,15 +169,6 @@ cap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 static void count_hook(lua_State *L, lua_Debug *ar);
 
 static void
@@ -188,7 +179,8 @@ budget_arm(gkd_policy_vm *vm, uint64_t instructions, uint32_t timeout_ms)
     vm->b.tripped = 0;
     vm->b.chunk = vm->b.limit < CHUNK ? (int) vm->b.limit : CHUNK;
     vm->b.deadline_ns =
-        now_ns() + (uint64_t) (timeout_ms != 0 ? timeout_ms : vm->set->limits.timeout_ms) * 1000000u;
+        gkd_clock_mono_ns() +
+        (uint64_t) (timeout_ms != 0 ? timeout_ms : vm->set->limits.timeout_ms) * 1000000u;
     lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, vm->b.chunk);
 }
 
@@ -212,7 +204,7 @@ count_hook(lua_State *L, lua_Debug *ar)
         vm->b.used += (uint64_t) vm->b.chunk;
         if (vm->b.used >= vm->b.limit) {
             vm->b.tripped = 1;
-        } else if (now_ns() >= vm->b.deadline_ns) {
+        } else if (gkd_clock_mono_ns() >= vm->b.deadline_ns) {
             vm->b.tripped = 2;
         } else {
             uint64_t left = vm->b.limit - vm->b.used;

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "clock.h"
 #include "log.h"
 #include "luajson.h"
 #include "policy_api.h"
@@ -81,13 +81,11 @@ api_deny(lua_State *L)
     return verdict(L, "deny");
 }
 
+/* gk.now_ms() - the wall clock in milliseconds since the Unix epoch (a date, not a duration). */
 static int
 api_now_ms(lua_State *L)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    lua_pushinteger(L, (lua_Integer) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    lua_pushinteger(L, (lua_Integer) (gkd_clock_wall_us() / 1000));
     return 1;
 }
 
