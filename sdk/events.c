@@ -28,6 +28,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "gatekeeper.h"
+#include "nng_err.h"
 #include "vocab.h"
 
 /* Pause before receiving again after an unexpected receive error, in ms. */
@@ -182,21 +183,6 @@ on_recv(void *arg)
     }
 }
 
-static gk_err
-map_nng(int rv)
-{
-    switch (rv) {
-    case NNG_ENOMEM:
-        return GK_ENOMEM;
-    case NNG_EADDRINVAL:
-    case NNG_ENOTSUP:
-    case NNG_EINVAL:
-        return GK_EINVAL;
-    default:
-        return GK_EIO;
-    }
-}
-
 gk_err
 gks_events_open(gks_events **evp, const char *url, gks_events_fn fn, void *arg, gk_diag *diag)
 {
@@ -218,7 +204,7 @@ gks_events_open(gks_events **evp, const char *url, gks_events_fn fn, void *arg, 
 
     nrv = nng_sub0_open(&ev->sock);
     if (nrv != 0) {
-        rv = gkp_diag_set(diag, map_nng(nrv), NULL, 0, "cannot open an nng SUB socket: %s",
+        rv = gkp_diag_set(diag, gks_nng_err(nrv), NULL, 0, "cannot open an nng SUB socket: %s",
                           nng_strerror(nrv));
         free(ev);
         return rv;
@@ -229,19 +215,19 @@ gks_events_open(gks_events **evp, const char *url, gks_events_fn fn, void *arg, 
         nrv = nng_socket_set_size(ev->sock, NNG_OPT_RECVMAXSZ, GKS_EVENT_MAX_BYTES);
     }
     if (nrv != 0) {
-        rv = gkp_diag_set(diag, map_nng(nrv), NULL, 0, "cannot set up the SUB socket: %s",
+        rv = gkp_diag_set(diag, gks_nng_err(nrv), NULL, 0, "cannot set up the SUB socket: %s",
                           nng_strerror(nrv));
         goto fail_sock;
     }
     nrv = nng_aio_alloc(&ev->aio, on_recv, ev);
     if (nrv != 0) {
-        rv = gkp_diag_set(diag, map_nng(nrv), NULL, 0, "out of memory");
+        rv = gkp_diag_set(diag, gks_nng_err(nrv), NULL, 0, "out of memory");
         goto fail_sock;
     }
     /* Non-blocking: a publisher that is down now is dialled again in the background. */
     nrv = nng_dial(ev->sock, url, NULL, NNG_FLAG_NONBLOCK);
     if (nrv != 0) {
-        rv = gkp_diag_set(diag, map_nng(nrv), url, 0,
+        rv = gkp_diag_set(diag, gks_nng_err(nrv), url, 0,
                           "cannot dial events endpoint \"%s\": %s (expected e.g. "
                           "tcp://127.0.0.1:7402 or ipc:///path)",
                           url, nng_strerror(nrv));

@@ -32,6 +32,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include "clock.h"
+#include "nng_err.h"
 #include "vocab.h"
 
 /* Most aggregates kept within one interval; calls beyond it are counted, not kept. */
@@ -306,21 +307,6 @@ gks_telemetry_get_counts(gks_telemetry *t, gks_telemetry_counts *out)
 
 /* ---- open / close --------------------------------------------------------------------------- */
 
-static gk_err
-map_nng(int rv)
-{
-    switch (rv) {
-    case NNG_ENOMEM:
-        return GK_ENOMEM;
-    case NNG_EADDRINVAL:
-    case NNG_ENOTSUP:
-    case NNG_EINVAL:
-        return GK_EINVAL;
-    default:
-        return GK_EIO;
-    }
-}
-
 gk_err
 gks_telemetry_open(gks_telemetry **tp, const char *url, const char *service, gk_diag *diag)
 {
@@ -344,7 +330,7 @@ gks_telemetry_open(gks_telemetry **tp, const char *url, const char *service, gk_
     }
     rv = nng_push0_open(&t->sock);
     if (rv != 0) {
-        err = gkp_diag_set(diag, map_nng(rv), NULL, 0, "cannot open an nng PUSH socket: %s",
+        err = gkp_diag_set(diag, gks_nng_err(rv), NULL, 0, "cannot open an nng PUSH socket: %s",
                            nng_strerror(rv));
         goto fail_lock;
     }
@@ -353,7 +339,7 @@ gks_telemetry_open(gks_telemetry **tp, const char *url, const char *service, gk_
         /* Checks the URL now; started by the first gks_telemetry_record. */
         rv = nng_dialer_create(&t->dialer, t->sock, url);
         if (rv != 0) {
-            err = gkp_diag_set(diag, map_nng(rv), url, 0,
+            err = gkp_diag_set(diag, gks_nng_err(rv), url, 0,
                                "cannot dial telemetry endpoint \"%.60s\": %s (expected e.g. "
                                "tcp://127.0.0.1:7403)",
                                url, nng_strerror(rv));
@@ -364,7 +350,7 @@ gks_telemetry_open(gks_telemetry **tp, const char *url, const char *service, gk_
         rv = nng_aio_alloc(&t->timer, on_timer, t);
     }
     if (rv != 0) {
-        err = gkp_diag_set(diag, map_nng(rv), NULL, 0, "telemetry: %s", nng_strerror(rv));
+        err = gkp_diag_set(diag, gks_nng_err(rv), NULL, 0, "telemetry: %s", nng_strerror(rv));
         goto fail_sock;
     }
     nng_sleep_aio(GKS_TELEMETRY_INTERVAL_MS, t->timer);
