@@ -1,7 +1,7 @@
 /*
  * main.c - gk-bench: the benchmark harness behind `make bench` (docs/performance.md).
  *
- *   gk-bench [--out PATH] [--quick]
+ *   gk-bench [--out PATH] [--quick] [--only FIGURES]
  *
  * Starts a real gatekeeper (the shipped policies, a 20-flag bootstrap) and a bare nng echo server
  * (the floor: same transport, same message sizes, same client round-trip code), takes every
@@ -459,9 +459,13 @@ teardown(gkb_run *run)
 static void
 usage(FILE *out)
 {
-    fprintf(out, "usage: gk-bench [--out PATH] [--quick] [--help]\n"
+    fprintf(out, "usage: gk-bench [--out PATH] [--quick] [--only FIGURES] [--help]\n"
                  "  --out PATH  also write the figures as JSON to PATH (directories made as needed)\n"
                  "  --quick     fewer and shorter repetitions: a smoke run, not for the record\n"
+                 "  --only FIGURES  only the groups holding these figures, numbers 1-9 separated\n"
+                 "              by commas (e.g. 2, or 1,4): for profiling one path; figures 1 and 3\n"
+                 "              are one group, so are 4 and 5, and 7 and 8; figure 1 also takes 4\n"
+                 "              first (its spun echo spins figure 4's median)\n"
                  "Starts a gatekeeper and an nng echo server (the floor), measures every figure\n"
                  "of docs/performance.md and prints a table. Exit 0 when it ran (missed bars are\n"
                  "shown), 1 when it could not run or a check failed, 2 on bad arguments.\n");
@@ -482,6 +486,51 @@ bad_args(const char *fmt, ...)
     va_end(ap);
     usage(stderr);
     return 2;
+}
+
+/*
+ * Parses --only's comma-separated figure numbers (1-9) into a bit mask (bit N: figure N).
+ * Returns 0, or -1 on anything else.
+ */
+static int
+parse_figures(const char *s, unsigned *mask)
+{
+    *mask = 0;
+    for (;;) {
+        if (s[0] < '1' || s[0] > '9' || (s[1] != ',' && s[1] != '\0')) {
+            return -1;
+        }
+        *mask |= 1u << (s[0] - '0');
+        if (s[1] == '\0') {
+            return 0;
+        }
+        s += 2;
+    }
+}
+
+/* Whether --only (a mask from parse_figures; 0: all) selects one of the figures in `group`. */
+static int
+wanted(unsigned only, unsigned group)
+{
+    return only == 0 || (only & group) != 0;
+}
+
+#define FIG(n) (1u << (n))
+
+/* Runs the selected groups in the harness's order; -1 when the run cannot go on. */
+static int
+run_groups(gkb_run *run, unsigned only)
+{
+    /* figure 4 first: its median is what the spun echo of the latency group spins */
+    if ((wanted(only, FIG(4) | FIG(5) | FIG(1)) && gkb_bench_inproc(run) != 0) ||
+        (wanted(only, FIG(1) | FIG(3)) && gkb_bench_latency(run) != 0) ||
+        (wanted(only, FIG(2)) && gkb_bench_throughput(run) != 0) ||
+        (wanted(only, FIG(6)) && gkb_bench_cache(run) != 0) ||
+        (wanted(only, FIG(7) | FIG(8)) && gkb_bench_changes(run) != 0) ||
+        (wanted(only, FIG(9)) && gkb_bench_scale(run) != 0)) {
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -510,6 +559,7 @@ enum {
     OPT_JWKS,
     OPT_SECONDS,
     OPT_SPIN_US,
+    OPT_ONLY,
 };
 
 int
@@ -526,11 +576,13 @@ main(int argc, char **argv)
         {"jwks", required_argument, NULL, OPT_JWKS},
         {"seconds", required_argument, NULL, OPT_SECONDS},
         {"spin-us", required_argument, NULL, OPT_SPIN_US},
+        {"only", required_argument, NULL, OPT_ONLY},
         {NULL, 0, NULL, 0},
     };
     static gkb_run run; /* large: figures and the daemon's paths */
     const char *out = NULL, *echo_ipc = NULL, *client = NULL, *url = NULL, *jwks = NULL;
     size_t reply_bytes = 0;
+    unsigned only = 0;
     double seconds = 0, spin_us = 0;
     char *end;
     machine m;
@@ -581,6 +633,11 @@ main(int argc, char **argv)
                 return bad_args("--spin-us %s: give microseconds from 0 to 100000", optarg);
             }
             break;
+        case OPT_ONLY:
+            if (parse_figures(optarg, &only) != 0) {
+                return bad_args("--only %s: give figure numbers 1-9 separated by commas", optarg);
+            }
+            break;
         default:
             return bad_args("%s: unknown option or missing value", argv[optind - 1]);
         }
@@ -615,10 +672,7 @@ main(int argc, char **argv)
         teardown(&run);
         return 1;
     }
-    /* figure 4 first: its median is what the spun echo of the latency group spins */
-    if (gkb_bench_inproc(&run) != 0 || gkb_bench_latency(&run) != 0 ||
-        gkb_bench_throughput(&run) != 0 || gkb_bench_cache(&run) != 0 ||
-        gkb_bench_changes(&run) != 0 || gkb_bench_scale(&run) != 0) {
+    if (run_groups(&run, only) != 0) {
         rv = 1;
     }
     teardown(&run);

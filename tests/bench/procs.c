@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -203,6 +204,12 @@ conn_close(client_conn *c)
     gk_client_close(c->client);
 }
 
+static uint64_t
+tv_ns(const struct timeval *tv)
+{
+    return (uint64_t) tv->tv_sec * 1000000000u + (uint64_t) tv->tv_usec * 1000u;
+}
+
 int
 gkb_client_main(const char *kind, const char *url, const char *jwks, size_t reply_bytes,
                 double seconds)
@@ -210,6 +217,7 @@ gkb_client_main(const char *kind, const char *url, const char *jwks, size_t repl
     client_conn conn;
     unsigned long long count = 0, errors = 0;
     uint64_t start, end, now;
+    struct rusage ru0, ru1;
     char go[16];
 
     if (conn_open(&conn, kind, url, jwks, reply_bytes) != 0) {
@@ -228,6 +236,7 @@ gkb_client_main(const char *kind, const char *url, const char *jwks, size_t repl
         conn_close(&conn);
         return 1;
     }
+    getrusage(RUSAGE_SELF, &ru0);
     start = gkb_now_ns();
     end = start + (uint64_t) (seconds * 1e9);
     do {
@@ -238,7 +247,11 @@ gkb_client_main(const char *kind, const char *url, const char *jwks, size_t repl
         }
         now = gkb_now_ns();
     } while (now < end);
-    printf("%llu %llu %llu\n", count, errors, (unsigned long long) (now - start));
+    getrusage(RUSAGE_SELF, &ru1);
+    printf("%llu %llu %llu %llu %llu\n", count, errors, (unsigned long long) (now - start),
+           (unsigned long long) (tv_ns(&ru1.ru_utime) + tv_ns(&ru1.ru_stime) -
+                                 tv_ns(&ru0.ru_utime) - tv_ns(&ru0.ru_stime)),
+           (unsigned long long) (ru1.ru_nvcsw + ru1.ru_nivcsw - ru0.ru_nvcsw - ru0.ru_nivcsw));
     fflush(stdout);
     conn_close(&conn);
     return 0;

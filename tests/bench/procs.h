@@ -43,7 +43,10 @@ int gkb_child_finish(gkb_child *c, int timeout_ms);
  * gkb_client_main - the throughput client (`gk-bench --client sdk|echo --url URL [--jwks FILE]
  * [--reply-bytes N] --seconds S`): open one SDK client with the cache off (sdk) or one echo
  * client (echo), warm up, print "ready", wait for a line on stdin, then make sequential requests
- * for S seconds and print "COUNT ERRORS ELAPSED_NS". Returns the exit status (0, 1 on failure).
+ * for S seconds and print "COUNT ERRORS ELAPSED_NS CPU_NS SWITCHES": the requests answered and
+ * failed, the wall-clock time they took, the CPU time this process used over that time (user and
+ * system, all threads) and its context switches (voluntary and involuntary) over it. Returns the
+ * exit status (0, 1 on failure).
  */
 int gkb_client_main(const char *kind, const char *url, const char *jwks, size_t reply_bytes,
                     double seconds);

@@ -7,20 +7,92 @@
  * that all of them run over the same window; each reports its count and its own elapsed time, and
  * a point's rate is the sum of the clients' rates. Echo and decision runs alternate per
  * repetition.
+ *
+ * Both vCPUs are shared by the clients and the server, so a point is CPU-bound: the progress
+ * lines also say what one request cost in CPU time and context switches, on the client side (the
+ * clients' own getrusage over their window) and on the server side (/proc over the same window:
+ * utime + stime of /proc/PID/stat, the switches of every thread in /proc/PID/task/TID/status).
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
 #define MAX_CLIENTS 16
 #define MAX_REPS    3
 
-/* One run of `nclients` client processes of `kind`; requests per second summed, or -1. */
-static double
-run_point(gkb_run *run, const char *kind, int nclients, double seconds)
+/* What a process has used so far: CPU time (user + system, ns) and context switches. */
+typedef struct usage {
+    double cpu_ns;
+    double switches;
+} usage;
+
+/* Per request of a point: CPU µs and context switches, clients' and server's. */
+typedef struct cost {
+    double client_us, client_cs, server_us, server_cs;
+} cost;
+
+/* The usage of process `pid` from /proc; zeros when it cannot be read. */
+static usage
+proc_usage(pid_t pid)
 {
+    usage u = {0, 0};
+    unsigned long long ut, st;
+    char path[96], buf[1024], *p;
+    FILE *f;
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
+    f = fopen(path, "r");
+    if (f != NULL) {
+        /* fields 14 and 15 (utime, stime), counted after the ")" that ends the command name */
+        if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL &&
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) ==
+                2) {
+            u.cpu_ns = (double) (ut + st) * 1e9 / (double) sysconf(_SC_CLK_TCK);
+        }
+        fclose(f);
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/task", (long) pid);
+    d = opendir(path);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        unsigned long long n;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/status", (long) pid, e->d_name);
+        f = fopen(path, "r");
+        while (f != NULL && fgets(buf, sizeof(buf), f) != NULL) {
+            if (sscanf(buf, "voluntary_ctxt_switches: %llu", &n) == 1 ||
+                sscanf(buf, "nonvoluntary_ctxt_switches: %llu", &n) == 1) {
+                u.switches += (double) n;
+            }
+        }
+        if (f != NULL) {
+            fclose(f);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return u;
+}
+
+/*
+ * One run of `nclients` client processes of `kind`; requests per second summed, or -1. *c gets
+ * the cost of one request.
+ */
+static double
+run_point(gkb_run *run, const char *kind, int nclients, double seconds, cost *c)
+{
+    pid_t server = strcmp(kind, "echo") == 0 ? run->echo.pid : run->daemon.pid;
+    usage s0, s1;
+    double requests = 0, client_ns = 0, client_cs = 0;
     gkb_child kids[MAX_CLIENTS];
     char secs[32], reply_bytes[32], line[128];
     const char *url = strcmp(kind, "echo") == 0 ? run->echo_tcp_url : run->daemon.tcp_url;
@@ -45,14 +117,17 @@ run_point(gkb_run *run, const char *kind, int nclients, double seconds)
             ok = 0;
         }
     }
+    s0 = proc_usage(server);
     for (int i = 0; ok && i < started; i++) {
         ok = gkb_child_write(&kids[i], "go") == 0;
     }
     for (int i = 0; ok && i < started; i++) {
-        unsigned long long count, errors, elapsed;
+        unsigned long long count, errors, elapsed, cpu, switches;
 
         if (gkb_child_readline(&kids[i], line, sizeof(line), (int) (seconds * 1000) + 20000) != 0 ||
-            sscanf(line, "%llu %llu %llu", &count, &errors, &elapsed) != 3 || elapsed == 0) {
+            sscanf(line, "%llu %llu %llu %llu %llu", &count, &errors, &elapsed, &cpu, &switches) !=
+                5 ||
+            elapsed == 0) {
             fprintf(stderr, "gk-bench: %s client %d reported nothing\n", kind, i);
             ok = 0;
             break;
@@ -63,6 +138,16 @@ run_point(gkb_run *run, const char *kind, int nclients, double seconds)
             ok = 0;
         }
         rate += (double) count / ((double) elapsed / 1e9);
+        requests += (double) count;
+        client_ns += (double) cpu;
+        client_cs += (double) switches;
+    }
+    s1 = proc_usage(server);
+    if (requests > 0) {
+        c->client_us = client_ns / 1e3 / requests;
+        c->client_cs = client_cs / requests;
+        c->server_us = (s1.cpu_ns - s0.cpu_ns) / 1e3 / requests;
+        c->server_cs = (s1.switches - s0.switches) / requests;
     }
     for (int i = 0; i < started; i++) {
         if (gkb_child_finish(&kids[i], 10000) != 0) {
@@ -84,6 +169,7 @@ gkb_bench_throughput(gkb_run *run)
         double dec[MAX_REPS], echo[MAX_REPS];
         char label[80];
         gkb_figure *f_dec, *f_echo;
+        cost c_dec = {0, 0, 0, 0}, c_echo = {0, 0, 0, 0};
         int ok = 1;
 
         snprintf(label, sizeof(label), "2 throughput, %d client%s, tcp", n, n == 1 ? "" : "s");
@@ -96,12 +182,16 @@ gkb_bench_throughput(gkb_run *run)
         gkb_progress("throughput with %d client process%s: %d reps of %.1f s (echo, decisions)",
                      n, n == 1 ? "" : "es", reps, seconds);
         for (int r = 0; ok && r < reps; r++) {
-            echo[r] = run_point(run, "echo", n, seconds);
-            dec[r] = echo[r] >= 0 ? run_point(run, "sdk", n, seconds) : -1;
+            echo[r] = run_point(run, "echo", n, seconds, &c_echo);
+            dec[r] = echo[r] >= 0 ? run_point(run, "sdk", n, seconds, &c_dec) : -1;
             ok = echo[r] > 0 && dec[r] > 0;
             if (ok) {
-                gkb_progress("  %d clients rep %d/%d: %.0f decisions/s, echo %.0f/s", n, r + 1,
-                             reps, dec[r], echo[r]);
+                gkb_progress("  %d clients rep %d/%d: %.0f decisions/s, echo %.0f/s (%.2fx); per "
+                             "request, client + server: decision %.0f + %.0f CPU us, %.1f + %.1f "
+                             "switches; echo %.0f + %.0f CPU us, %.1f + %.1f switches",
+                             n, r + 1, reps, dec[r], echo[r], dec[r] / echo[r], c_dec.client_us,
+                             c_dec.server_us, c_dec.client_cs, c_dec.server_cs, c_echo.client_us,
+                             c_echo.server_us, c_echo.client_cs, c_echo.server_cs);
             }
         }
         if (!ok) {
