@@ -16,13 +16,8 @@
 #include <jansson.h>
 
 #include "claims.h"
+#include "jsonutil.h"
 #include "vocab.h"
-
-/*
- * Whether a failed json_load* ran out of memory. jansson 2.14 leaves the text empty on some of
- * its allocation failures (and the code unset, hence the zeroed json_error_t).
- */
-#define JSON_LOAD_OOM(e) ((e)->text[0] == '\0' || json_error_code(e) == json_error_out_of_memory)
 
 #define SOURCE "claims"
 
@@ -226,193 +221,875 @@ gkp_claims_encode(char **outp, size_t *outlen, const gkp_claims *claims)
     return GK_OK;
 }
 
+/*
+ * Decoding. A token's payload is read once per fresh decision on the client, so it is read by a
+ * reader for this one document rather than parsed into a jansson tree first: the strings are
+ * unescaped into one arena (the unescaped text of a string and its NUL never take more bytes than
+ * its quoted form, so the arena is as long as the input), iat/exp/snapshotVersion are read as
+ * integers, and only a flag value that is a number, object or array, and a mask, become jansson
+ * values (true, false and null are jansson's shared singletons). It accepts exactly RFC 8259 JSON
+ * (strings UTF-8 without NUL, nesting up to JSON_MAX_DEPTH) and refuses a known member given
+ * twice (RFC 7519 section 4 lets a reader refuse duplicate claim names); unknown members are
+ * checked and skipped.
+ */
+
+/* Deepest nesting of arrays and objects the reader accepts (jansson's parser limit). */
+#define JSON_MAX_DEPTH 2048
+
 struct gkp_claims_doc {
-    json_t *root;
+    char *arena; /* the strings the claims point into */
     gkp_claims claims;
     gkp_flag_claim flags[]; /* claims.flags points here */
 };
 
-/* Optional string member: GK_OK with *out NULL when absent, GK_EPROTO when not a string. */
-static gk_err
-opt_str(const char **out, const json_t *obj, const char *name, size_t i, gk_diag *diag)
-{
-    const json_t *v = json_object_get(obj, name);
+typedef struct reader {
+    const char *start; /* the input, for offsets in errors */
+    const char *p;
+    const char *end;
+    char *arena; /* next free byte of the arena */
+    gk_diag *diag;
+} reader;
 
-    *out = NULL;
-    if (v == NULL) {
-        return GK_OK;
+static gk_err
+syntax(reader *r, const char *what)
+{
+    return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "invalid JSON at byte %zu: %s",
+                        (size_t) (r->p - r->start), what);
+}
+
+static void
+skip_ws(reader *r)
+{
+    while (r->p < r->end &&
+           (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')) {
+        r->p++;
     }
-    if (!json_is_string(v)) {
-        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "flags[%zu].%s is not a string", i, name);
+}
+
+/* Skips whitespace and then `c`; GK_EPROTO naming `what` when something else comes. */
+static gk_err
+expect(reader *r, char c, const char *what)
+{
+    skip_ws(r);
+    if (r->p == r->end || *r->p != c) {
+        return syntax(r, what);
     }
-    *out = json_string_value(v);
+    r->p++;
     return GK_OK;
 }
 
-/* Optional "mask": an array of non-empty strings (field paths); GK_EPROTO for anything else. */
-static gk_err
-opt_mask(const json_t **out, const json_t *obj, size_t i, gk_diag *diag)
+/* Whitespace, then the next character without taking it ('\0' at the end of the input). */
+static char
+peek(reader *r)
 {
-    const json_t *v = json_object_get(obj, "mask");
-    const json_t *field;
-    size_t j;
+    skip_ws(r);
+    return r->p < r->end ? *r->p : '\0';
+}
 
-    *out = NULL;
-    if (v == NULL) {
-        return GK_OK;
+/* Four hex digits at r->p into *out. */
+static int
+hex4(reader *r, unsigned *out)
+{
+    unsigned v = 0;
+
+    if (r->end - r->p < 4) {
+        return 0;
     }
-    if (!json_is_array(v)) {
-        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "flags[%zu].mask is not an array", i);
-    }
-    json_array_foreach(v, j, field)
-    {
-        if (!json_is_string(field) || json_string_length(field) == 0) {
-            return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
-                                "flags[%zu].mask[%zu] is not a non-empty string", i, j);
+    for (int i = 0; i < 4; i++) {
+        char c = r->p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= (unsigned) (c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            v |= (unsigned) (c - 'a' + 10);
+        } else if (c >= 'A' && c <= 'F') {
+            v |= (unsigned) (c - 'A' + 10);
+        } else {
+            return 0;
         }
     }
+    r->p += 4;
     *out = v;
+    return 1;
+}
+
+/* Writes code point cp (not a surrogate, at most U+10FFFF) as UTF-8 at *out. */
+static void
+put_utf8(char **out, unsigned cp)
+{
+    unsigned char *o = (unsigned char *) *out;
+
+    if (cp < 0x80) {
+        *o++ = (unsigned char) cp;
+    } else if (cp < 0x800) {
+        *o++ = (unsigned char) (0xC0 | (cp >> 6));
+        *o++ = (unsigned char) (0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (unsigned char) (0xE0 | (cp >> 12));
+        *o++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (unsigned char) (0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (unsigned char) (0xF0 | (cp >> 18));
+        *o++ = (unsigned char) (0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (unsigned char) (0x80 | (cp & 0x3F));
+    }
+    *out = (char *) o;
+}
+
+/* The \uXXXX escape after a backslash-u at r->p (a surrogate pair takes two), as UTF-8 at *out. */
+static gk_err
+unicode_escape(reader *r, char **out)
+{
+    unsigned cp, lo;
+
+    if (!hex4(r, &cp)) {
+        return syntax(r, "a \\u escape needs four hex digits");
+    }
+    if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        return syntax(r, "a \\u escape is a lone low surrogate");
+    }
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (r->end - r->p < 2 || r->p[0] != '\\' || r->p[1] != 'u') {
+            return syntax(r, "a \\u escape is a high surrogate without its low half");
+        }
+        r->p += 2;
+        if (!hex4(r, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+            return syntax(r, "a \\u escape is a high surrogate without its low half");
+        }
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    if (cp == 0) {
+        return syntax(r, "a string holds \\u0000");
+    }
+    put_utf8(out, cp);
     return GK_OK;
 }
 
+/*
+ * The string at r->p (which must be a '"'), unescaped into the arena and NUL-terminated: *out
+ * points at it, *lenp (optional) is its length. Control characters, bad escapes and bytes that
+ * are not UTF-8 are refused.
+ */
 static gk_err
-decode_flag(gkp_flag_claim *f, const json_t *e, size_t i, gk_diag *diag)
+read_string(reader *r, const char **out, size_t *lenp)
 {
-    const char *reason;
-    const char *code;
+    char *o = r->arena, *text = r->arena;
     gk_err rv;
 
-    if (!json_is_object(e)) {
-        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "flags[%zu] is not an object", i);
+    if (r->p == r->end || *r->p != '"') {
+        return syntax(r, "a string was expected");
     }
-    f->key = json_string_value(json_object_get(e, "key"));
-    if (f->key == NULL) {
-        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "flags[%zu] has no string \"key\"", i);
+    r->p++;
+    for (;;) {
+        const char *run = r->p;
+        unsigned char c = 0;
+        size_t n;
+
+        /* the plain bytes up to the next quote, backslash, control or non-ASCII byte at once */
+        while (r->p < r->end) {
+            c = (unsigned char) *r->p;
+            if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+                break;
+            }
+            r->p++;
+        }
+        memcpy(o, run, (size_t) (r->p - run));
+        o += r->p - run;
+        if (r->p == r->end) {
+            return syntax(r, "a string is not closed");
+        }
+        if (c == '"') {
+            r->p++;
+            break;
+        }
+        if (c < 0x20) {
+            return syntax(r, "a string holds a control character");
+        }
+        if (c != '\\') {
+            n = gkp_utf8_seq_len((const unsigned char *) r->p, (size_t) (r->end - r->p));
+            if (n == 0) {
+                return syntax(r, "a string is not UTF-8");
+            }
+            memcpy(o, r->p, n);
+            o += n;
+            r->p += n;
+            continue;
+        }
+        if (r->end - r->p < 2) {
+            return syntax(r, "a string is not closed");
+        }
+        c = (unsigned char) r->p[1];
+        r->p += 2;
+        switch (c) {
+        case '"':
+        case '\\':
+        case '/':
+            *o++ = (char) c;
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'u':
+            rv = unicode_escape(r, &o);
+            if (rv != GK_OK) {
+                return rv;
+            }
+            break;
+        default:
+            r->p -= 2;
+            return syntax(r, "a string holds an unknown escape");
+        }
     }
-    reason = json_string_value(json_object_get(e, "reason"));
-    if (reason == NULL) {
-        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "flags[%zu] has no string \"reason\"", i);
+    *o++ = '\0';
+    r->arena = o;
+    *out = text;
+    if (lenp != NULL) {
+        *lenp = (size_t) (o - 1 - text);
     }
-    f->reason = gkp_reason_parse(reason);
-    f->value = json_object_get(e, "value");
-    rv = opt_str(&f->variant, e, "variant", i, diag);
-    if (rv == GK_OK) {
-        rv = opt_str(&f->rule_id, e, "ruleId", i, diag);
+    return GK_OK;
+}
+
+/* Skips the digits at r->p; how many there were. */
+static size_t
+digits(reader *r)
+{
+    const char *p0 = r->p;
+
+    while (r->p < r->end && *r->p >= '0' && *r->p <= '9') {
+        r->p++;
     }
-    if (rv == GK_OK) {
-        rv = opt_str(&f->error_message, e, "errorMessage", i, diag);
+    return (size_t) (r->p - p0);
+}
+
+/*
+ * The number at r->p (RFC 8259 section 6). *is_int says whether it has neither fraction nor
+ * exponent, and then *value holds it (GK_EPROTO when it does not fit in an int64_t).
+ */
+static gk_err
+read_number(reader *r, int *is_int, int64_t *value)
+{
+    const char *p0 = r->p;
+    int neg = r->p < r->end && *r->p == '-';
+    int64_t v = 0;
+
+    r->p += neg;
+    if (r->p == r->end || *r->p < '0' || *r->p > '9') {
+        return syntax(r, "a number needs a digit");
     }
-    if (rv == GK_OK) {
-        rv = opt_str(&code, e, "errorCode", i, diag);
+    if (*r->p == '0') {
+        r->p++;
+    } else {
+        for (; r->p < r->end && *r->p >= '0' && *r->p <= '9'; r->p++) {
+            int d = *r->p - '0';
+            /* accumulated negatively, so INT64_MIN itself fits */
+            if (v < (INT64_MIN + d) / 10) {
+                return syntax(r, "an integer is too large");
+            }
+            v = v * 10 - d;
+        }
     }
-    if (rv == GK_OK) {
-        rv = opt_mask(&f->mask, e, i, diag);
+    *is_int = 1;
+    if (r->p < r->end && *r->p == '.') {
+        r->p++;
+        if (digits(r) == 0) {
+            return syntax(r, "a number's fraction needs a digit");
+        }
+        *is_int = 0;
+    }
+    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
+        r->p++;
+        if (r->p < r->end && (*r->p == '+' || *r->p == '-')) {
+            r->p++;
+        }
+        if (digits(r) == 0) {
+            return syntax(r, "a number's exponent needs a digit");
+        }
+        *is_int = 0;
+    }
+    if (*is_int) {
+        if (!neg && v == INT64_MIN) {
+            r->p = p0;
+            return syntax(r, "an integer is too large");
+        }
+        *value = neg ? v : -v;
+    }
+    return GK_OK;
+}
+
+/* Takes the literal `lit` (true, false, null) at r->p. */
+static gk_err
+literal(reader *r, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    if ((size_t) (r->end - r->p) < n || memcmp(r->p, lit, n) != 0) {
+        return syntax(r, "a value was expected");
+    }
+    r->p += n;
+    return GK_OK;
+}
+
+/*
+ * Calls member(r, key, arg) for each member of the object at r->p, the key (unescaped, in the
+ * arena until the callback returns) NUL-terminated; the callback reads the value. The arena space
+ * of a key is reused for the next one unless the callback keeps strings.
+ */
+typedef gk_err (*member_fn)(reader *r, const char *key, void *arg);
+
+static gk_err
+read_object(reader *r, member_fn member, void *arg)
+{
+    gk_err rv = expect(r, '{', "an object was expected");
+
+    if (rv != GK_OK) {
+        return rv;
+    }
+    if (peek(r) == '}') {
+        r->p++;
+        return GK_OK;
+    }
+    for (;;) {
+        char *mark = r->arena;
+        const char *key;
+        char *after_key;
+
+        skip_ws(r);
+        rv = read_string(r, &key, NULL);
+        if (rv == GK_OK) {
+            rv = expect(r, ':', "a ':' was expected after a member name");
+        }
+        if (rv != GK_OK) {
+            return rv;
+        }
+        after_key = r->arena;
+        skip_ws(r);
+        rv = member(r, key, arg);
+        if (rv != GK_OK) {
+            return rv;
+        }
+        if (r->arena == after_key) {
+            r->arena = mark; /* the key is not needed any more */
+        }
+        if (peek(r) == '}') {
+            r->p++;
+            return GK_OK;
+        }
+        rv = expect(r, ',', "a ',' or '}' was expected in an object");
+        if (rv != GK_OK) {
+            return rv;
+        }
+    }
+}
+
+static gk_err skip_value(reader *r, int depth);
+
+static gk_err
+skip_member(reader *r, const char *key, void *arg)
+{
+    (void) key;
+    return skip_value(r, *(int *) arg);
+}
+
+/* Checks and skips the value at r->p (whitespace before it already skipped). */
+static gk_err
+skip_value(reader *r, int depth)
+{
+    char *mark = r->arena;
+    const char *s;
+    int is_int;
+    int64_t v;
+    gk_err rv;
+
+    if (depth > JSON_MAX_DEPTH) {
+        return syntax(r, "arrays and objects are nested too deeply");
+    }
+    switch (r->p < r->end ? *r->p : '\0') {
+    case '{':
+        depth++;
+        rv = read_object(r, skip_member, &depth);
+        break;
+    case '[':
+        r->p++;
+        rv = GK_OK;
+        if (peek(r) == ']') {
+            r->p++;
+            break;
+        }
+        for (;;) {
+            rv = skip_value(r, depth + 1);
+            if (rv != GK_OK) {
+                break;
+            }
+            if (peek(r) == ']') {
+                r->p++;
+                break;
+            }
+            rv = expect(r, ',', "a ',' or ']' was expected in an array");
+            if (rv != GK_OK) {
+                break;
+            }
+            skip_ws(r);
+        }
+        break;
+    case '"':
+        rv = read_string(r, &s, NULL);
+        break;
+    case 't':
+        rv = literal(r, "true");
+        break;
+    case 'f':
+        rv = literal(r, "false");
+        break;
+    case 'n':
+        rv = literal(r, "null");
+        break;
+    default:
+        rv = read_number(r, &is_int, &v);
+        break;
+    }
+    r->arena = mark;
+    return rv;
+}
+
+/* Which members of a flag entry or of the claims set were seen, to refuse one given twice. */
+enum {
+    SEEN_KEY = 1 << 0,
+    SEEN_VARIANT = 1 << 1,
+    SEEN_VALUE = 1 << 2,
+    SEEN_REASON = 1 << 3,
+    SEEN_RULE = 1 << 4,
+    SEEN_CODE = 1 << 5,
+    SEEN_MESSAGE = 1 << 6,
+    SEEN_MASK = 1 << 7,
+    SEEN_IAT = 1 << 0,
+    SEEN_EXP = 1 << 1,
+    SEEN_VERSION = 1 << 2,
+    SEEN_SUB = 1 << 3,
+    SEEN_NONCE = 1 << 4,
+    SEEN_FLAGS = 1 << 5,
+};
+
+/* No flag entry: a member of the claims set itself, for once(). */
+#define NOT_A_FLAG ((size_t) -1)
+
+/* Marks `bit` seen in *seen; GK_EPROTO when it already was (member `name` of flags[i]). */
+static gk_err
+once(reader *r, unsigned *seen, unsigned bit, size_t i, const char *name)
+{
+    if ((*seen & bit) == 0) {
+        *seen |= bit;
+        return GK_OK;
+    }
+    if (i == NOT_A_FLAG) {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "\"%s\" is given twice", name);
+    }
+    return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu].\"%s\" is given twice", i,
+                        name);
+}
+
+/* A flag entry being read. */
+typedef struct flag_reader {
+    gkp_flag_claim *f;
+    size_t i;
+    unsigned seen;
+    const char *reason, *code;
+} flag_reader;
+
+/* An optional string member of a flag entry ("flags[i].name is not a string" otherwise). */
+static gk_err
+flag_str(reader *r, flag_reader *fr, const char **out, const char *name)
+{
+    if (peek(r) != '"') {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu].%s is not a string",
+                            fr->i, name);
+    }
+    return read_string(r, out, NULL);
+}
+
+/* A flag's "value": any JSON value. */
+static gk_err
+flag_value(reader *r, flag_reader *fr)
+{
+    const char *p0 = r->p, *s;
+    size_t n;
+    json_error_t jerr;
+    json_t *v;
+    gk_err rv;
+
+    switch (*r->p) {
+    case 't':
+        rv = literal(r, "true");
+        v = json_true();
+        break;
+    case 'f':
+        rv = literal(r, "false");
+        v = json_false();
+        break;
+    case 'n':
+        rv = literal(r, "null");
+        v = json_null();
+        break;
+    case '"':
+        rv = read_string(r, &s, &n);
+        v = rv == GK_OK ? json_stringn_nocheck(s, n) : NULL;
+        break;
+    default:
+        /* a number, object or array: checked here, built by jansson from the same bytes */
+        rv = skip_value(r, 1);
+        v = rv == GK_OK ? json_loadb(p0, (size_t) (r->p - p0), JSON_DECODE_ANY, &jerr) : NULL;
+        break;
     }
     if (rv != GK_OK) {
         return rv;
     }
-    f->error_code = code != NULL ? gkp_error_code_parse(code) : GK_ERROR_NONE;
+    if (v == NULL) {
+        return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
+    }
+    fr->f->value = v;
     return GK_OK;
+}
+
+/* A flag's "mask": an array of non-empty strings (field paths). */
+static gk_err
+flag_mask(reader *r, flag_reader *fr)
+{
+    char *mark = r->arena;
+    json_t *mask;
+    const char *s;
+    size_t n;
+    gk_err rv = GK_OK;
+
+    if (*r->p != '[') {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu].mask is not an array",
+                            fr->i);
+    }
+    r->p++;
+    mask = json_array();
+    if (mask == NULL) {
+        return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
+    }
+    fr->f->mask = mask; /* freed with the entry from here on */
+    if (peek(r) == ']') {
+        r->p++;
+        return GK_OK;
+    }
+    for (size_t j = 0;; j++) {
+        if (peek(r) != '"') {
+            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
+                                "flags[%zu].mask[%zu] is not a non-empty string", fr->i, j);
+        }
+        rv = read_string(r, &s, &n);
+        if (rv != GK_OK) {
+            return rv;
+        }
+        if (n == 0) {
+            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
+                                "flags[%zu].mask[%zu] is not a non-empty string", fr->i, j);
+        }
+        if (json_array_append_new(mask, json_stringn_nocheck(s, n)) != 0) {
+            return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
+        }
+        r->arena = mark; /* jansson has its own copy */
+        if (peek(r) == ']') {
+            r->p++;
+            return GK_OK;
+        }
+        rv = expect(r, ',', "a ',' or ']' was expected in an array");
+        if (rv != GK_OK) {
+            return rv;
+        }
+    }
+}
+
+static gk_err
+flag_member(reader *r, const char *key, void *arg)
+{
+    static const char *const names[] = {"key",    "variant",   "value",        "reason",
+                                        "ruleId", "errorCode", "errorMessage", "mask"};
+    flag_reader *fr = arg;
+    size_t k;
+    gk_err rv;
+
+    for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(key, names[k]) != 0; k++) {
+    }
+    if (k == sizeof(names) / sizeof(names[0])) {
+        return skip_value(r, 2);
+    }
+    rv = once(r, &fr->seen, 1u << k, fr->i, key);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    switch (1u << k) {
+    case SEEN_KEY:
+        if (peek(r) != '"') {
+            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
+                                "flags[%zu] has no string \"key\"", fr->i);
+        }
+        return read_string(r, &fr->f->key, NULL);
+    case SEEN_REASON:
+        if (peek(r) != '"') {
+            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
+                                "flags[%zu] has no string \"reason\"", fr->i);
+        }
+        return read_string(r, &fr->reason, NULL);
+    case SEEN_VARIANT:
+        return flag_str(r, fr, &fr->f->variant, key);
+    case SEEN_RULE:
+        return flag_str(r, fr, &fr->f->rule_id, key);
+    case SEEN_CODE:
+        return flag_str(r, fr, &fr->code, key);
+    case SEEN_MESSAGE:
+        return flag_str(r, fr, &fr->f->error_message, key);
+    case SEEN_VALUE:
+        return flag_value(r, fr);
+    default:
+        return flag_mask(r, fr);
+    }
+}
+
+/* A flag entry into *f (zeroed), the i-th of the array. */
+static gk_err
+read_flag(reader *r, gkp_flag_claim *f, size_t i)
+{
+    flag_reader fr = {.f = f, .i = i};
+    gk_err rv;
+
+    if (peek(r) != '{') {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu] is not an object", i);
+    }
+    rv = read_object(r, flag_member, &fr);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    if (f->key == NULL) {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu] has no string \"key\"", i);
+    }
+    if (fr.reason == NULL) {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu] has no string \"reason\"",
+                            i);
+    }
+    f->reason = gkp_reason_parse(fr.reason);
+    f->error_code = fr.code != NULL ? gkp_error_code_parse(fr.code) : GK_ERROR_NONE;
+    return GK_OK;
+}
+
+/* What the claims set's members are read into. */
+typedef struct claims_reader {
+    unsigned seen;
+    int64_t iat, exp, version;
+    const char *sub, *nonce;
+    gkp_flag_claim *flags; /* malloc'd, room for cap */
+    size_t nflags, cap;
+} claims_reader;
+
+/* Releases the values an entry holds (its strings are in the arena). */
+static void
+flag_fini(gkp_flag_claim *f)
+{
+    json_decref(gkp_json_unconst(f->value));
+    json_decref(gkp_json_unconst(f->mask));
+}
+
+static gk_err
+read_flags(reader *r, claims_reader *cr)
+{
+    gkp_flag_claim *grown;
+    gk_err rv;
+
+    if (peek(r) != '[') {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "claims have no \"flags\" array");
+    }
+    r->p++;
+    if (peek(r) == ']') {
+        r->p++;
+        return GK_OK;
+    }
+    for (;;) {
+        if (cr->nflags == cr->cap) {
+            cr->cap = cr->cap == 0 ? 4 : cr->cap * 2;
+            grown = realloc(cr->flags, cr->cap * sizeof(*grown));
+            if (grown == NULL) {
+                return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
+            }
+            cr->flags = grown;
+        }
+        memset(&cr->flags[cr->nflags], 0, sizeof(cr->flags[0]));
+        cr->nflags++;
+        rv = read_flag(r, &cr->flags[cr->nflags - 1], cr->nflags - 1);
+        if (rv != GK_OK) {
+            return rv;
+        }
+        if (peek(r) == ']') {
+            r->p++;
+            return GK_OK;
+        }
+        rv = expect(r, ',', "a ',' or ']' was expected in an array");
+        if (rv != GK_OK) {
+            return rv;
+        }
+    }
 }
 
 /* A required integer member of the claims set. */
 static gk_err
-req_int(json_int_t *out, const json_t *root, const char *name, gk_diag *diag)
+claims_int(reader *r, int64_t *out, const char *name)
 {
-    const json_t *v = json_object_get(root, name);
+    int is_int = 0;
+    char c = peek(r);
+    gk_err rv;
 
-    if (!json_is_integer(v)) {
-        return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "claims have no integer \"%s\"", name);
+    if (c != '-' && (c < '0' || c > '9')) {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "claims have no integer \"%s\"", name);
     }
-    *out = json_integer_value(v);
+    rv = read_number(r, &is_int, out);
+    if (rv == GK_OK && !is_int) {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "claims have no integer \"%s\"", name);
+    }
+    return rv;
+}
+
+/* An optional string member of the claims set. */
+static gk_err
+claims_str(reader *r, const char **out, const char *name)
+{
+    if (peek(r) != '"') {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "\"%s\" is not a string", name);
+    }
+    return read_string(r, out, NULL);
+}
+
+static gk_err
+claims_member(reader *r, const char *key, void *arg)
+{
+    static const char *const names[] = {"iat", "exp", "snapshotVersion", "sub", "nonce", "flags"};
+    claims_reader *cr = arg;
+    size_t k;
+    gk_err rv;
+
+    for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(key, names[k]) != 0; k++) {
+    }
+    if (k == sizeof(names) / sizeof(names[0])) {
+        return skip_value(r, 2);
+    }
+    rv = once(r, &cr->seen, 1u << k, NOT_A_FLAG, key);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    switch (1u << k) {
+    case SEEN_IAT:
+        return claims_int(r, &cr->iat, key);
+    case SEEN_EXP:
+        return claims_int(r, &cr->exp, key);
+    case SEEN_VERSION:
+        return claims_int(r, &cr->version, key);
+    case SEEN_SUB:
+        return claims_str(r, &cr->sub, key);
+    case SEEN_NONCE:
+        return claims_str(r, &cr->nonce, key);
+    default:
+        return read_flags(r, cr);
+    }
+}
+
+/* The required members, in the order their absence is reported. */
+static gk_err
+claims_complete(reader *r, const claims_reader *cr)
+{
+    static const struct {
+        unsigned bit;
+        const char *text;
+    } required[] = {
+        {SEEN_IAT, "claims have no integer \"iat\""},
+        {SEEN_EXP, "claims have no integer \"exp\""},
+        {SEEN_VERSION, "claims have no integer \"snapshotVersion\""},
+        {SEEN_FLAGS, "claims have no \"flags\" array"},
+    };
+
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if ((cr->seen & required[i].bit) == 0) {
+            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "%s", required[i].text);
+        }
+    }
+    if (cr->version < 0) {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "snapshotVersion is negative");
+    }
     return GK_OK;
 }
 
 gk_err
 gkp_claims_decode(gkp_claims_doc **docp, const char *json, size_t len, gk_diag *diag)
 {
-    json_t *root;
-    json_error_t jerr = {0};
-    const json_t *flags;
-    const json_t *sub;
-    const json_t *nonce;
+    claims_reader cr;
+    reader r;
     gkp_claims_doc *doc = NULL;
-    json_int_t iat = 0;
-    json_int_t exp = 0;
-    json_int_t ver = 0;
-    size_t n;
-    size_t i;
+    char *arena;
     gk_err rv;
 
     if (docp == NULL || (json == NULL && len != 0)) {
         return GK_EINVAL;
     }
     *docp = NULL;
-    root = json_loadb(json != NULL ? json : "", len, 0, &jerr);
-    if (root == NULL) {
-        rv = JSON_LOAD_OOM(&jerr) ? GK_ENOMEM : GK_EPROTO;
-        return gkp_diag_set(diag, rv, SOURCE, jerr.line, "invalid JSON: %s", jerr.text);
+    arena = malloc(len + 1);
+    if (arena == NULL) {
+        return gkp_diag_set(diag, GK_ENOMEM, SOURCE, 0, "out of memory");
     }
-    if (!json_is_object(root)) {
-        rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "claims are not a JSON object");
-        goto fail;
+    memset(&cr, 0, sizeof(cr));
+    r = (reader){.start = json, .p = json, .end = json + len, .arena = arena, .diag = diag};
+    if (peek(&r) != '{') {
+        rv = len == 0 || peek(&r) == '\0'
+                 ? syntax(&r, "the claims are empty")
+                 : gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "claims are not a JSON object");
+    } else {
+        rv = read_object(&r, claims_member, &cr);
     }
-    rv = req_int(&iat, root, "iat", diag);
     if (rv == GK_OK) {
-        rv = req_int(&exp, root, "exp", diag);
+        skip_ws(&r);
+        rv = r.p != r.end ? syntax(&r, "text follows the claims object") : GK_OK;
     }
     if (rv == GK_OK) {
-        rv = req_int(&ver, root, "snapshotVersion", diag);
+        rv = claims_complete(&r, &cr);
+    }
+    if (rv == GK_OK) {
+        doc = malloc(sizeof(*doc) + cr.nflags * sizeof(doc->flags[0]));
+        rv = doc != NULL ? GK_OK : gkp_diag_set(diag, GK_ENOMEM, SOURCE, 0, "out of memory");
     }
     if (rv != GK_OK) {
-        goto fail;
-    }
-    if (ver < 0) {
-        rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "snapshotVersion is negative");
-        goto fail;
-    }
-    sub = json_object_get(root, "sub");
-    if (sub != NULL && !json_is_string(sub)) {
-        rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "\"sub\" is not a string");
-        goto fail;
-    }
-    nonce = json_object_get(root, "nonce");
-    if (nonce != NULL && !json_is_string(nonce)) {
-        rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "\"nonce\" is not a string");
-        goto fail;
-    }
-    flags = json_object_get(root, "flags");
-    if (!json_is_array(flags)) {
-        rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "claims have no \"flags\" array");
-        goto fail;
-    }
-    n = json_array_size(flags);
-    doc = calloc(1, sizeof(*doc) + n * sizeof(doc->flags[0]));
-    if (doc == NULL) {
-        rv = gkp_diag_set(diag, GK_ENOMEM, SOURCE, 0, "out of memory");
-        goto fail;
-    }
-    for (i = 0; i < n; i++) {
-        rv = decode_flag(&doc->flags[i], json_array_get(flags, i), i, diag);
-        if (rv != GK_OK) {
-            goto fail;
+        for (size_t i = 0; i < cr.nflags; i++) {
+            flag_fini(&cr.flags[i]);
         }
+        free(cr.flags);
+        free(arena);
+        return rv;
     }
-    doc->root = root;
-    doc->claims.iat = iat;
-    doc->claims.exp = exp;
-    doc->claims.snapshot_version = (uint64_t) ver;
-    doc->claims.sub = json_string_value(sub);
-    doc->claims.nonce = json_string_value(nonce);
-    doc->claims.nflags = n;
-    doc->claims.flags = doc->flags;
+    if (cr.nflags > 0) {
+        memcpy(doc->flags, cr.flags, cr.nflags * sizeof(doc->flags[0]));
+    }
+    free(cr.flags);
+    doc->arena = arena;
+    doc->claims = (gkp_claims){
+        .iat = cr.iat,
+        .exp = cr.exp,
+        .snapshot_version = (uint64_t) cr.version,
+        .sub = cr.sub,
+        .nonce = cr.nonce,
+        .nflags = cr.nflags,
+        .flags = doc->flags,
+    };
     *docp = doc;
     return GK_OK;
-
-fail:
-    free(doc);
-    json_decref(root);
-    return rv;
 }
 
 const gkp_claims *
@@ -427,6 +1104,9 @@ gkp_claims_doc_free(gkp_claims_doc *doc)
     if (doc == NULL) {
         return;
     }
-    json_decref(doc->root);
+    for (size_t i = 0; i < doc->claims.nflags; i++) {
+        flag_fini(&doc->flags[i]);
+    }
+    free(doc->arena);
     free(doc);
 }

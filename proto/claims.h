@@ -62,12 +62,17 @@ gk_err gkp_claims_encode(char **outp, size_t *outlen, const gkp_claims *claims);
 typedef struct gkp_claims_doc gkp_claims_doc;
 
 /*
- * gkp_claims_decode - parse a verified token payload.
+ * gkp_claims_decode - parse a verified token payload (RFC 8259 JSON, UTF-8).
  * docp  out: caller frees with gkp_claims_doc_free(); gkp_claims_doc_get() exposes the claims.
- * Unknown members are ignored; a missing or wrong-typed iat, exp, snapshotVersion or flags, or a
- * flag entry without a string key or without a string reason, a negative snapshotVersion, or a
- * present but non-string sub, nonce, variant, ruleId, errorCode or errorMessage is GK_EPROTO
- * (diag says which). "value" may be any JSON value (JSON null included). `json` need not be NUL-terminated.
+ * Unknown members are checked as JSON and ignored; malformed JSON (diag gives the byte offset), a
+ * missing or wrong-typed iat, exp, snapshotVersion or flags (iat, exp and snapshotVersion are
+ * integers that fit in an int64_t), a flag entry without a string key or without a string reason,
+ * a negative snapshotVersion, a present but non-string sub, nonce, variant, ruleId, errorCode or
+ * errorMessage, a mask that is not an array of non-empty strings, a known member given twice, or
+ * a string holding \u0000 is GK_EPROTO (diag says which). "value" may be any JSON value (JSON null
+ * included); objects and arrays nest at most 2048 deep. `json` need not be NUL-terminated.
+ * Performance: a dedicated reader; only a flag value that is a number, object or array, a string
+ * value and a mask are jansson values (true, false and null are jansson's singletons).
  * Unknown reason names decode as GK_REASON_UNKNOWN, unknown error codes as GK_ERROR_GENERAL
  * (forward compatibility).
  * Returns GK_OK, GK_EPROTO, GK_ENOMEM.

@@ -64,9 +64,8 @@ gkp_json_unconst(const json_t *j)
     return u.m;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..len) (RFC 3629 section 4), 0 when invalid. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t len)
+size_t
+gkp_utf8_seq_len(const unsigned char *s, size_t len)
 {
     unsigned char c = s[0];
     unsigned char lo = 0x80;
@@ -119,7 +118,7 @@ gkp_json_string_lossy(const char *s)
     }
     memcpy(clean, s, len + 1);
     while (i < len) {
-        n = utf8_seq_len((const unsigned char *) clean + i, len - i);
+        n = gkp_utf8_seq_len((const unsigned char *) clean + i, len - i);
         if (n == 0) {
             clean[i++] = '?';
         } else {

@@ -29,6 +29,13 @@ gk_err gkp_json_dump_take(char **outp, size_t *outlen, json_t *root);
 json_t *gkp_json_unconst(const json_t *j);
 
 /*
+ * gkp_utf8_seq_len - the length in bytes (1-4) of the valid UTF-8 sequence at s[0..len) (RFC 3629
+ * section 4: no overlong forms, no surrogates, nothing above U+10FFFF), 0 when it is not one.
+ * len must be at least 1.
+ */
+size_t gkp_utf8_seq_len(const unsigned char *s, size_t len);
+
+/*
  * gkp_json_string_lossy - a JSON string of the NUL-terminated `s`; when `s` is not UTF-8 every
  * byte outside a valid sequence (RFC 3629 section 4) becomes '?', since error texts may quote
  * client bytes. New reference; NULL only without memory.

@@ -1,6 +1,7 @@
 /*
  * claims_test.c - the decision token's claims set: exact encoding (member order, omissions,
- * escaping), round trips, and every decode refusal.
+ * escaping), round trips, and the reader: strings, numbers and values as RFC 8259 has them,
+ * every refusal (malformed JSON, wrong types, duplicates), and truncated or garbled input.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -377,6 +378,56 @@ static const struct {
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"ERROR\","
      "\"errorMessage\":false}]}",
      "flags[0].errorMessage is not a string"},
+    /* malformed JSON, anywhere */
+    {" ", "invalid JSON"},
+    {"{\"iat\":1 \"exp\":2}", "',' or '}'"},
+    {"{\"iat\" 1}", "':'"},
+    {"{iat:1}", "a string was expected"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}}", "text follows"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]", "',' or '}'"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":[1,}]}", "invalid JSON"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":tru}", "invalid JSON"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":01}", "invalid JSON"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":1.}", "fraction"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":1e+}", "exponent"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":-}", "digit"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"abc}", "not closed"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"a\\qb\"}", "unknown escape"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\\u12G4\"}", "hex digits"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\\ud800\"}", "surrogate"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\\ud800\\u0041\"}",
+     "surrogate"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\\udc00\"}", "surrogate"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\\u0000\"}", "\\u0000"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"a\tb\"}", "control"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\xc0\xaf\"}", "not UTF-8"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\xed\xa0\x80\"}", "not UTF-8"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\xe2\x82\"}", "not UTF-8"},
+    {"{\"iat\":9223372036854775808,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "too large"},
+    {"{\"iat\":-9223372036854775809,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "too large"},
+    {"{\"iat\":1e3,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "\"iat\""},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"value\":[1,2}]}",
+     "invalid JSON"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"value\":\"\\x\"}]}",
+     "unknown escape"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"mask\":[\"\"]}]}",
+     "mask[0] is not a non-empty string"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"mask\":[\"a\" \"b\"]}]}",
+     "',' or ']'"},
+    /* a known member given twice (RFC 7519 section 4) */
+    {"{\"iat\":1,\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "\"iat\" is given twice"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"nonce\":\"a\",\"nonce\":\"b\",\"flags\":[]}",
+     "\"nonce\" is given twice"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"key\":\"b\","
+     "\"reason\":\"STATIC\"}]}",
+     "flags[0].\"key\" is given twice"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"value\":true,\"value\":false}]}",
+     "flags[0].\"value\" is given twice"},
 };
 
 START_TEST(test_decode_refuses)
@@ -390,6 +441,131 @@ START_TEST(test_decode_refuses)
     ck_assert_int_eq(d.code, GK_EPROTO);
     ck_assert_msg(strstr(d.text, bad_claims[_i].text) != NULL, "diag \"%s\" lacks \"%s\"", d.text,
                   bad_claims[_i].text);
+}
+END_TEST
+
+/* Strings with every escape, raw UTF-8 and whitespace between all tokens decode to their text. */
+START_TEST(test_decode_strings_and_space)
+{
+    static const char json[] =
+        " {\n\t\"iat\" : -9223372036854775808 ,\r\n \"exp\":9223372036854775807,"
+        "\"snapshotVersion\":0, \"s\\u0075b\" : \"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\","
+        "\"nonce\":\"\\u00e9\xc3\xa9\\ud83d\\ude00\xf0\x9f\x98\x80\\u20AC\","
+        "\"flags\" : [ { \"key\" : \"k\" , \"reason\" : \"STATIC\" , \"value\" : "
+        "\"x\\u0041\" , \"mask\" : [ \"a\\/b\" , \"c\" ] } ] } \n";
+    gkp_claims_doc *doc = NULL;
+    const gkp_claims *d;
+    gk_diag diag = {0};
+
+    ck_assert_int_eq(gkp_claims_decode(&doc, json, sizeof(json) - 1, &diag), GK_OK);
+    d = gkp_claims_doc_get(doc);
+    ck_assert(d->iat == INT64_MIN);
+    ck_assert(d->exp == INT64_MAX);
+    ck_assert_uint_eq(d->snapshot_version, 0);
+    ck_assert_str_eq(d->sub, "a\"b\\c/d\b\f\n\r\t");
+    ck_assert_str_eq(d->nonce, "\xc3\xa9\xc3\xa9\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xe2\x82\xac");
+    ck_assert_uint_eq(d->nflags, 1);
+    ck_assert_str_eq(json_string_value(d->flags[0].value), "xA");
+    ck_assert_uint_eq(json_array_size(d->flags[0].mask), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(d->flags[0].mask, 0)), "a/b");
+    ck_assert_str_eq(json_string_value(json_array_get(d->flags[0].mask, 1)), "c");
+    gkp_claims_doc_free(doc);
+}
+END_TEST
+
+/* Values of every JSON type, as jansson would have parsed them; unknown members of any shape. */
+START_TEST(test_decode_values)
+{
+    static const char json[] =
+        "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"x\":{\"a\":[{},[],\"\\u0041\",-0.5e-3]},"
+        "\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\",\"value\":-12},"
+        "{\"key\":\"b\",\"reason\":\"STATIC\",\"value\":1.5e2},"
+        "{\"key\":\"c\",\"reason\":\"STATIC\",\"value\":{\"n\":[1,{\"m\":null}],\"s\":\"\\u00e9\"}},"
+        "{\"key\":\"d\",\"reason\":\"STATIC\",\"value\":[ ]},"
+        "{\"key\":\"e\",\"reason\":\"STATIC\",\"value\":false,\"y\":[[[\"z\"]]]},"
+        "{\"key\":\"f\",\"reason\":\"DISABLED\",\"mask\":[]}],\"iss\":\"gatekeeper\"}";
+    gkp_claims_doc *doc = NULL;
+    const gkp_claims *d;
+    json_t *want;
+
+    ck_assert_int_eq(gkp_claims_decode(&doc, json, sizeof(json) - 1, NULL), GK_OK);
+    d = gkp_claims_doc_get(doc);
+    ck_assert_uint_eq(d->nflags, 6);
+    ck_assert(json_is_integer(d->flags[0].value));
+    ck_assert_int_eq(json_integer_value(d->flags[0].value), -12);
+    ck_assert(json_is_real(d->flags[1].value));
+    ck_assert(json_real_value(d->flags[1].value) == 150.0);
+    want = json_loads("{\"n\":[1,{\"m\":null}],\"s\":\"\xc3\xa9\"}", 0, NULL);
+    ck_assert(json_equal(d->flags[2].value, want));
+    json_decref(want);
+    ck_assert(json_is_array(d->flags[3].value) && json_array_size(d->flags[3].value) == 0);
+    ck_assert(json_is_false(d->flags[4].value));
+    ck_assert_ptr_null(d->flags[5].value);
+    ck_assert_uint_eq(json_array_size(d->flags[5].mask), 0);
+    gkp_claims_doc_free(doc);
+}
+END_TEST
+
+/* Nesting up to the limit is read; deeper is refused, not a crash. */
+START_TEST(test_decode_depth)
+{
+    static const char head[] = "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":";
+    size_t depth = _i == 0 ? 2000 : 100000;
+    size_t n = sizeof(head) - 1 + 2 * depth + 1;
+    char *json = malloc(n + 1);
+    gkp_claims_doc *doc = NULL;
+    gk_diag d = {0};
+
+    ck_assert_ptr_nonnull(json);
+    memcpy(json, head, sizeof(head) - 1);
+    memset(json + sizeof(head) - 1, '[', depth);
+    memset(json + sizeof(head) - 1 + depth, ']', depth);
+    json[n - 1] = '}';
+    json[n] = '\0';
+    if (_i == 0) {
+        ck_assert_int_eq(gkp_claims_decode(&doc, json, n, &d), GK_OK);
+        gkp_claims_doc_free(doc);
+    } else {
+        ck_assert_int_eq(gkp_claims_decode(&doc, json, n, &d), GK_EPROTO);
+        ck_assert_ptr_null(doc);
+        ck_assert_ptr_nonnull(strstr(d.text, "nested too deeply"));
+    }
+    free(json);
+}
+END_TEST
+
+/* Every prefix of a valid claims set, and every one-byte change to it, is read or refused. */
+START_TEST(test_decode_garbled)
+{
+    static const char json[] =
+        "{\"iss\":\"gatekeeper\",\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"sub\":\"s\\u00e9\","
+        "\"nonce\":\"n\",\"flags\":[{\"key\":\"a\",\"variant\":\"on\",\"value\":{\"l\":[1.5,"
+        "\"\\ud83d\\ude00\",null]},\"reason\":\"SPLIT\",\"ruleId\":\"r\",\"mask\":[\"e\"]},"
+        "{\"key\":\"b\",\"reason\":\"ERROR\",\"errorCode\":\"GENERAL\",\"errorMessage\":\"m\"}]}";
+    static const char subst[] = "\"\\{}[],:0-.eu \x01\xc3\xff";
+    size_t len = sizeof(json) - 1;
+    char copy[sizeof(json)];
+    gkp_claims_doc *doc = NULL;
+    gk_err rv;
+
+    ck_assert_int_eq(gkp_claims_decode(&doc, json, len, NULL), GK_OK);
+    gkp_claims_doc_free(doc);
+    for (size_t n = 0; n < len; n++) {
+        doc = NULL;
+        ck_assert_int_eq(gkp_claims_decode(&doc, json, n, NULL), GK_EPROTO);
+        ck_assert_ptr_null(doc);
+    }
+    for (size_t i = 0; i < len; i++) {
+        for (size_t k = 0; k < sizeof(subst) - 1; k++) {
+            memcpy(copy, json, len);
+            copy[i] = subst[k];
+            doc = NULL;
+            rv = gkp_claims_decode(&doc, copy, len, NULL);
+            ck_assert(rv == GK_OK || rv == GK_EPROTO);
+            ck_assert(rv == GK_OK || doc == NULL);
+            gkp_claims_doc_free(doc);
+        }
+    }
 }
 END_TEST
 
@@ -437,6 +613,10 @@ claims_suite(void)
     tcase_add_loop_test(tc, test_decode_refuses, 0,
                         (int) (sizeof(bad_claims) / sizeof(bad_claims[0])));
     tcase_add_test(tc, test_decode_uses_length);
+    tcase_add_test(tc, test_decode_strings_and_space);
+    tcase_add_test(tc, test_decode_values);
+    tcase_add_loop_test(tc, test_decode_depth, 0, 2);
+    tcase_add_test(tc, test_decode_garbled);
     suite_add_tcase(s, tc);
     return s;
 }
