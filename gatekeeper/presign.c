@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "vocab.h"
 
 #define SOURCE       "presign"
@@ -64,15 +64,6 @@ struct gkd_presign {
     keys *keys;
     gkd_presign_stats stats;
 };
-
-static uint64_t
-mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 /* r = SHA-512(prefix || Z || n) mod L with Z fresh from the CSPRNG, and R = r * B. */
 static void
@@ -149,9 +140,9 @@ refill(void *arg)
         p->filling = true;
         n = p->counter++;
         pthread_mutex_unlock(&p->lock);
-        t0 = mono_ns();
+        t0 = gkd_clock_mono_ns();
         make_pair(p->keys, n, &fresh);
-        spent = mono_ns() - t0;
+        spent = gkd_clock_mono_ns() - t0;
         pthread_mutex_lock(&p->lock);
         p->ring->slot[(p->ring->head + p->ring->count) % p->capacity] = fresh;
         p->ring->count++;

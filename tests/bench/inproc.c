@@ -60,9 +60,10 @@ policies_rele(void *set)
     gkd_policy_set_rele(set);
 }
 
-/* TENANTS evaluate requests for GKB_FLAG, one per tenant; NULL on failure. */
+/* TENANTS evaluate requests for GKB_FLAG (for all flags when all_flags), one per tenant; NULL on
+ * failure. */
 static char **
-make_requests(size_t *lens)
+make_requests(size_t *lens, int all_flags)
 {
     static const char *const flags[] = {GKB_FLAG};
     char **reqs = calloc(TENANTS, sizeof(*reqs));
@@ -78,7 +79,8 @@ make_requests(size_t *lens)
         gkp_b64url_encode(nonce, sizeof(nonce), bin, sizeof(bin));
         ctx = json_pack("{s:s, s:s, s:s}", "targetingKey", tenant, "tenantId", tenant, "service",
                         GKB_SERVICE);
-        rv = ctx != NULL ? gkp_request_encode_evaluate(&reqs[i], &lens[i], flags, 1, ctx, nonce)
+        rv = ctx != NULL ? gkp_request_encode_evaluate(&reqs[i], &lens[i], all_flags ? NULL : flags,
+                                                       all_flags ? 0 : 1, ctx, nonce)
                          : GK_ENOMEM;
         json_decref(ctx);
         if (rv != GK_OK) {
@@ -171,6 +173,8 @@ gkb_bench_inproc(gkb_run *run)
     gkb_figure *f_policy = gkb_figure_add(run, "5 policy overhead per decision", "us");
     gkb_figure *f_inline = gkb_figure_add(run, "4 in-process, nonce pool empty", "us");
     gkb_figure *f_nonce = gkb_figure_add(run, "4 nonce precomputed off the path", "us");
+    gkb_figure *f_all = gkb_figure_add(run, "4 in-process, all 20 flags", "us");
+    gkb_figure *f_all_policy = gkb_figure_add(run, "  4 policies, all 20 flags", "us");
     char policies[4096];
     gkd_slot snapshots, policy_slot;
     gkd_snapshot *snap = NULL;
@@ -179,15 +183,17 @@ gkb_bench_inproc(gkb_run *run)
     gkd_policy_vm *vm = NULL;
     gkd_decider decider;
     gk_diag diag = {0};
-    size_t lens[TENANTS];
-    char **reqs = NULL;
+    size_t lens[TENANTS], lens_all[TENANTS];
+    char **reqs = NULL, **reqs_all = NULL;
     long calls = run->quick ? 3000 : 30000;
     int reps = run->quick ? 3 : MAX_REPS;
     double total[MAX_REPS], policy[MAX_REPS], inline_us[MAX_REPS], nonce_us[MAX_REPS];
+    double all_us[MAX_REPS], all_policy[MAX_REPS];
     double shares[7][MAX_REPS];
     int slots = 0, ok = 1;
 
-    if (f_total == NULL || f_policy == NULL || f_inline == NULL || f_nonce == NULL) {
+    if (f_total == NULL || f_policy == NULL || f_inline == NULL || f_nonce == NULL ||
+        f_all == NULL || f_all_policy == NULL) {
         return 0;
     }
     gkd_log_set_level(GKD_LOG_ERROR);
@@ -207,7 +213,7 @@ gkb_bench_inproc(gkb_run *run)
         gkd_signer_presign(signer, GKD_PRESIGN_DEFAULT_CAPACITY, &diag) != GK_OK ||
         gkd_signer_new(&inline_signer) != GK_OK ||
         gkd_signer_add_key_file(inline_signer, run->daemon.key_path, &diag) != GK_OK ||
-        (reqs = make_requests(lens)) == NULL) {
+        (reqs = make_requests(lens, 0)) == NULL || (reqs_all = make_requests(lens_all, 1)) == NULL) {
         fprintf(stderr, "gk-bench: in-process decider: %s:%d: %s\n", diag.source, diag.line,
                 diag.text);
         ok = 0;
@@ -243,15 +249,16 @@ gkb_bench_inproc(gkb_run *run)
         free(reply);
     }
     for (int r = 0; ok && r < reps; r++) {
-        gkd_decide_times t = {0}, t_inline = {0};
+        gkd_decide_times t = {0}, t_inline = {0}, t_all = {0};
         gkd_presign_stats st;
-        uint64_t wall, t0;
+        uint64_t wall, wall_all, t0;
         double stages[6];
         double sum = 0;
 
         decider.signer = signer;
         wall = pooled_rep(&decider, &vm, reqs, lens, calls, &t);
-        if (wall == 0) {
+        wall_all = pooled_rep(&decider, &vm, reqs_all, lens_all, calls / 10, &t_all);
+        if (wall == 0 || wall_all == 0) {
             fprintf(stderr, "gk-bench: the nonce pool did not keep up with a batch\n");
             ok = 0;
             break;
@@ -262,6 +269,8 @@ gkb_bench_inproc(gkb_run *run)
         inline_us[r] = (double) (gkb_now_ns() - t0) / 1e3 / (double) calls;
         gkd_presign_read_stats(gkd_signer_presigner(signer), &st);
         nonce_us[r] = (double) st.compute_ns / 1e3 / (double) st.computed;
+        all_us[r] = (double) wall_all / 1e3 / (double) (calls / 10);
+        all_policy[r] = (double) t_all.policy_ns / 1e3 / (double) (calls / 10);
         stages[0] = (double) t.decode_ns;
         stages[1] = (double) t.engine_ns;
         stages[2] = (double) t.policy_ns;
@@ -294,22 +303,24 @@ gkb_bench_inproc(gkb_run *run)
         gkb_figure_bar(f_policy, GKB_BAR_MAX, 3, 0);
         gkb_figure_set(f_inline, inline_us, (size_t) reps);
         gkb_figure_set(f_nonce, nonce_us, (size_t) reps);
+        gkb_figure_set(f_all, all_us, (size_t) reps);
+        gkb_figure_set(f_all_policy, all_policy, (size_t) reps);
         for (int s = 0; s < 7; s++) {
             add_stage(run, names[s], shares[s], (size_t) reps);
         }
     } else {
-        gkb_figure *figs[4] = {f_total, f_policy, f_inline, f_nonce};
+        gkb_figure *figs[6] = {f_total, f_policy, f_inline, f_nonce, f_all, f_all_policy};
 
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 6; i++) {
             gkb_figure_not_measured(figs[i], "the in-process decider could not run (see above)");
         }
     }
-    if (reqs != NULL) {
-        for (int i = 0; i < TENANTS; i++) {
-            free(reqs[i]);
-        }
-        free(reqs);
+    for (int i = 0; i < TENANTS; i++) {
+        free(reqs != NULL ? reqs[i] : NULL);
+        free(reqs_all != NULL ? reqs_all[i] : NULL);
     }
+    free(reqs);
+    free(reqs_all);
     gkd_policy_vm_close(vm);
     gkd_signer_free(signer);
     gkd_signer_free(inline_signer);
