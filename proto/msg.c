@@ -157,20 +157,41 @@ is_b64url_char(unsigned char c)
            c == '-' || c == '_';
 }
 
+/* The offset of the first character of s[0..len) outside the base64url alphabet; len if none. */
+static size_t
+b64url_span(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && is_b64url_char((unsigned char) s[i])) {
+        i++;
+    }
+    return i;
+}
+
 int
 gkp_nonce_valid(const char *s, size_t len)
 {
-    size_t i;
+    return s != NULL && len >= GKP_NONCE_MIN_CHARS && len <= GKP_NONCE_MAX_CHARS &&
+           b64url_span(s, len) == len;
+}
 
-    if (s == NULL || len < GKP_NONCE_MIN_CHARS || len > GKP_NONCE_MAX_CHARS) {
-        return 0;
+/*
+ * The characters of member `name` (s, len bytes, of a length already checked): GK_OK when all are
+ * base64url, else GK_EPROTO naming the offset of the first that is not.
+ */
+static gk_err
+check_b64url_chars(const char *name, const char *s, size_t len, gk_diag *diag)
+{
+    size_t bad = b64url_span(s, len);
+
+    if (bad == len) {
+        return GK_OK;
     }
-    for (i = 0; i < len; i++) {
-        if (!is_b64url_char((unsigned char) s[i])) {
-            return 0;
-        }
-    }
-    return 1;
+    return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
+                        "\"%s\" has a character outside the base64url alphabet "
+                        "(A-Z a-z 0-9 - _) at offset %zu",
+                        name, bad);
 }
 
 /*
@@ -181,7 +202,6 @@ static gk_err
 check_nonce(const json_t *nonce, gk_diag *diag)
 {
     size_t len;
-    size_t i;
 
     if (!json_is_string(nonce)) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
@@ -195,39 +215,21 @@ check_nonce(const json_t *nonce, gk_diag *diag)
                             "\"nonce\" is %zu bytes; it must be %u to %u base64url characters",
                             len, GKP_NONCE_MIN_CHARS, GKP_NONCE_MAX_CHARS);
     }
-    for (i = 0; i < len; i++) {
-        if (!is_b64url_char((unsigned char) json_string_value(nonce)[i])) {
-            return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
-                                "\"nonce\" has a character outside the base64url alphabet "
-                                "(A-Z a-z 0-9 - _) at offset %zu",
-                                i);
-        }
-    }
-    return GK_OK;
+    return check_b64url_chars("nonce", json_string_value(nonce), len, diag);
 }
 
 /* A base64url string member of exactly `chars` characters (a session id or key), or absent. */
 static gk_err
 check_b64_exact(const json_t *v, const char *name, size_t chars, gk_diag *diag)
 {
-    const char *s = json_string_value(v);
-
     if (v == NULL) {
         return GK_OK;
     }
-    if (s == NULL || json_string_length(v) != chars) {
+    if (!json_is_string(v) || json_string_length(v) != chars) {
         return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                             "\"%s\" must be a string of %zu base64url characters", name, chars);
     }
-    for (size_t i = 0; i < chars; i++) {
-        if (!is_b64url_char((unsigned char) s[i])) {
-            return gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
-                                "\"%s\" has a character outside the base64url alphabet "
-                                "(A-Z a-z 0-9 - _) at offset %zu",
-                                name, i);
-        }
-    }
-    return GK_OK;
+    return check_b64url_chars(name, json_string_value(v), chars, diag);
 }
 
 static gk_err
