@@ -6,7 +6,8 @@
  * Durations and deadlines use CLOCK_MONOTONIC so that a wall-clock step (NTP, an operator) neither
  * stretches nor cuts them; only a time that means a date uses CLOCK_REALTIME.
  *
- * ERRORS: none. Both clocks are always present (POSIX), so a read cannot fail and is not checked.
+ * ERRORS: none. The clocks are always present (POSIX; CLOCK_THREAD_CPUTIME_ID on Linux since
+ * 2.6.12), so a read cannot fail and is not checked.
  *
  * THREAD SAFETY: every function is safe from any thread (clock_gettime is).
  */
@@ -33,6 +34,13 @@ gkd_clock_mono_ns(void)
 
 /* gkd_clock_mono_us - CLOCK_MONOTONIC in microseconds (gkd_clock_mono_ns truncated). */
 int64_t gkd_clock_mono_us(void);
+
+/*
+ * gkd_clock_thread_cpu_ns - CPU time the calling thread has used, in nanoseconds
+ * (CLOCK_THREAD_CPUTIME_ID): what a piece of work cost, not counting the time the thread waited
+ * for a CPU (the nonce pool's refill thread runs at idle priority and is preempted often).
+ */
+uint64_t gkd_clock_thread_cpu_ns(void);
 
 /* gkd_clock_wall_us - CLOCK_REALTIME in microseconds since the Unix epoch (may step either way). */
 int64_t gkd_clock_wall_us(void);

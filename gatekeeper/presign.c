@@ -140,9 +140,9 @@ refill(void *arg)
         p->filling = true;
         n = p->counter++;
         pthread_mutex_unlock(&p->lock);
-        t0 = gkd_clock_mono_ns();
+        t0 = gkd_clock_thread_cpu_ns();
         make_pair(p->keys, n, &fresh);
-        spent = gkd_clock_mono_ns() - t0;
+        spent = gkd_clock_thread_cpu_ns() - t0;
         pthread_mutex_lock(&p->lock);
         p->ring->slot[(p->ring->head + p->ring->count) % p->capacity] = fresh;
         p->ring->count++;

@@ -47,7 +47,7 @@ typedef struct gkd_presign_stats {
     uint64_t presigned;   /* signatures made with a precomputed pair */
     uint64_t inline_sigs; /* signatures made deterministically because the pool was empty */
     uint64_t computed;    /* pairs the refill thread computed */
-    uint64_t compute_ns;  /* CLOCK_MONOTONIC time the refill thread spent computing them */
+    uint64_t compute_ns;  /* the refill thread's CPU time computing them (CLOCK_THREAD_CPUTIME_ID) */
 } gkd_presign_stats;
 
 /*
