@@ -54,6 +54,7 @@ static const char *const hook_names[GKD_HOOK_COUNT] = {"authorize", "on_change",
 
 static const char STATE_KEY = 0; /* registry: the state's read-only view */
 static const char VIEWS_KEY = 0; /* registry: flag key -> frozen flag view, for the state version */
+static const char CTX_KEY = 0;   /* registry: the table made from gkd_policy_vm.ctx */
 static const char ENVS_KEY = 0;  /* registry: sequence of the files' locked _ENV tables */
 static const char FGS_KEY = 0;   /* registry: sequence of the files' global tables */
 static const char HOOKS_KEY = 0; /* registry: [hook id + 1] = sequence of hook functions */
@@ -130,6 +131,8 @@ struct gkd_policy_vm {
     int state_ok;    /* ... and it fitted the memory budget */
     json_t *state;   /* reference kept for building flag views lazily */
     json_t *mask_memo; /* the mask list last built from one verdict alone (see take_mask) */
+    json_t *ctx;       /* the context last given to on_evaluate, referenced: its table is kept
+                          (CTX_KEY) for the other flags of the same request */
     /* message handler output */
     char where[96];
     const char *test_source;
@@ -921,6 +924,7 @@ gkd_policy_vm_close(gkd_policy_vm *vm)
     }
     json_decref(vm->state);
     json_decref(vm->mask_memo);
+    json_decref(vm->ctx);
     gkd_policy_set_rele(vm->set);
     free(vm);
 }
@@ -1441,6 +1445,29 @@ push_flag_view(lua_State *L, struct call *c)
     lua_remove(L, -2);
 }
 
+/*
+ * Push on_evaluate's ctx, converted once per request: the gatekeeper asks about every flag of a
+ * request with the same json_t, and the policies of one flag already share one ctx table, so the
+ * flags of one request share it too (policies/README.md). Holding a reference on the json_t keeps
+ * its address from being reused by a later request's context while its table is kept.
+ */
+static void
+push_ctx_view(lua_State *L, struct call *c)
+{
+    gkd_policy_vm *vm = c->vm;
+
+    if (c->json_arg == vm->ctx) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+        return;
+    }
+    /* A memory error raised here leaves vm->ctx as it was, still matching CTX_KEY. */
+    gkd_luajson_push(L, c->json_arg, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+    json_decref(vm->ctx);
+    vm->ctx = json_incref((json_t *) (uintptr_t) c->json_arg);
+}
+
 static void
 push_args(lua_State *L, struct call *c)
 {
@@ -1453,7 +1480,7 @@ push_args(lua_State *L, struct call *c)
         lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
         break;
     case GKD_HOOK_ON_EVALUATE:
-        gkd_luajson_push(L, c->json_arg, 0);
+        push_ctx_view(L, c);
         push_flag_view(L, c);
         lua_createtable(L, 0, 3);
         if (c->proposal != NULL && c->proposal->variant != NULL) {

@@ -212,10 +212,13 @@ typedef struct gkd_policy_proposal {
  * gkd_policy_vm_on_evaluate - run on_evaluate(ctx, flag, proposal, state) (default: allow, the
  * proposal stands). `flag` is the view {key, owner, defaultVariant, variants (names in order),
  * metadata} of state.flags[flag_key], built once per state version and key; `state` is the
- * state of the last gkd_policy_vm_set_state. ctx and proposal are fresh tables per call.
+ * state of the last gkd_policy_vm_set_state. proposal is a fresh table per call; ctx is made once
+ * for consecutive calls with the same json_t (the flags of one request) and shared by them.
  * A forced variant that is not one of the flag's variants is an error.
  * flag_key  NUL-terminated; a key absent from the state gives {key = flag_key, variants = {}}.
- * ctx       the evaluation context object; borrowed.
+ * ctx       the evaluation context object; borrowed, but the vm keeps a reference on the last one
+ *           until the next call with another ctx (or gkd_policy_vm_close), so that its address
+ *           cannot come back as another context's. Do not change it between calls that pass it.
  * Cost: about 1 µs plus the policies' own work for four trivial policies (see the report in
  *       tests/unit/policy_test.c, test_perf_on_evaluate); nothing is formatted when trace is 0.
  */

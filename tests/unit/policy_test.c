@@ -1079,6 +1079,40 @@ START_TEST(test_set_test_harness)
 }
 END_TEST
 
+/* One ctx table per request: the flags of a request share it, another request gets its own. */
+START_TEST(test_ctx_shared_by_one_request)
+{
+    static const char *const files[] = {
+        "count.lua",
+        "function on_evaluate(ctx, flag, proposal, state)\n"
+        "  ctx.calls = (ctx.calls or 0) + 1\n"
+        "  if ctx.calls > 1 then return gk.deny('call ' .. ctx.calls .. ' for ' .. flag.key) end\n"
+        "  return nil\n"
+        "end\n",
+        NULL};
+    gkd_policy_vm *vm = open_vm(files, NULL);
+    gkd_policy_proposal p = {"on", "SPLIT", NULL};
+    gkd_policy_result r;
+    json_t *one = J("{\"targetingKey\":\"t-1\"}");
+    json_t *two = J("{\"targetingKey\":\"t-2\"}");
+
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "a", one, &p, 0, &r), GK_OK);
+    ck_assert_int_eq(r.outcome, GKD_POLICY_DEFAULT);
+    gkd_policy_result_fini(&r);
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "b", one, &p, 0, &r), GK_OK);
+    ck_assert_int_eq(r.outcome, GKD_POLICY_DENY);
+    gkd_policy_result_fini(&r);
+    /* The request's JSON itself is not written to. */
+    ck_assert_ptr_null(json_object_get(one, "calls"));
+    json_decref(one);
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "a", two, &p, 0, &r), GK_OK);
+    ck_assert_int_eq(r.outcome, GKD_POLICY_DEFAULT);
+    gkd_policy_result_fini(&r);
+    json_decref(two);
+    close_vm(vm);
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -1120,6 +1154,7 @@ policy_suite(void)
     tcase_add_test(tc, test_mask_list_kept_between_calls);
     tcase_add_test(tc, test_has_hook);
     tcase_add_test(tc, test_state_and_arguments);
+    tcase_add_test(tc, test_ctx_shared_by_one_request);
     tcase_add_test(tc, test_state_large);
     tcase_add_test(tc, test_state_memo);
     tcase_add_test(tc, test_state_memo_shipped_policies);
