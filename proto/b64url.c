@@ -22,26 +22,20 @@
 static const char ALPHABET[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* The 6-bit value of each character; 0xff for characters outside the alphabet. */
-static const uint8_t VALUE[256] = {
-    ['A'] = 0,  ['B'] = 1,  ['C'] = 2,  ['D'] = 3,  ['E'] = 4,  ['F'] = 5,  ['G'] = 6,
-    ['H'] = 7,  ['I'] = 8,  ['J'] = 9,  ['K'] = 10, ['L'] = 11, ['M'] = 12, ['N'] = 13,
-    ['O'] = 14, ['P'] = 15, ['Q'] = 16, ['R'] = 17, ['S'] = 18, ['T'] = 19, ['U'] = 20,
-    ['V'] = 21, ['W'] = 22, ['X'] = 23, ['Y'] = 24, ['Z'] = 25, ['a'] = 26, ['b'] = 27,
-    ['c'] = 28, ['d'] = 29, ['e'] = 30, ['f'] = 31, ['g'] = 32, ['h'] = 33, ['i'] = 34,
-    ['j'] = 35, ['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39, ['o'] = 40, ['p'] = 41,
-    ['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47, ['w'] = 48,
-    ['x'] = 49, ['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53, ['2'] = 54, ['3'] = 55,
-    ['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59, ['8'] = 60, ['9'] = 61, ['-'] = 62,
-    ['_'] = 63,
+/*
+ * One more than the 6-bit value of each character of the alphabet; 0 for every other byte, so
+ * that VALUE1[c] - 1u is above 63 exactly for a character outside the alphabet.
+ */
+static const uint8_t VALUE1[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
 };
-
-/* VALUE is 0 both for 'A' and for characters it does not list: this says which is which. */
-static int
-in_alphabet(unsigned char c)
-{
-    return VALUE[c] != 0 || c == 'A';
-}
 
 size_t
 gkp_b64url_encoded_len(size_t len)
@@ -126,29 +120,33 @@ gkp_b64url_decode(uint8_t *out, size_t outsize, size_t *outlen, const char *in, 
     if (rv != GK_OK || inlen == 0) {
         return rv;
     }
-    for (size_t k = 0; k < inlen; k++) {
-        if (!in_alphabet(s[k])) {
+    /* checked and decoded in one pass; on a refusal what was written to out is garbage */
+    for (; i + 4 <= inlen; i += 4) {
+        uint32_t a = VALUE1[s[i]] - 1u, b = VALUE1[s[i + 1]] - 1u, c = VALUE1[s[i + 2]] - 1u,
+                 d = VALUE1[s[i + 3]] - 1u;
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
+
+        if ((a | b | c | d) > 63) {
             return GK_EPROTO;
         }
-    }
-    for (; i + 4 <= inlen; i += 4) {
-        uint32_t v = (uint32_t) VALUE[s[i]] << 18 | (uint32_t) VALUE[s[i + 1]] << 12 |
-                     (uint32_t) VALUE[s[i + 2]] << 6 | VALUE[s[i + 3]];
         out[n++] = (uint8_t) (v >> 16);
         out[n++] = (uint8_t) (v >> 8);
         out[n++] = (uint8_t) v;
     }
     if (inlen - i == 2) {
+        uint32_t a = VALUE1[s[i]] - 1u, b = VALUE1[s[i + 1]] - 1u;
+
         /* 12 bits for one byte: the last 4 must be zero (one text per value) */
-        if ((VALUE[s[i + 1]] & 15) != 0) {
+        if ((a | b) > 63 || (b & 15) != 0) {
             return GK_EPROTO;
         }
-        out[n++] = (uint8_t) (VALUE[s[i]] << 2 | VALUE[s[i + 1]] >> 4);
+        out[n++] = (uint8_t) (a << 2 | b >> 4);
     } else if (inlen - i == 3) {
+        uint32_t a = VALUE1[s[i]] - 1u, b = VALUE1[s[i + 1]] - 1u, c = VALUE1[s[i + 2]] - 1u;
+        uint32_t v = a << 12 | b << 6 | c;
+
         /* 18 bits for two bytes: the last 2 must be zero */
-        uint32_t v = (uint32_t) VALUE[s[i]] << 12 | (uint32_t) VALUE[s[i + 1]] << 6 |
-                     VALUE[s[i + 2]];
-        if ((v & 3) != 0) {
+        if ((a | b | c) > 63 || (v & 3) != 0) {
             return GK_EPROTO;
         }
         out[n++] = (uint8_t) (v >> 10);

@@ -26,9 +26,10 @@ size_t gkp_b64url_encode(char *out, size_t outsize, const uint8_t *bin, size_t l
 /*
  * gkp_b64url_decode - decode base64url text (no padding, no whitespace) into `out`. For public
  * data (see gkp_b64url_encode); gkp_b64url_decode_secret for key material.
- * outlen  out: bytes written.
+ * outlen  out: bytes written (0 on any failure).
  * Returns GK_OK, GK_EPROTO (a character outside the alphabet, padding, impossible length,
- * non-zero trailing bits), GK_ENOSPC (out too small), GK_EINVAL (in NULL with inlen > 0).
+ * non-zero trailing bits), GK_ENOSPC (out too small), GK_EINVAL (in NULL with inlen > 0). After
+ * GK_EPROTO the first bytes of out may have been written (checking and decoding are one pass).
  */
 gk_err gkp_b64url_decode(uint8_t *out, size_t outsize, size_t *outlen, const char *in,
                          size_t inlen);
