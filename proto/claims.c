@@ -3,10 +3,11 @@
  *
  * The encoder runs once per decision in the daemon, so it writes the text straight into one
  * growing buffer instead of building a jansson tree and dumping it: member order is fixed (see
- * claims.h), integers are printed with snprintf, flag values (arbitrary JSON) go through
- * json_dumpb, and strings take a copy-as-is path when they need no escaping (flag keys, variants
- * and rule ids almost never do). Anything else is escaped by jansson itself, so both paths emit
- * exactly what jansson would.
+ * claims.h), integers are printed with snprintf, flag values and masks that are true, false,
+ * null, a string or an array of strings are written directly and other values (arbitrary JSON)
+ * go through json_dumpb, and strings take a copy-as-is path when they need no escaping (flag keys,
+ * variants and rule ids almost never do). Anything else is escaped by jansson itself, so every
+ * path emits exactly what jansson would.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -90,11 +91,10 @@ put_json(outbuf *b, const json_t *v)
     b->len += need;
 }
 
-/* Append "s" as a JSON string. */
+/* Append the n bytes at "s" as a JSON string. */
 static void
-put_str(outbuf *b, const char *s)
+put_strn(outbuf *b, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     size_t i;
     json_t *j;
 
@@ -124,6 +124,58 @@ put_str(outbuf *b, const char *s)
     json_decref(j);
 }
 
+/* Append "s" as a JSON string. */
+static void
+put_str(outbuf *b, const char *s)
+{
+    put_strn(b, s, strlen(s));
+}
+
+/*
+ * Append the JSON text of "v" (compact), as put_json would: the shapes a decision carries most
+ * (true, false, null, a string, an array of strings such as a mask) are written here, anything
+ * else by jansson.
+ */
+static void
+put_value(outbuf *b, const json_t *v)
+{
+    size_t i;
+
+    switch (json_typeof(v)) {
+    case JSON_TRUE:
+        PUT_LIT(b, "true");
+        return;
+    case JSON_FALSE:
+        PUT_LIT(b, "false");
+        return;
+    case JSON_NULL:
+        PUT_LIT(b, "null");
+        return;
+    case JSON_STRING:
+        put_strn(b, json_string_value(v), json_string_length(v));
+        return;
+    case JSON_ARRAY:
+        for (i = 0; i < json_array_size(v) && json_is_string(json_array_get(v, i)); i++) {
+        }
+        if (i < json_array_size(v)) {
+            break;
+        }
+        PUT_LIT(b, "[");
+        for (i = 0; i < json_array_size(v); i++) {
+            const json_t *e = json_array_get(v, i);
+            if (i > 0) {
+                PUT_LIT(b, ",");
+            }
+            put_strn(b, json_string_value(e), json_string_length(e));
+        }
+        PUT_LIT(b, "]");
+        return;
+    default:
+        break;
+    }
+    put_json(b, v);
+}
+
 /* Append ,"name":<integer>. */
 static void
 put_int(outbuf *b, const char *member, int64_t value)
@@ -145,7 +197,7 @@ put_flag(outbuf *b, const gkp_flag_claim *f)
     }
     if (f->value != NULL) {
         PUT_LIT(b, ",\"value\":");
-        put_json(b, f->value);
+        put_value(b, f->value);
     }
     PUT_LIT(b, ",\"reason\":\"");
     put(b, gkp_reason_name(f->reason), strlen(gkp_reason_name(f->reason)));
@@ -165,7 +217,7 @@ put_flag(outbuf *b, const gkp_flag_claim *f)
     }
     if (f->mask != NULL && json_array_size(f->mask) > 0) {
         PUT_LIT(b, ",\"mask\":");
-        put_json(b, f->mask);
+        put_value(b, f->mask);
     }
     PUT_LIT(b, "}");
 }
@@ -382,20 +434,21 @@ read_string(reader *r, const char **out, size_t *lenp)
     }
     r->p++;
     for (;;) {
-        const char *run = r->p;
+        const char *run = r->p, *q = r->p, *end = r->end; /* locals: chars may alias r */
         unsigned char c = 0;
         size_t n;
 
         /* the plain bytes up to the next quote, backslash, control or non-ASCII byte at once */
-        while (r->p < r->end) {
-            c = (unsigned char) *r->p;
+        while (q < end) {
+            c = (unsigned char) *q;
             if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
                 break;
             }
-            r->p++;
+            q++;
         }
-        memcpy(o, run, (size_t) (r->p - run));
-        o += r->p - run;
+        memcpy(o, run, (size_t) (q - run));
+        o += q - run;
+        r->p = q;
         if (r->p == r->end) {
             return syntax(r, "a string is not closed");
         }

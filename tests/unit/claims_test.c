@@ -170,6 +170,46 @@ START_TEST(test_encode_matches_jansson)
 }
 END_TEST
 
+/* Each shape of flag value and mask is written exactly as jansson's compact dump writes it. */
+START_TEST(test_encode_values_as_jansson)
+{
+    static const char *const values[] = {
+        "true", "false", "null", "\"plain\"", "\"\\u00e9 \\\"q\\\" \\\\ \\n \\u0001\"",
+        "\"a\\u0000b\"", "[]", "[\"a\",\"b\\/c\",\"\\u00e9\"]", "[\"a\",1]", "[[\"a\"]]",
+        "{\"k\":[true,null]}", "0", "-12", "1.5", "[null]"};
+    json_t *v = json_loads(values[_i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    gkp_flag_claim f = {.key = "k", .value = v, .reason = GK_REASON_STATIC, .mask = v};
+    gkp_claims c = {.iat = 1, .exp = 2, .snapshot_version = 3, .nflags = 1, .flags = &f};
+    char *out = NULL, *ref_text, *want;
+    size_t len;
+
+    ck_assert_ptr_nonnull(v);
+    ref_text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    ck_assert_ptr_nonnull(ref_text);
+    len = strlen(ref_text) * 2 + 200;
+    want = malloc(len);
+    ck_assert_ptr_nonnull(want);
+    /* a mask is written only when it is a non-empty array */
+    if (json_is_array(v) && json_array_size(v) > 0) {
+        snprintf(want, len,
+                 "{\"iss\":\"gatekeeper\",\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":["
+                 "{\"key\":\"k\",\"value\":%s,\"reason\":\"STATIC\",\"mask\":%s}]}",
+                 ref_text, ref_text);
+    } else {
+        snprintf(want, len,
+                 "{\"iss\":\"gatekeeper\",\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":["
+                 "{\"key\":\"k\",\"value\":%s,\"reason\":\"STATIC\"}]}",
+                 ref_text);
+    }
+    ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_OK);
+    ck_assert_str_eq(out, want);
+    free(out);
+    free(want);
+    free(ref_text);
+    json_decref(v);
+}
+END_TEST
+
 START_TEST(test_encode_refuses)
 {
     gkp_flag_claim f = {.key = NULL, .reason = GK_REASON_STATIC};
@@ -596,6 +636,7 @@ claims_suite(void)
     tcase_add_test(tc, test_encode_disabled_entry);
     tcase_add_loop_test(tc, test_encode_escapes, 0, 7);
     tcase_add_test(tc, test_encode_matches_jansson);
+    tcase_add_loop_test(tc, test_encode_values_as_jansson, 0, 15);
     tcase_add_test(tc, test_encode_refuses);
     suite_add_tcase(s, tc);
 
