@@ -697,10 +697,10 @@ local function evaluate_migration(ctx, def, proposal, state, key)
   end
   return nil
 end
-local evaluate, memoised -- on_evaluate's verdict and its memo; on_evaluate must stay on line 703
--- on_evaluate runs for every decision: `memoised` (at the end of the file) answers from the memo;
--- evaluate's checks are written out (no helper calls) and an abstention only looks fields up.
-function on_evaluate(...) return memoised(...) end function evaluate(ctx, flag, proposal, state)
+local evaluate -- on_evaluate's verdict; on_evaluate (at the end of the file) answers from a memo
+-- evaluate runs when the memo has no answer yet: its checks are written out (no helper calls) and
+-- an abstention only looks fields up.
+function evaluate(ctx, flag, proposal, state)
   local flags = state.flags
   local def = type(flags) == "table" and flags ~= NULL and flags[flag.key] or nil
   if type(def) == "table" and def ~= NULL and def.kind == "migration" then
@@ -743,21 +743,27 @@ function on_evaluate(...) return memoised(...) end function evaluate(ctx, flag, 
 end
 
 ---------------------------------------------------------------------------------------------------
--- on_evaluate's memo. For a flag that is not a migration flag the verdict depends on the flag, the
--- service and the state, and on the proposal only through "the proposed variant is already the old
--- one", so while `state` is the gatekeeper's current snapshot it is worked out once per flag and
--- service (with a proposal whose variant matches nothing) and kept in gk.state_memo, which goes
--- with the snapshot: false (abstain), or the verdict gk.allow built in `evaluate`, whose source
--- line, and so the explain trace, are those of a fresh one. Migration flags depend on the proposed
--- stage and are judged every time, as is any other `state` (a test's own table). on_evaluate itself
--- stays on its line: a wrong return shape is reported at the hook's first line.
+-- on_evaluate, which answers from a memo. For a flag that is not a migration flag the verdict
+-- depends on the flag, the service and the state, and on the proposal only through "the proposed
+-- variant is already the old one", so while `state` is the gatekeeper's current snapshot it is
+-- worked out once per flag and service (with a proposal whose variant matches nothing) and kept in
+-- gk.state_memo, which goes with the snapshot: false (abstain), or the verdict gk.allow built in
+-- `evaluate`, whose source line, and so the explain trace, are those of a fresh one. A flag without
+-- metadata (most flags) abstains whatever the service, so it is kept once, under ANY_SERVICE.
+-- Migration flags depend on the proposed stage and are judged every time, as is any other `state`
+-- (a test's own table). `evaluate` keeps its lines: they are the verdicts' source lines.
 local PROBE = { variant = {} }
 local MIGRATION = {}
-function memoised(ctx, flag, proposal, state)
-  -- no metadata: `evaluate` abstains at once (or judges a migration flag), nothing worth keeping
-  local key = type(flag) == "table" and flag.metadata ~= nil and flag.key
-  local service = type(ctx) == "table" and ctx.service
-  local memo = type(key) == "string" and type(service) == "string" and gk.state_memo(state, key)
+local ANY_SERVICE = {}
+local state_memo = gk.state_memo
+function on_evaluate(ctx, flag, proposal, state)
+  local key = type(flag) == "table" and flag.key
+  local service = ANY_SERVICE
+  if key and flag.metadata ~= nil then
+    service = type(ctx) == "table" and ctx.service
+    if type(service) ~= "string" then service = nil end
+  end
+  local memo = service and type(key) == "string" and state_memo(state, key)
   if not memo then return evaluate(ctx, flag, proposal, state) end
   local kept = memo[service]
   if kept == nil then

@@ -87,8 +87,8 @@ local function schema_pii(name, state, known)
   if is_object(known[name]) then return strings(known[name]) end
   return nil
 end
-local pii_fields, copy_list, cleared, evaluate, memoised -- decision-time helpers, defined below
-function on_evaluate(...) return memoised(...) end function evaluate(ctx, flag, proposal, state)
+local pii_fields, copy_list, cleared, evaluate -- decision-time helpers, defined below
+function evaluate(ctx, flag, proposal, state) -- on_evaluate's verdict; its memo is on_evaluate
   local meta = type(flag) == "table" and flag ~= NULL and flag.metadata or nil
   local schema = type(meta) == "table" and meta ~= NULL and meta.schema or nil
   if type(schema) ~= "string" or schema == "" or type(state) ~= "table" or state == NULL then
@@ -230,15 +230,18 @@ function pii_fields(schema, pii)
 end
 
 ---------------------------------------------------------------------------------------------------
--- on_evaluate's memo. Its verdict depends only on the flag, the service and the state, so while
--- `state` is the gatekeeper's current snapshot it is worked out once per flag and service and kept
--- in gk.state_memo (which goes with the snapshot). The kept verdict is the table gk.allow built in
--- `evaluate`, so its source line, and the explain trace, are those of a fresh one. Any other
--- `state` (a test's own table) is judged afresh every time. on_evaluate (line 91) only calls this.
-function memoised(ctx, flag, proposal, state)
-  -- no metadata: `evaluate` abstains at once, nothing worth keeping
-  local key = type(flag) == "table" and flag.metadata ~= nil and flag.key
-  local memo = type(key) == "string" and gk.state_memo(state, key)
+-- on_evaluate, which answers from a memo. Its verdict depends only on the flag, the service and the
+-- state, so while `state` is the gatekeeper's current snapshot it is worked out once per flag and
+-- service and kept in gk.state_memo (which goes with the snapshot). The kept verdict is the table
+-- gk.allow built in `evaluate`, so its source line, and the explain trace, are those of a fresh one.
+-- Any other `state` (a test's own table) is judged afresh every time. A flag without metadata
+-- (nil or false) abstains at once, as `evaluate` would: most flags are such, so that path is a type
+-- check and one field read.
+local state_memo = gk.state_memo
+function on_evaluate(ctx, flag, proposal, state)
+  if type(flag) ~= "table" or not flag.metadata then return nil end
+  local key = flag.key
+  local memo = type(key) == "string" and state_memo(state, key)
   if not memo then return evaluate(ctx, flag, proposal, state) end
   local service = type(ctx) == "table" and ctx.service
   if type(service) ~= "string" then service = "" end -- "" or not a string: no service
