@@ -190,6 +190,27 @@ add_telemetry(gkd_admin_server *s, json_t *result)
     }
 }
 
+/*
+ * status's "signing": {"noncePool": null} without a pool, else its capacity and fill, the
+ * signatures made with a precomputed nonce and inline since start, and the refill thread's CPU
+ * time per nonce in µs (0 before the first).
+ */
+static json_t *
+signing_status(const gkd_admin_server *s)
+{
+    gkd_presign_stats st;
+
+    if (s->config.nonce_pool == NULL) {
+        return json_pack("{s:n}", "noncePool");
+    }
+    gkd_presign_read_stats(s->config.nonce_pool, &st);
+    return json_pack("{s:{s:I, s:I, s:I, s:I, s:f}}", "noncePool", "capacity",
+                     (json_int_t) st.capacity, "ready", (json_int_t) st.ready, "presigned",
+                     (json_int_t) st.presigned, "inline", (json_int_t) st.inline_sigs,
+                     "cpuUsPerNonce",
+                     st.computed > 0 ? (double) st.compute_ns / 1e3 / (double) st.computed : 0.0);
+}
+
 /* The verdicts of a trace that denied (or failed), for the DENIED answer. */
 static json_t *
 denials(const json_t *trace)
@@ -670,6 +691,7 @@ handle(gkd_admin_server *s, const char *buf, size_t len, answer *a)
                                                       (json_int_t) s->version, "flags",
                                                       (json_int_t) s->snapshot_flags,
                                                       "buildUs", (json_int_t) s->build_us));
+                        json_object_set_new(a->result, "signing", signing_status(s));
                         add_telemetry(s, a->result);
                     }
                 } else {

@@ -19,6 +19,7 @@
 
 #include "actors.h"
 #include "gatekeeper.h"
+#include "presign.h"
 #include "publisher.h"
 #include "slot.h"
 #include "store.h"
@@ -40,6 +41,7 @@ typedef struct gkd_admin_server_config {
     const char *environment;    /* passed to the policies, e.g. "prod" */
     const char *tls_cert;       /* PEM certificate + key for tls+tcp:// URLs; NULL: none */
     gkd_telemetry *telemetry;   /* migration telemetry for the policies and status; may be NULL */
+    gkd_presign *nonce_pool;    /* the signing key's nonce pool, for status; may be NULL */
 } gkd_admin_server_config;
 
 /*

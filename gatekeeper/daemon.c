@@ -362,6 +362,7 @@ gkd_daemon_run(const gkd_daemon_config *config)
             .environment = config->environment,
             .tls_cert = config->admin_tls_cert,
             .telemetry = telemetry,
+            .nonce_pool = gkd_signer_presigner(signer),
         };
         gk_err rv = gkd_admin_server_open(&admin, &ac, actors, admin_bound, &diag);
         actors = NULL; /* taken */

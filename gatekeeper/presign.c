@@ -331,21 +331,12 @@ gkd_presign_sign(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t ml
     return GK_OK;
 }
 
-size_t
-gkd_presign_ready(gkd_presign *p)
-{
-    size_t n;
-
-    pthread_mutex_lock(&p->lock);
-    n = p->ring->count;
-    pthread_mutex_unlock(&p->lock);
-    return n;
-}
-
 void
 gkd_presign_read_stats(gkd_presign *p, gkd_presign_stats *out)
 {
     pthread_mutex_lock(&p->lock);
     *out = p->stats;
+    out->ready = p->ring->count;
     pthread_mutex_unlock(&p->lock);
+    out->capacity = p->capacity;
 }

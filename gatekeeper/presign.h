@@ -25,8 +25,8 @@
  * The refill thread runs under SCHED_IDLE, so it takes only CPU time nothing else wants; it sleeps
  * while the pool is more than half full and then fills it up.
  *
- * THREAD SAFETY: gkd_presign_sign, gkd_presign_ready and gkd_presign_read_stats may run from any
- * number of threads at once; gkd_presign_start and gkd_presign_stop from one owner.
+ * THREAD SAFETY: gkd_presign_sign and gkd_presign_read_stats may run from any number of threads at
+ * once; gkd_presign_start and gkd_presign_stop from one owner.
  */
 #ifndef GKD_PRESIGN_H
 #define GKD_PRESIGN_H
@@ -42,8 +42,10 @@ typedef struct gkd_presign gkd_presign;
 /* Pairs a pool holds by default: 512 x 64 bytes, 32 KiB locked; about 8 ms of CPU to fill. */
 #define GKD_PRESIGN_DEFAULT_CAPACITY 512
 
-/* Counters of a pool since its start, for status pages and the benchmark. */
+/* A pool's size and fill now, and its counters since its start, for status and the benchmark. */
 typedef struct gkd_presign_stats {
+    size_t capacity;      /* pairs the pool holds when full */
+    size_t ready;         /* pairs in the pool now (0..capacity) */
     uint64_t presigned;   /* signatures made with a precomputed pair */
     uint64_t inline_sigs; /* signatures made deterministically because the pool was empty */
     uint64_t computed;    /* pairs the refill thread computed */
@@ -78,10 +80,7 @@ void gkd_presign_stop(gkd_presign *p);
 gk_err gkd_presign_sign(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t mlen,
                         void *arg);
 
-/* gkd_presign_ready - pairs in the pool now (0..capacity). */
-size_t gkd_presign_ready(gkd_presign *p);
-
-/* gkd_presign_read_stats - the pool's counters so far, read under its lock. */
+/* gkd_presign_read_stats - the pool's size, fill and counters, read together under its lock. */
 void gkd_presign_read_stats(gkd_presign *p, gkd_presign_stats *out);
 
 #endif

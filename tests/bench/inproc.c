@@ -116,9 +116,11 @@ static int
 wait_pool(gkd_presign *pool, size_t n)
 {
     const struct timespec ms = {0, 1000000};
+    gkd_presign_stats st;
 
     for (int i = 0; i < POOL_FILL_MS; i++) {
-        if (gkd_presign_ready(pool) >= n) {
+        gkd_presign_read_stats(pool, &st);
+        if (st.ready >= n) {
             return 0;
         }
         nanosleep(&ms, NULL);

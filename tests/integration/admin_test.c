@@ -638,6 +638,39 @@ START_TEST(test_commit_round_trip)
 }
 END_TEST
 
+/* status reports the signing key's nonce pool, and its counters count the decisions signed. */
+START_TEST(test_status_reports_nonce_pool)
+{
+    json_t *reply, *pool;
+    long long before, after;
+
+    reply = gkt_admin_json(&daemon_, RITA, "status", NULL, NULL, 0);
+    gkt_expect_ok(reply);
+    pool = json_object_get(json_object_get(json_object_get(reply, "result"), "signing"),
+                           "noncePool");
+    ck_assert_msg(json_is_object(pool), "status has no signing.noncePool");
+    ck_assert_int_eq(json_integer_value(json_object_get(pool, "capacity")), 512);
+    ck_assert_int_le(json_integer_value(json_object_get(pool, "ready")), 512);
+    ck_assert(json_is_real(json_object_get(pool, "cpuUsPerNonce")));
+    before = json_integer_value(json_object_get(pool, "presigned")) +
+             json_integer_value(json_object_get(pool, "inline"));
+    json_decref(reply);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(decide(&daemon_, "orders.read_v2", "tenant-1").error_code,
+                         GK_ERROR_NONE);
+    }
+    reply = gkt_admin_json(&daemon_, RITA, "status", NULL, NULL, 0);
+    gkt_expect_ok(reply);
+    pool = json_object_get(json_object_get(json_object_get(reply, "result"), "signing"),
+                           "noncePool");
+    after = json_integer_value(json_object_get(pool, "presigned")) +
+            json_integer_value(json_object_get(pool, "inline"));
+    /* Three decisions signed (the status replies are not signed with the pool). */
+    ck_assert_int_eq(after - before, 3);
+    json_decref(reply);
+}
+END_TEST
+
 /* ---- refusals ---------------------------------------------------------------------------------- */
 
 /* A request for rita signed with owen's key. */
@@ -1331,6 +1364,7 @@ main(void)
     tcase_add_test(ops, test_kill_unkill);
     tcase_add_test(ops, test_optin_and_delete);
     tcase_add_test(ops, test_commit_round_trip);
+    tcase_add_test(ops, test_status_reports_nonce_pool);
 
     tcase_add_checked_fixture(refusals, start, stop);
     tcase_set_timeout(refusals, 60);
