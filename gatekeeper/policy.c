@@ -52,13 +52,23 @@
 static const char *const hook_names[GKD_HOOK_COUNT] = {"authorize", "on_change", "on_evaluate",
                                                        "mask"};
 
-static const char STATE_KEY = 0; /* registry: the state's read-only view */
-static const char VIEWS_KEY = 0; /* registry: flag key -> frozen flag view, for the state version */
-static const char CTX_KEY = 0;   /* registry: the table made from gkd_policy_vm.ctx */
 static const char ENVS_KEY = 0;  /* registry: sequence of the files' locked _ENV tables */
 static const char FGS_KEY = 0;   /* registry: sequence of the files' global tables */
-static const char HOOKS_KEY = 0; /* registry: [hook id + 1] = sequence of hook functions */
-static const char MEMO_KEY = 0;  /* registry: chunk -> key -> gk.state_memo table, per version */
+
+/*
+ * The values every hook call reaches live in registry slots with integer keys (luaL_ref, taken by
+ * sandbox_init and kept in gkd_policy_vm.slot): an integer key is an array-part read, where a light
+ * userdata key is a hash lookup in the registry's growing hash part.
+ */
+enum slot {
+    SLOT_STATE,    /* the state's read-only view */
+    SLOT_VIEWS,    /* flag key -> frozen flag view, for the state version */
+    SLOT_CTX,      /* the table made from gkd_policy_vm.ctx */
+    SLOT_HOOKS,    /* [hook id + 1] = sequence of hook functions */
+    SLOT_MEMO,     /* chunk -> key -> gk.state_memo table, per version */
+    SLOT_PROPOSAL, /* on_evaluate's proposal table, refilled for every call (push_args) */
+    SLOT_COUNT
+};
 
 static atomic_uint_fast64_t error_count;
 
@@ -132,12 +142,27 @@ struct gkd_policy_vm {
     json_t *state;   /* reference kept for building flag views lazily */
     json_t *mask_memo; /* the mask list last built from one verdict alone (see take_mask) */
     json_t *ctx;       /* the context last given to on_evaluate, referenced: its table is kept
-                          (CTX_KEY) for the other flags of the same request */
+                          (SLOT_CTX) for the other flags of the same request */
+    int slot[SLOT_COUNT]; /* registry keys of enum slot (0 until sandbox_init took them) */
     /* message handler output */
     char where[96];
     const char *test_source;
     int test_line;
 };
+
+/* Push the value of registry slot `s` of the vm of L. Never raises. */
+static void
+slot_push(lua_State *L, enum slot s)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, gkd_policy_vm_of(L)->slot[s]);
+}
+
+/* Pop the value at the top of the stack into registry slot `s` (taken already: never raises). */
+static void
+slot_set(lua_State *L, enum slot s)
+{
+    lua_rawseti(L, LUA_REGISTRYINDEX, gkd_policy_vm_of(L)->slot[s]);
+}
 
 /* ---- allocator, budgets, message handler ---- */
 
@@ -381,8 +406,8 @@ make_readonly_field(lua_State *L, int g, const char *name)
 /*
  * gk.state_memo(state, key): the table kept for `key` by the calling policy file while `state` is
  * the vm's current state, or nil when `state` is any other value (a test's own table, an old
- * version kept in a local). The tables live in the registry under MEMO_KEY, one map per chunk
- * (so files cannot read each other's), and go with the state: state_cfn replaces MEMO_KEY
+ * version kept in a local). The tables live in the registry under SLOT_MEMO, one map per chunk
+ * (so files cannot read each other's), and go with the state: state_cfn replaces SLOT_MEMO
  * whenever the vm gets a new version. Cost: two table lookups after the first call per key.
  * It is added to gk by sandbox_init, as it reads the state, which is this file's.
  */
@@ -393,7 +418,7 @@ state_memo(lua_State *L)
 
     luaL_checktype(L, 2, LUA_TSTRING);
     lua_settop(L, 2);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    slot_push(L, SLOT_STATE);
     if (lua_type(L, 3) != LUA_TTABLE || !lua_rawequal(L, 1, 3) || !lua_getstack(L, 1, &ar) || !lua_getinfo(L, "S", &ar) ||
         ar.source == NULL) {
         lua_pushnil(L);
@@ -401,7 +426,7 @@ state_memo(lua_State *L)
     }
     /* Every function of a chunk shares its source string, which lives as long as the vm: its
      * address names the file without making a Lua string. */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &MEMO_KEY); /* 4 */
+    slot_push(L, SLOT_MEMO); /* 4 */
     if (lua_rawgetp(L, 4, ar.source) != LUA_TTABLE) { /* 5: this file's map */
         lua_pop(L, 1);
         lua_newtable(L);
@@ -428,8 +453,13 @@ sandbox_init(lua_State *L)
     static const char *const base_removed[] = {
         "load", "loadfile", "dofile", "collectgarbage", "rawget", "rawset", "rawequal",
         "rawlen", "getmetatable", "setmetatable", "warn", "_G", "require", NULL};
+    gkd_policy_vm *vm = gkd_policy_vm_of(L);
     int g;
 
+    for (int s = 0; s < SLOT_COUNT; s++) {
+        lua_pushboolean(L, 0);
+        vm->slot[s] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     for (const luaL_Reg *lib = libs; lib->func != NULL; lib++) {
         luaL_requiref(L, lib->name, lib->func, 1);
         lua_pop(L, 1);
@@ -494,9 +524,11 @@ sandbox_init(lua_State *L)
         lua_newtable(L);
         lua_rawseti(L, -2, h + 1);
     }
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &HOOKS_KEY);
+    slot_set(L, SLOT_HOOKS);
     lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEWS_KEY);
+    slot_set(L, SLOT_VIEWS);
+    lua_createtable(L, 0, 3);
+    slot_set(L, SLOT_PROPOSAL);
     return 0;
 }
 
@@ -548,7 +580,7 @@ load_file_cfn(lua_State *L)
     lua_setfield(L, -2, "__newindex");
     lua_setmetatable(L, env);
     /* Hooks, in file order. */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &HOOKS_KEY);
+    slot_push(L, SLOT_HOOKS);
     for (int h = 0; h < GKD_HOOK_COUNT; h++) {
         int t;
         lua_pushstring(L, hook_names[h]);
@@ -1019,11 +1051,11 @@ state_cfn(lua_State *L)
     const struct state_arg *a = lua_touserdata(L, 1);
 
     lua_pushnil(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    slot_set(L, SLOT_STATE);
     lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEWS_KEY);
+    slot_set(L, SLOT_VIEWS);
     lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &MEMO_KEY);
+    slot_set(L, SLOT_MEMO);
     if (a->state != NULL) {
         gkd_luajson_push_shared(L, a->state); /* converted as policies reach it */
     } else {
@@ -1035,7 +1067,7 @@ state_cfn(lua_State *L)
         }
         gkd_luajson_readonly(L, GKD_LUAJSON_OBJECT);
     }
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    slot_set(L, SLOT_STATE);
     return 0;
 }
 
@@ -1071,7 +1103,7 @@ gkd_policy_vm_set_state(gkd_policy_vm *vm, const json_t *state, uint64_t version
     vm->state_version = version;
     vm->state_ok = 0;
     lua_pushnil(vm->L); /* drop the old view (and, once collected, its reference on the JSON) */
-    lua_rawsetp(vm->L, LUA_REGISTRYINDEX, &STATE_KEY);
+    slot_set(vm->L, SLOT_STATE);
     lua_gc(vm->L, LUA_GCCOLLECT);
     if (convert_state(vm, state) != LUA_OK) {
         convert_state(vm, NULL);
@@ -1404,7 +1436,7 @@ push_flag_view(lua_State *L, struct call *c)
     json_t *view, *def, *variants, *names, *val;
     const char *name;
 
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEWS_KEY);
+    slot_push(L, SLOT_VIEWS);
     if (lua_getfield(L, -1, c->flag_key) == LUA_TTABLE) {
         lua_remove(L, -2);
         return;
@@ -1457,15 +1489,44 @@ push_ctx_view(lua_State *L, struct call *c)
     gkd_policy_vm *vm = c->vm;
 
     if (c->json_arg == vm->ctx) {
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+        slot_push(L, SLOT_CTX);
         return;
     }
-    /* A memory error raised here leaves vm->ctx as it was, still matching CTX_KEY. */
+    /* A memory error raised here leaves vm->ctx as it was, still matching SLOT_CTX. */
     gkd_luajson_push(L, c->json_arg, 0);
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+    slot_set(L, SLOT_CTX);
     json_decref(vm->ctx);
     vm->ctx = json_incref((json_t *) (uintptr_t) c->json_arg);
+}
+
+/* lua_pushstring, or nil for NULL. */
+static void
+push_string_or_nil(lua_State *L, const char *s)
+{
+    if (s != NULL) {
+        lua_pushstring(L, s);
+    } else {
+        lua_pushnil(L);
+    }
+}
+
+/*
+ * Push on_evaluate's proposal: the vm's one proposal table (SLOT_PROPOSAL) with variant, reason and
+ * ruleId set from `p` (absent: nil). Reusing it spares every call a table and the collector the
+ * garbage; other fields a policy wrote into it stay (policies/README.md: treat it as read-only).
+ * Raises only on memory errors (a new string).
+ */
+static void
+push_proposal(lua_State *L, const gkd_policy_proposal *p)
+{
+    slot_push(L, SLOT_PROPOSAL);
+    push_string_or_nil(L, p != NULL ? p->variant : NULL);
+    lua_setfield(L, -2, "variant");
+    push_string_or_nil(L, p != NULL ? p->reason : NULL);
+    lua_setfield(L, -2, "reason");
+    push_string_or_nil(L, p != NULL ? p->rule_id : NULL);
+    lua_setfield(L, -2, "ruleId");
 }
 
 static void
@@ -1477,25 +1538,13 @@ push_args(lua_State *L, struct call *c)
         break;
     case GKD_HOOK_ON_CHANGE:
         gkd_luajson_push(L, c->json_arg, 0);
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+        slot_push(L, SLOT_STATE);
         break;
     case GKD_HOOK_ON_EVALUATE:
         push_ctx_view(L, c);
         push_flag_view(L, c);
-        lua_createtable(L, 0, 3);
-        if (c->proposal != NULL && c->proposal->variant != NULL) {
-            lua_pushstring(L, c->proposal->variant);
-            lua_setfield(L, -2, "variant");
-        }
-        if (c->proposal != NULL && c->proposal->reason != NULL) {
-            lua_pushstring(L, c->proposal->reason);
-            lua_setfield(L, -2, "reason");
-        }
-        if (c->proposal != NULL && c->proposal->rule_id != NULL) {
-            lua_pushstring(L, c->proposal->rule_id);
-            lua_setfield(L, -2, "ruleId");
-        }
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+        push_proposal(L, c->proposal);
+        slot_push(L, SLOT_STATE);
         break;
     case GKD_HOOK_MASK:
     default:
@@ -1520,7 +1569,7 @@ call_cfn(lua_State *L)
         push_args(L, c);
         nargs = lua_gettop(L) - args + 1;
     }
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &HOOKS_KEY);
+    slot_push(L, SLOT_HOOKS);
     lua_rawgeti(L, -1, c->hook + 1);
     lua_remove(L, -2);
     fns = lua_gettop(L);

@@ -1113,6 +1113,41 @@ START_TEST(test_ctx_shared_by_one_request)
 }
 END_TEST
 
+/* One proposal table per vm: each call sets variant, reason and ruleId afresh (nil when absent). */
+START_TEST(test_proposal_refilled_per_call)
+{
+    static const char *const files[] = {
+        "p.lua",
+        "function on_evaluate(ctx, flag, proposal, state)\n"
+        "  local seen = tostring(proposal.variant) .. '|' .. tostring(proposal.reason) .. '|' ..\n"
+        "    tostring(proposal.ruleId)\n"
+        "  proposal.variant, proposal.reason, proposal.ruleId = 'x', 'y', 'z'\n"
+        "  return gk.deny(seen)\n"
+        "end\n",
+        NULL};
+    gkd_policy_vm *vm = open_vm(files, NULL);
+    gkd_policy_proposal with_rule = {"on", "TARGETING_MATCH", "gold"};
+    gkd_policy_proposal bare = {"off", NULL, NULL};
+    gkd_policy_result r;
+    json_t *ctx = J("{}");
+
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "a", ctx, &with_rule, 1, &r), GK_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")),
+                     "on|TARGETING_MATCH|gold");
+    gkd_policy_result_fini(&r);
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "b", ctx, &bare, 1, &r), GK_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")),
+                     "off|nil|nil");
+    gkd_policy_result_fini(&r);
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "c", ctx, NULL, 1, &r), GK_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")),
+                     "nil|nil|nil");
+    gkd_policy_result_fini(&r);
+    json_decref(ctx);
+    close_vm(vm);
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -1155,6 +1190,7 @@ policy_suite(void)
     tcase_add_test(tc, test_has_hook);
     tcase_add_test(tc, test_state_and_arguments);
     tcase_add_test(tc, test_ctx_shared_by_one_request);
+    tcase_add_test(tc, test_proposal_refilled_per_call);
     tcase_add_test(tc, test_state_large);
     tcase_add_test(tc, test_state_memo);
     tcase_add_test(tc, test_state_memo_shipped_policies);
