@@ -20,6 +20,15 @@ serve_default(gkd_decision *d, const gkd_flag *flag, gk_reason reason, const cha
     d->error_message = reason == GK_REASON_ERROR ? "a policy failed; see the gatekeeper log" : NULL;
 }
 
+/* Write the rule id "policy:<file>" into rule_buf and return rule_buf (only a gated outcome that
+ * changes the decision names it, so an allowed proposal costs no formatting). */
+static const char *
+policy_rule(char rule_buf[GKD_GATE_RULE_MAX], const char *policy)
+{
+    snprintf(rule_buf, GKD_GATE_RULE_MAX, "policy:%s", policy);
+    return rule_buf;
+}
+
 void
 gkd_gate_apply(gkd_policy_vm *vm, const gkd_snapshot *snap, const json_t *ctx, gkd_decision *d,
                char rule_buf[GKD_GATE_RULE_MAX], json_t **maskp, json_t **tracep)
@@ -48,7 +57,6 @@ gkd_gate_apply(gkd_policy_vm *vm, const gkd_snapshot *snap, const json_t *ctx, g
     proposal.reason = gkp_reason_name(d->reason);
     proposal.rule_id = d->rule_id;
     gkd_policy_vm_on_evaluate(vm, flag->key, ctx, &proposal, tracep != NULL, &res);
-    snprintf(rule_buf, GKD_GATE_RULE_MAX, "policy:%s", res.policy);
     switch (res.outcome) {
     case GKD_POLICY_DEFAULT:
         break;
@@ -58,14 +66,14 @@ gkd_gate_apply(gkd_policy_vm *vm, const gkd_snapshot *snap, const json_t *ctx, g
             d->variant = flag->variants[forced].name;
             d->value = flag->variants[forced].value;
             d->reason = GK_REASON_TARGETING_MATCH;
-            d->rule_id = rule_buf;
+            d->rule_id = policy_rule(rule_buf, res.policy);
         }
         break;
     case GKD_POLICY_DENY:
-        serve_default(d, flag, GK_REASON_DEFAULT, rule_buf);
+        serve_default(d, flag, GK_REASON_DEFAULT, policy_rule(rule_buf, res.policy));
         break;
     case GKD_POLICY_ERROR:
-        serve_default(d, flag, GK_REASON_ERROR, rule_buf);
+        serve_default(d, flag, GK_REASON_ERROR, policy_rule(rule_buf, res.policy));
         break;
     }
     *maskp = res.mask;

@@ -32,6 +32,7 @@
  * vm        the worker's vm, already given snap's state; NULL means policies are unavailable, and
  *           every gated decision fails closed (reason ERROR).
  * rule_buf  storage for the "policy:<file>" rule id d may point to afterwards; must outlive d.
+ *           Written only when a policy changed the decision (left as it was otherwise).
  * maskp     out: a new reference to the decision's mask list, or NULL; the caller decrefs it.
  * tracep    NULL, or out: a new reference to the explain trace (every verdict with its policy,
  *           reason and source line), NULL when the decision was not gated; the caller decrefs it.

@@ -1322,8 +1322,9 @@ shape_error(struct call *c, int fn, const char *file, const char *what)
 }
 
 /*
- * Combine the verdict at the top of the stack returned by policy `file`'s hook function at `fn`.
- * args: index of the first hook argument (for on_evaluate's flag).
+ * Combine the verdict at the top of the stack (not nil: an abstention is not combined) returned by
+ * policy `file`'s hook function at `fn`. args: index of the first hook argument (for on_evaluate's
+ * flag).
  */
 static void
 take_verdict(struct call *c, int fn, const char *file, int args)
@@ -1333,9 +1334,6 @@ take_verdict(struct call *c, int fn, const char *file, int args)
     const char *verdict, *reason, *variant = NULL;
     json_t *maskv = NULL;
 
-    if (lua_isnil(L, v)) {
-        return; /* abstain */
-    }
     if (lua_type(L, v) != LUA_TTABLE) {
         char what[80];
         snprintf(what, sizeof what, "a %s; expected gk.allow(...), gk.deny(...) or nil",
@@ -1573,14 +1571,15 @@ call_cfn(lua_State *L)
     lua_rawgeti(L, -1, c->hook + 1);
     lua_remove(L, -2);
     fns = lua_gettop(L);
+    lua_pushcfunction(L, msgh); /* shared by the policies' calls: each call leaves it in place */
     h = fns + 1;
+    /* the function and its arguments, then room for take_verdict's fields */
+    luaL_checkstack(L, nargs + LUA_MINSTACK, "too many arguments");
     for (size_t j = 0; j < vm->nhook[c->hook] && !vm->b.tripped; j++) {
         const char *file = vm->set->files[vm->hook_file[c->hook][j]].name;
         int st;
-        lua_settop(L, fns);
-        lua_pushcfunction(L, msgh);
+        lua_settop(L, h);
         lua_rawgeti(L, fns, (lua_Integer) j + 1);
-        luaL_checkstack(L, nargs + 2, "too many arguments");
         for (int a = 0; a < nargs; a++) {
             lua_pushvalue(L, args + a);
         }
@@ -1607,9 +1606,10 @@ call_cfn(lua_State *L)
             }
             continue;
         }
-        lua_pushvalue(L, fns);
-        lua_rawgeti(L, -1, (lua_Integer) j + 1);
-        lua_replace(L, -2);
+        if (lua_isnil(L, -1)) {
+            continue; /* abstain */
+        }
+        lua_rawgeti(L, fns, (lua_Integer) j + 1);
         lua_insert(L, -2); /* fn below the verdict */
         take_verdict(c, lua_gettop(L) - 1, file, args);
     }
