@@ -802,7 +802,17 @@ flag_value(reader *r, flag_reader *fr)
     default:
         /* a number, object or array: checked here, built by jansson from the same bytes */
         rv = skip_value(r, 1);
-        v = rv == GK_OK ? json_loadb(p0, (size_t) (r->p - p0), JSON_DECODE_ANY, &jerr) : NULL;
+        if (rv != GK_OK) {
+            return rv;
+        }
+        memset(&jerr, 0, sizeof(jerr));
+        v = json_loadb(p0, (size_t) (r->p - p0), JSON_DECODE_ANY, &jerr);
+        if (v == NULL && jerr.text[0] != '\0' &&
+            json_error_code(&jerr) != json_error_out_of_memory) {
+            /* valid JSON that jansson cannot hold: a number out of its range */
+            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu].value: %s", fr->i,
+                                jerr.text);
+        }
         break;
     }
     if (rv != GK_OK) {

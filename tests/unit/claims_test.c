@@ -441,7 +441,8 @@ static const struct {
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\\u0000\"}", "\\u0000"},
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"a\tb\"}", "control"},
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\xc0\xaf\"}", "not UTF-8"},
-    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\xed\xa0\x80\"}", "not UTF-8"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\xed\xa0\x80\"}",
+     "not UTF-8"},
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":\"\xe2\x82\"}", "not UTF-8"},
     {"{\"iat\":9223372036854775808,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "too large"},
     {"{\"iat\":-9223372036854775809,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "too large"},
@@ -458,8 +459,16 @@ static const struct {
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
      "\"mask\":[\"a\" \"b\"]}]}",
      "',' or ']'"},
+    /* numbers a JSON value may hold but jansson cannot */
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"value\":1e400}]}",
+     "flags[0].value: real number overflow"},
+    {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\","
+     "\"value\":[99999999999999999999]}]}",
+     "an integer is too large"},
     /* a known member given twice (RFC 7519 section 4) */
-    {"{\"iat\":1,\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}", "\"iat\" is given twice"},
+    {"{\"iat\":1,\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}",
+     "\"iat\" is given twice"},
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"nonce\":\"a\",\"nonce\":\"b\",\"flags\":[]}",
      "\"nonce\" is given twice"},
     {"{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"key\":\"b\","
@@ -520,7 +529,8 @@ START_TEST(test_decode_values)
         "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"x\":{\"a\":[{},[],\"\\u0041\",-0.5e-3]},"
         "\"flags\":[{\"key\":\"a\",\"reason\":\"STATIC\",\"value\":-12},"
         "{\"key\":\"b\",\"reason\":\"STATIC\",\"value\":1.5e2},"
-        "{\"key\":\"c\",\"reason\":\"STATIC\",\"value\":{\"n\":[1,{\"m\":null}],\"s\":\"\\u00e9\"}},"
+        "{\"key\":\"c\",\"reason\":\"STATIC\","
+        "\"value\":{\"n\":[1,{\"m\":null}],\"s\":\"\\u00e9\"}},"
         "{\"key\":\"d\",\"reason\":\"STATIC\",\"value\":[ ]},"
         "{\"key\":\"e\",\"reason\":\"STATIC\",\"value\":false,\"y\":[[[\"z\"]]]},"
         "{\"key\":\"f\",\"reason\":\"DISABLED\",\"mask\":[]}],\"iss\":\"gatekeeper\"}";
