@@ -57,6 +57,7 @@
 #include "jws.h"
 #include "mask.h"
 #include "msg.h"
+#include "nng_err.h"
 #include "options.h"
 #include "client_session.h"
 #include "telemetry.h"
@@ -124,27 +125,6 @@ set_error(gk_detail *d, gk_error_code code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(d->error_message, sizeof(d->error_message), fmt, ap);
     va_end(ap);
-}
-
-static gk_err
-map_nng(int rv)
-{
-    switch (rv) {
-    case 0:
-        return GK_OK;
-    case NNG_ENOMEM:
-        return GK_ENOMEM;
-    case NNG_ETIMEDOUT:
-        return GK_ETIMEDOUT;
-    case NNG_ECLOSED:
-        return GK_ECLOSED;
-    case NNG_EADDRINVAL:
-    case NNG_ENOTSUP:
-    case NNG_EINVAL:
-        return GK_EINVAL;
-    default:
-        return GK_EIO;
-    }
 }
 
 /* ---- freshness --------------------------------------------------------------------------- */
@@ -277,14 +257,14 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
 
     nrv = nng_req0_open(&c->sock);
     if (nrv != 0) {
-        rv = gkp_diag_set(diag, map_nng(nrv), NULL, 0, "cannot open an nng REQ socket: %s",
+        rv = gkp_diag_set(diag, gks_nng_err(nrv), NULL, 0, "cannot open an nng REQ socket: %s",
                           nng_strerror(nrv));
         goto fail_cache;
     }
     nrv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
                               (size_t) GKP_JWS_MAX_BYTES + REPLY_SLACK_BYTES);
     if (nrv != 0) {
-        rv = gkp_diag_set(diag, map_nng(nrv), NULL, 0, "cannot set %s: %s", NNG_OPT_RECVMAXSZ,
+        rv = gkp_diag_set(diag, gks_nng_err(nrv), NULL, 0, "cannot set %s: %s", NNG_OPT_RECVMAXSZ,
                           nng_strerror(nrv));
         goto fail_sock;
     }
@@ -294,7 +274,7 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
         /* Non-blocking: a gatekeeper that is down now is dialled again in the background. */
         nrv = nng_dial(c->sock, endpoints[i], NULL, NNG_FLAG_NONBLOCK);
         if (nrv != 0) {
-            rv = gkp_diag_set(diag, map_nng(nrv), endpoints[i], 0,
+            rv = gkp_diag_set(diag, gks_nng_err(nrv), endpoints[i], 0,
                               "cannot dial endpoint \"%s\": %s (expected e.g. "
                               "tcp://127.0.0.1:7400 or ipc:///path)",
                               endpoints[i], nng_strerror(nrv));
@@ -436,7 +416,7 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
         return FETCH_REFUSED;
     }
     nng_rv = gks_transact(c->sock, req, req_len, c->timeout_ms, &reply_msg);
-    rv = map_nng(nng_rv);
+    rv = gks_nng_err(nng_rv);
     free(req);
     if (rv != GK_OK) {
         start_backoff(c);
