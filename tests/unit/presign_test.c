@@ -77,10 +77,13 @@ START_TEST(test_signatures_verify_and_differ)
     ck_assert_uint_ge(st.computed, 8);
     ck_assert_uint_gt(st.compute_ns, 0);
     /* Same message twice: fresh nonces, so different R, both valid. */
+    wait_ready(p, 2);
     ck_assert_int_eq(gkd_presign_sign(sig[0], msg, 100, p), GK_OK);
     ck_assert_int_eq(gkd_presign_sign(sig[1], msg, 100, p), GK_OK);
     ck_assert_int_eq(crypto_sign_verify_detached(sig[1], msg, 100, pk), 0);
     ck_assert_int_ne(memcmp(sig[0], sig[1], 32), 0);
+    gkd_presign_read_stats(p, &st);
+    ck_assert_uint_eq(st.presigned, 10);
     /* A changed message or key does not verify. */
     msg[3] ^= 1;
     ck_assert_int_ne(crypto_sign_verify_detached(sig[1], msg, 100, pk), 0);
