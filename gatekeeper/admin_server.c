@@ -192,8 +192,8 @@ add_telemetry(gkd_admin_server *s, json_t *result)
 
 /*
  * status's "signing": {"noncePool": null} without a pool, else its capacity and fill, the
- * signatures made with a precomputed nonce and inline since start, and the refill thread's CPU
- * time per nonce in µs (0 before the first).
+ * signatures made with a precomputed nonce and inline since start, and the CPU time per nonce in
+ * µs (0 before the first).
  */
 static json_t *
 signing_status(const gkd_admin_server *s)

@@ -117,40 +117,52 @@ sign_with_pair(const keys *k, const pair *use, uint8_t sig[GKP_ED25519_SIG_BYTES
     sodium_memzero(ka, sizeof(ka));
 }
 
+/*
+ * Computes one pair outside the lock (called and returning with it held) and adds it while there
+ * is room: a worker's top-up and the refill thread may race for the last slot, and the pair that
+ * finds the pool full is wiped unused.
+ */
+static void
+add_pair(gkd_presign *p)
+{
+    uint64_t n = p->counter++;
+    uint64_t t0;
+    uint64_t spent;
+    pair fresh;
+
+    pthread_mutex_unlock(&p->lock);
+    t0 = gkd_clock_thread_cpu_ns();
+    make_pair(p->keys, n, &fresh);
+    spent = gkd_clock_thread_cpu_ns() - t0;
+    pthread_mutex_lock(&p->lock);
+    if (p->ring->count < p->capacity) {
+        p->ring->slot[(p->ring->head + p->ring->count) % p->capacity] = fresh;
+        p->ring->count++;
+    }
+    p->stats.computed++;
+    p->stats.compute_ns += spent;
+    sodium_memzero(&fresh, sizeof(fresh));
+}
+
 static void *
 refill(void *arg)
 {
     gkd_presign *p = arg;
     struct sched_param idle = {0};
-    pair fresh;
 
     /* Best effort: at normal priority the pool still works, it only competes with requests. */
     (void) pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
-        uint64_t n;
-        uint64_t t0;
-        uint64_t spent;
-
         if (p->ring->count == p->capacity) {
             p->filling = false;
             pthread_cond_wait(&p->wake, &p->lock);
             continue;
         }
         p->filling = true;
-        n = p->counter++;
-        pthread_mutex_unlock(&p->lock);
-        t0 = gkd_clock_thread_cpu_ns();
-        make_pair(p->keys, n, &fresh);
-        spent = gkd_clock_thread_cpu_ns() - t0;
-        pthread_mutex_lock(&p->lock);
-        p->ring->slot[(p->ring->head + p->ring->count) % p->capacity] = fresh;
-        p->ring->count++;
-        p->stats.computed++;
-        p->stats.compute_ns += spent;
+        add_pair(p);
     }
     pthread_mutex_unlock(&p->lock);
-    sodium_memzero(&fresh, sizeof(fresh));
     return NULL;
 }
 
@@ -329,6 +341,19 @@ gkd_presign_sign(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t ml
     sign_with_pair(p->keys, &use, sig, m, mlen);
     sodium_memzero(&use, sizeof(use));
     return GK_OK;
+}
+
+void
+gkd_presign_top_up(gkd_presign *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (p->ring->count < p->capacity && !p->stop) {
+        add_pair(p);
+    }
+    pthread_mutex_unlock(&p->lock);
 }
 
 void

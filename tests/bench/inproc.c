@@ -10,11 +10,13 @@
  * own nonce, so caches see realistic keys.
  *
  * Figure 4 is what a request costs while the pool has nonces, as it does whenever the gatekeeper
- * has idle time: decisions run in batches of half the pool, each started when the pool holds nonces
- * for the whole batch (the refill thread may be at work meanwhile), and only the batches are timed (every one of their signatures must have used a precomputed nonce). Two
- * rows without a bar give the rest of the picture: the same decisions with the pool empty
- * (RFC 8032's deterministic signature made inline, what a saturated gatekeeper pays), and the
- * refill thread's CPU time per nonce, which the pool spends off the request path.
+ * has time between requests (its workers top the pool up after each reply): decisions run in
+ * batches of half the pool, each started when the pool holds nonces for the whole batch (here, with
+ * no workers, the refill thread fills it, and may be at work meanwhile), and only the batches are
+ * timed (every one of their signatures must have used a precomputed nonce). Two rows without a bar
+ * give the rest of the picture: the same decisions with the pool empty (RFC 8032's deterministic
+ * signature made inline, what a saturated gatekeeper pays), and the CPU time per nonce, which the
+ * pool spends off the request path.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +132,8 @@ wait_pool(gkd_presign *pool, size_t n)
 
 /*
  * One repetition of figure 4 on the pool: `calls` decisions in batches of half the pool, each
- * started with enough nonces for the whole batch; returns the time spent in the batches (ns), 0 when the pool did not fill
- * or a signature fell back to inline signing.
+ * started with enough nonces for the whole batch; returns the time spent in the batches (ns), 0
+ * when the pool did not fill or a signature fell back to inline signing.
  */
 static uint64_t
 pooled_rep(gkd_decider *d, gkd_policy_vm **vm, char **reqs, const size_t *lens, long calls,
@@ -215,7 +217,8 @@ gkb_bench_inproc(gkb_run *run)
         gkd_signer_presign(signer, GKD_PRESIGN_DEFAULT_CAPACITY, &diag) != GK_OK ||
         gkd_signer_new(&inline_signer) != GK_OK ||
         gkd_signer_add_key_file(inline_signer, run->daemon.key_path, &diag) != GK_OK ||
-        (reqs = make_requests(lens, 0)) == NULL || (reqs_all = make_requests(lens_all, 1)) == NULL) {
+        (reqs = make_requests(lens, 0)) == NULL ||
+        (reqs_all = make_requests(lens_all, 1)) == NULL) {
         fprintf(stderr, "gk-bench: in-process decider: %s:%d: %s\n", diag.source, diag.line,
                 diag.text);
         ok = 0;
