@@ -160,6 +160,32 @@ START_TEST(test_forked_child_signs_deterministically)
 }
 END_TEST
 
+/* A top-up adds one pair to a pool that is not full, and does nothing to a full one. */
+START_TEST(test_top_up)
+{
+    gkd_presign *p = NULL;
+    gkd_presign_stats before, after;
+    uint8_t sig[GKP_ED25519_SIG_BYTES];
+    static const uint8_t msg[] = "m";
+
+    ck_assert_int_eq(gkd_presign_start(&p, sk, 4, NULL), GK_OK);
+    wait_ready(p, 4);
+    gkd_presign_read_stats(p, &before);
+    gkd_presign_top_up(p);
+    gkd_presign_read_stats(p, &after);
+    ck_assert_uint_eq(after.computed, before.computed);
+    /* 3 of 4 left: more than half, so the refill thread stays asleep and only the top-up adds. */
+    ck_assert_int_eq(gkd_presign_sign(sig, msg, sizeof(msg), p), GK_OK);
+    ck_assert_uint_eq(ready(p), 3);
+    gkd_presign_top_up(p);
+    gkd_presign_read_stats(p, &after);
+    ck_assert_uint_eq(after.ready, 4);
+    ck_assert_uint_eq(after.computed, before.computed + 1);
+    gkd_presign_top_up(NULL);
+    gkd_presign_stop(p);
+}
+END_TEST
+
 START_TEST(test_bad_arguments)
 {
     gkd_presign *p = (gkd_presign *) &p;
@@ -233,6 +259,7 @@ presign_suite(void)
     tcase_add_test(tc, test_signatures_verify_and_differ);
     tcase_add_test(tc, test_no_nonce_reused);
     tcase_add_test(tc, test_forked_child_signs_deterministically);
+    tcase_add_test(tc, test_top_up);
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_signer_uses_pool);
     suite_add_tcase(s, tc);
