@@ -647,7 +647,48 @@ read_object(reader *r, member_fn member, void *arg)
     }
 }
 
+/*
+ * For the array whose '[' is at r->p (the caller has checked it, with its own message): calls
+ * element(r, i, arg) for its i-th element, whitespace before it skipped, then takes the ',' or the
+ * closing ']'. Stops at the first error.
+ */
+typedef gk_err (*element_fn)(reader *r, size_t i, void *arg);
+
+static gk_err
+read_array(reader *r, element_fn element, void *arg)
+{
+    gk_err rv;
+
+    r->p++;
+    if (peek(r) == ']') {
+        r->p++;
+        return GK_OK;
+    }
+    for (size_t i = 0;; i++) {
+        rv = element(r, i, arg);
+        if (rv != GK_OK) {
+            return rv;
+        }
+        if (peek(r) == ']') {
+            r->p++;
+            return GK_OK;
+        }
+        rv = expect(r, ',', "a ',' or ']' was expected in an array");
+        if (rv != GK_OK) {
+            return rv;
+        }
+        skip_ws(r);
+    }
+}
+
 static gk_err skip_value(reader *r, int depth);
+
+static gk_err
+skip_element(reader *r, size_t i, void *arg)
+{
+    (void) i;
+    return skip_value(r, *(int *) arg);
+}
 
 static gk_err
 skip_member(reader *r, const char *key, void *arg)
@@ -675,27 +716,8 @@ skip_value(reader *r, int depth)
         rv = read_object(r, skip_member, &depth);
         break;
     case '[':
-        r->p++;
-        rv = GK_OK;
-        if (peek(r) == ']') {
-            r->p++;
-            break;
-        }
-        for (;;) {
-            rv = skip_value(r, depth + 1);
-            if (rv != GK_OK) {
-                break;
-            }
-            if (peek(r) == ']') {
-                r->p++;
-                break;
-            }
-            rv = expect(r, ',', "a ',' or ']' was expected in an array");
-            if (rv != GK_OK) {
-                break;
-            }
-            skip_ws(r);
-        }
+        depth++;
+        rv = read_array(r, skip_element, &depth);
         break;
     case '"':
         rv = read_string(r, &s, NULL);
@@ -825,56 +847,48 @@ flag_value(reader *r, flag_reader *fr)
     return GK_OK;
 }
 
+/* The j-th field name of a flag's mask: a non-empty string, appended to the entry's mask. */
+static gk_err
+mask_element(reader *r, size_t j, void *arg)
+{
+    flag_reader *fr = arg;
+    char *mark = r->arena;
+    const char *s;
+    size_t n;
+    gk_err rv;
+
+    if (peek(r) != '"') {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
+                            "flags[%zu].mask[%zu] is not a non-empty string", fr->i, j);
+    }
+    rv = read_string(r, &s, &n);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    if (n == 0) {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
+                            "flags[%zu].mask[%zu] is not a non-empty string", fr->i, j);
+    }
+    if (json_array_append_new(gkp_json_unconst(fr->f->mask), json_stringn_nocheck(s, n)) != 0) {
+        return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
+    }
+    r->arena = mark; /* jansson has its own copy */
+    return GK_OK;
+}
+
 /* A flag's "mask": an array of non-empty strings (field paths). */
 static gk_err
 flag_mask(reader *r, flag_reader *fr)
 {
-    char *mark = r->arena;
-    json_t *mask;
-    const char *s;
-    size_t n;
-    gk_err rv = GK_OK;
-
     if (*r->p != '[') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu].mask is not an array",
                             fr->i);
     }
-    r->p++;
-    mask = json_array();
-    if (mask == NULL) {
+    fr->f->mask = json_array(); /* freed with the entry from here on */
+    if (fr->f->mask == NULL) {
         return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
     }
-    fr->f->mask = mask; /* freed with the entry from here on */
-    if (peek(r) == ']') {
-        r->p++;
-        return GK_OK;
-    }
-    for (size_t j = 0;; j++) {
-        if (peek(r) != '"') {
-            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
-                                "flags[%zu].mask[%zu] is not a non-empty string", fr->i, j);
-        }
-        rv = read_string(r, &s, &n);
-        if (rv != GK_OK) {
-            return rv;
-        }
-        if (n == 0) {
-            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
-                                "flags[%zu].mask[%zu] is not a non-empty string", fr->i, j);
-        }
-        if (json_array_append_new(mask, json_stringn_nocheck(s, n)) != 0) {
-            return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
-        }
-        r->arena = mark; /* jansson has its own copy */
-        if (peek(r) == ']') {
-            r->p++;
-            return GK_OK;
-        }
-        rv = expect(r, ',', "a ',' or ']' was expected in an array");
-        if (rv != GK_OK) {
-            return rv;
-        }
-    }
+    return read_array(r, mask_element, fr);
 }
 
 static gk_err
@@ -966,44 +980,33 @@ flag_fini(gkp_flag_claim *f)
     json_decref(gkp_json_unconst(f->mask));
 }
 
+/* The i-th flag entry: room for it in cr->flags, then read_flag. */
+static gk_err
+flag_element(reader *r, size_t i, void *arg)
+{
+    claims_reader *cr = arg;
+    gkp_flag_claim *grown;
+
+    if (cr->nflags == cr->cap) {
+        cr->cap = cr->cap == 0 ? 4 : cr->cap * 2;
+        grown = realloc(cr->flags, cr->cap * sizeof(*grown));
+        if (grown == NULL) {
+            return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
+        }
+        cr->flags = grown;
+    }
+    memset(&cr->flags[cr->nflags], 0, sizeof(cr->flags[0]));
+    cr->nflags++;
+    return read_flag(r, &cr->flags[i], i);
+}
+
 static gk_err
 read_flags(reader *r, claims_reader *cr)
 {
-    gkp_flag_claim *grown;
-    gk_err rv;
-
     if (peek(r) != '[') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "claims have no \"flags\" array");
     }
-    r->p++;
-    if (peek(r) == ']') {
-        r->p++;
-        return GK_OK;
-    }
-    for (;;) {
-        if (cr->nflags == cr->cap) {
-            cr->cap = cr->cap == 0 ? 4 : cr->cap * 2;
-            grown = realloc(cr->flags, cr->cap * sizeof(*grown));
-            if (grown == NULL) {
-                return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
-            }
-            cr->flags = grown;
-        }
-        memset(&cr->flags[cr->nflags], 0, sizeof(cr->flags[0]));
-        cr->nflags++;
-        rv = read_flag(r, &cr->flags[cr->nflags - 1], cr->nflags - 1);
-        if (rv != GK_OK) {
-            return rv;
-        }
-        if (peek(r) == ']') {
-            r->p++;
-            return GK_OK;
-        }
-        rv = expect(r, ',', "a ',' or ']' was expected in an array");
-        if (rv != GK_OK) {
-            return rv;
-        }
-    }
+    return read_array(r, flag_element, cr);
 }
 
 /* A required integer member of the claims set. */
