@@ -2,10 +2,10 @@
  * presign.c - Ed25519 signing with precomputed nonce commitments (presign.h).
  *
  * The pool is a ring of (r, R) pairs behind one mutex. A signer takes the oldest pair, wiping its
- * slot, and finishes the signature outside the lock. The refill thread computes pairs outside the
- * lock too, and only takes it to append one; it sleeps on a condition variable once the ring is
- * full and is woken when a signer leaves it half empty, so a steady stream of decisions wakes it
- * once per capacity/2 signatures, not once per signature.
+ * slot, and finishes the signature outside the lock. Pairs are computed outside the lock too (by a
+ * worker's top-up or the refill thread), which is taken only to append one. The refill thread
+ * sleeps on a condition variable once the ring is full and is woken when a signer leaves it half
+ * empty, so it wakes only when the top-ups fall behind (a burst), never once per signature.
  *
  * Key material (the libsodium secret key for the deterministic fallback, the scalar a, the nonce
  * prefix) is in sodium_malloc'd memory; the ring and its counters in a separate anonymous mapping

@@ -1,8 +1,8 @@
 /*
  * presign_test.c - the precomputed-nonce Ed25519 signer: its signatures verify with libsodium and
  * inside a JWS, a nonce is never used twice, an empty pool falls back to RFC 8032's deterministic
- * signature (and the counters say which was which), a forked child finds an empty pool, and the
- * key ring uses the pool once it is started.
+ * signature (and the counters say which was which), a top-up adds a pair only to a pool that is
+ * not full, a forked child finds an empty pool, and the key ring uses the pool once it is started.
  */
 #include <limits.h>
 #include <stdio.h>
