@@ -804,7 +804,7 @@ flag_value(reader *r, flag_reader *fr)
     json_t *v;
     gk_err rv;
 
-    switch (*r->p) {
+    switch (peek(r)) { /* '\0' at the end of the input: the default case refuses it */
     case 't':
         rv = literal(r, "true");
         v = json_true();
@@ -880,7 +880,7 @@ mask_element(reader *r, size_t j, void *arg)
 static gk_err
 flag_mask(reader *r, flag_reader *fr)
 {
-    if (*r->p != '[') {
+    if (peek(r) != '[') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu].mask is not an array",
                             fr->i);
     }

@@ -632,6 +632,27 @@ START_TEST(test_decode_uses_length)
 }
 END_TEST
 
+/* Input that ends right after a member name is refused without reading past it (exact-size copies,
+ * so the sanitizer build catches a read of the byte after). */
+START_TEST(test_decode_ends_after_member)
+{
+    static const char *const cut[] = {"{\"flags\":[{\"value\":", "{\"flags\":[{\"mask\":",
+                                      "{\"flags\":[{\"key\":", "{\"iat\":"};
+
+    for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+        size_t n = strlen(cut[i]);
+        char *exact = malloc(n);
+        gkp_claims_doc *doc = NULL;
+
+        ck_assert_ptr_nonnull(exact);
+        memcpy(exact, cut[i], n);
+        ck_assert_int_eq(gkp_claims_decode(&doc, exact, n, NULL), GK_EPROTO);
+        ck_assert_ptr_null(doc);
+        free(exact);
+    }
+}
+END_TEST
+
 static Suite *
 claims_suite(void)
 {
@@ -668,6 +689,7 @@ claims_suite(void)
     tcase_add_test(tc, test_decode_values);
     tcase_add_loop_test(tc, test_decode_depth, 0, 2);
     tcase_add_test(tc, test_decode_garbled);
+    tcase_add_test(tc, test_decode_ends_after_member);
     suite_add_tcase(s, tc);
     return s;
 }
