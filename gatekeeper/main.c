@@ -58,8 +58,10 @@ static const char usage_text[] =
     "                                 " GKD_TELEMETRY_DEFAULT_URL " (skipped with a warning when in use)\n"
     "             --workers N         concurrent decision workers (1-1024), default 2 per CPU\n"
     "             --token-ttl SECONDS decision token lifetime (1-86400), default 300\n"
-    "             --nonce-pool N      Ed25519 nonces computed ahead while idle (0-65536; 0: every\n"
-    "                                 signature deterministic, made inline), default 512\n"
+    "             --nonce-pool N      compute up to N Ed25519 nonces ahead (0-65536): signing a\n"
+    "                                 decision drops from ~18 to ~2 us; never snapshot or clone a\n"
+    "                                 running gatekeeper that has one. Default 0: RFC 8032\n"
+    "                                 deterministic signatures, made inline\n"
     "             --ready-file PATH   write the bound URLs here once serving\n"
     "             --policies DIR      Lua policy directory; DIR/tests must pass  default policies\n"
     "             --policy-instructions N   Lua instructions per hook call, default 1000000\n"
@@ -177,7 +179,6 @@ add_url(const char **urls, size_t *n, const char *url)
 typedef struct cli {
     gkd_daemon_config serve;
     const char *out;
-    int nonce_pool_given; /* --nonce-pool was given (0 is a value: no pool) */
 } cli;
 
 static int
@@ -218,7 +219,6 @@ parse_options(cli *c, int argc, char **argv)
                                    optarg);
             }
             c->serve.nonce_pool = (size_t) v;
-            c->nonce_pool_given = 1;
             break;
         case OPT_TTL:
             v = parse_range(optarg, 1, 86400);
@@ -318,9 +318,6 @@ cmd_serve(cli *c)
     }
     if (c->serve.token_ttl_s == 0) {
         c->serve.token_ttl_s = GKD_TOKEN_TTL_DEFAULT_S;
-    }
-    if (!c->nonce_pool_given) {
-        c->serve.nonce_pool = GKD_PRESIGN_DEFAULT_CAPACITY;
     }
     if (c->serve.policies_dir == NULL) {
         c->serve.policies_dir = "policies";

@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@ struct gkd_presign {
     ring *ring;
     keys *keys;
     gkd_presign_stats stats;
+    atomic_uint_fast64_t inline_busy; /* inline signatures because the lock was held */
 };
 
 /* r = SHA-512(prefix || Z || n) mod L with Z fresh from the CSPRNG, and R = r * B. */
@@ -318,7 +320,15 @@ gkd_presign_sign(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t ml
     pair use;
     bool have = false;
 
-    pthread_mutex_lock(&p->lock);
+    /*
+     * Never wait for the lock: its holder may be the idle-priority refill thread, preempted for
+     * as long as the machine is busy. A busy lock means an inline signature, as an empty pool does.
+     */
+    if (pthread_mutex_trylock(&p->lock) != 0) {
+        atomic_fetch_add(&p->inline_busy, 1);
+        crypto_sign_detached(sig, NULL, m, mlen, p->keys->sk);
+        return GK_OK;
+    }
     if (rg->count > 0) {
         use = rg->slot[rg->head];
         sodium_memzero(&rg->slot[rg->head], sizeof(pair));
@@ -346,10 +356,10 @@ gkd_presign_sign(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t ml
 void
 gkd_presign_top_up(gkd_presign *p)
 {
-    if (p == NULL) {
+    /* A busy lock: skip this top-up rather than wait (see gkd_presign_sign). */
+    if (p == NULL || pthread_mutex_trylock(&p->lock) != 0) {
         return;
     }
-    pthread_mutex_lock(&p->lock);
     if (p->ring->count < p->capacity && !p->stop) {
         add_pair(p);
     }
@@ -363,5 +373,6 @@ gkd_presign_read_stats(gkd_presign *p, gkd_presign_stats *out)
     *out = p->stats;
     out->ready = p->ring->count;
     pthread_mutex_unlock(&p->lock);
+    out->inline_sigs += atomic_load(&p->inline_busy);
     out->capacity = p->capacity;
 }

@@ -12,15 +12,22 @@
  * - r = SHA-512(prefix || Z || n) mod L, where prefix is the second half of SHA-512(seed) (RFC 8032
  *   step 1's nonce key, so r is unpredictable without the secret key), Z 32 bytes from the system
  *   CSPRNG (libsodium randombytes_buf) and n a 64-bit counter (so r is unique within a process even
- *   if Z were to repeat). This is RFC 8032's nonce with the message replaced by fresh randomness,
- *   as in the hedged signing of draft-irtf-cfrg-det-sigs-with-noise.
+ *   if Z were to repeat). This is RFC 8032's nonce with the message replaced by fresh randomness;
+ *   unlike RFC 8032 (and unlike hedged signing, draft-irtf-cfrg-det-sigs-with-noise, which still
+ *   hashes the message), r does not depend on the message.
+ * - Hence the one condition of use: the pool must never exist twice. Two copies of a running
+ *   gatekeeper restored from one memory image (a VM snapshot restored twice or cloned, a CRIU
+ *   checkpoint) would sign different messages with the same r, and two such signatures give away
+ *   the key. That is why the gatekeeper starts without a pool (--nonce-pool 0, RFC 8032's
+ *   deterministic signatures, immune to this) and a pool is asked for explicitly.
  * - A pair is used once: taking it out of the pool wipes its slot. The pool lives in its own
  *   mapping, locked in memory where the limit allows (mlock), left out of core dumps
  *   (MADV_DONTDUMP) and wiped in a forked child (MADV_WIPEONFORK), so a child process never
  *   signs with its parent's nonces; a kernel without MADV_WIPEONFORK gets no pool (every signature
  *   is then RFC 8032's deterministic one).
  * - When the pool is empty (a burst, or a machine so busy that the idle-priority thread does not
- *   run) the signature is RFC 8032's deterministic one, made inline: nothing waits for the pool.
+ *   run), or its lock is held, the signature is RFC 8032's deterministic one, made inline: nothing
+ *   waits for the pool.
  *
  * Who computes the pairs: the gatekeeper's decision workers, one pair each time they have sent a
  * reply and the pool is not full (gkd_presign_top_up), so under a steady load each decision's
@@ -44,9 +51,6 @@
 #include "jwk.h"
 
 typedef struct gkd_presign gkd_presign;
-
-/* Pairs a pool holds by default: 512 x 64 bytes, 32 KiB locked; about 8 ms of CPU to fill. */
-#define GKD_PRESIGN_DEFAULT_CAPACITY 512
 
 /* A pool's size and fill now, and its counters since its start, for status and the benchmark. */
 typedef struct gkd_presign_stats {
@@ -74,7 +78,8 @@ gk_err gkd_presign_start(gkd_presign **out, const uint8_t sk[GKP_ED25519_SK_BYTE
 
 /*
  * gkd_presign_stop - stop and join the refill thread, wipe the key material and the unused pairs,
- * release everything (NULL is ignored). No gkd_presign_sign may be running or start after it.
+ * release everything (NULL is ignored). No gkd_presign_sign or gkd_presign_top_up may be running
+ * or start after it. Not for a forked child (it would join a thread the child does not have).
  */
 void gkd_presign_stop(gkd_presign *p);
 

@@ -65,6 +65,9 @@ typedef struct gkb_run {
     int failed;               /* a correctness check failed: exit 1 */
 } gkb_run;
 
+/* The gatekeeper's --nonce-pool in the run, and the in-process pool of figure 4: 512 pairs, 32 KiB. */
+#define GKB_NONCE_POOL 512
+
 /* The flag and context of the single-flag figures (a schema-migration flag: every policy runs). */
 #define GKB_FLAG          "orders.read_v2"
 #define GKB_SERVICE       "billing"

@@ -5,9 +5,9 @@
  * policies' stage alone is figure 5.
  *
  * The decider is built the way gatekeeper/daemon.c builds it: snapshot and policy-set slots, the
- * daemon's own signing key with its nonce pool (gatekeeper/presign.h, the daemon's default
- * capacity). Requests are the SDK's single-flag request for 1,000 tenants in turn, each with its
- * own nonce, so caches see realistic keys.
+ * daemon's own signing key with a nonce pool of the size the run gives the daemon
+ * (gatekeeper/presign.h, GKB_NONCE_POOL). Requests are the SDK's single-flag request for 1,000
+ * tenants in turn, each with its own nonce, so caches see realistic keys.
  *
  * Figure 4 is what a request costs while the pool has nonces, as it does whenever the gatekeeper
  * has time between requests (its workers top the pool up after each reply): decisions run in
@@ -140,7 +140,7 @@ pooled_rep(gkd_decider *d, gkd_policy_vm **vm, char **reqs, const size_t *lens, 
            gkd_decide_times *t)
 {
     gkd_presign *pool = gkd_signer_presigner(d->signer);
-    const long batch = GKD_PRESIGN_DEFAULT_CAPACITY / 2;
+    const long batch = GKB_NONCE_POOL / 2;
     gkd_presign_stats before, after;
     uint64_t wall = 0;
 
@@ -214,7 +214,7 @@ gkb_bench_inproc(gkb_run *run)
         gkd_policy_set_load(&set, policies, NULL, &diag) != GK_OK ||
         gkd_signer_new(&signer) != GK_OK ||
         gkd_signer_add_key_file(signer, run->daemon.key_path, &diag) != GK_OK ||
-        gkd_signer_presign(signer, GKD_PRESIGN_DEFAULT_CAPACITY, &diag) != GK_OK ||
+        gkd_signer_presign(signer, GKB_NONCE_POOL, &diag) != GK_OK ||
         gkd_signer_new(&inline_signer) != GK_OK ||
         gkd_signer_add_key_file(inline_signer, run->daemon.key_path, &diag) != GK_OK ||
         (reqs = make_requests(lens, 0)) == NULL ||

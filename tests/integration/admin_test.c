@@ -51,12 +51,15 @@ data_path(const char *name)
     return path;
 }
 
-/* Extra daemon arguments: the shipped policies (static: gkt_daemon keeps the pointer). */
+/*
+ * Extra daemon arguments: the shipped policies, and in prod a nonce pool of 64 (so the journal's
+ * records are signed through it too); static: gkt_daemon keeps the pointer.
+ */
 static const char *const *
 shipped_policies(const char *environment)
 {
     static char policies[4096];
-    static const char *prod[] = {"--policies", policies, NULL};
+    static const char *prod[] = {"--policies", policies, "--nonce-pool", "64", NULL};
     static const char *staging[] = {"--policies", policies, "--environment", "staging", NULL};
 
     snprintf(policies, sizeof(policies), "%s/policies", gkt_env("GK_SOURCE_DIR"));
@@ -649,8 +652,8 @@ START_TEST(test_status_reports_nonce_pool)
     pool = json_object_get(json_object_get(json_object_get(reply, "result"), "signing"),
                            "noncePool");
     ck_assert_msg(json_is_object(pool), "status has no signing.noncePool");
-    ck_assert_int_eq(json_integer_value(json_object_get(pool, "capacity")), 512);
-    ck_assert_int_le(json_integer_value(json_object_get(pool, "ready")), 512);
+    ck_assert_int_eq(json_integer_value(json_object_get(pool, "capacity")), 64);
+    ck_assert_int_le(json_integer_value(json_object_get(pool, "ready")), 64);
     ck_assert(json_is_real(json_object_get(pool, "cpuUsPerNonce")));
     before = json_integer_value(json_object_get(pool, "presigned")) +
              json_integer_value(json_object_get(pool, "inline"));
