@@ -66,7 +66,8 @@ enum slot {
     SLOT_CTX,      /* the table made from gkd_policy_vm.ctx */
     SLOT_HOOKS,    /* [hook id + 1] = sequence of hook functions */
     SLOT_MEMO,     /* chunk -> key -> gk.state_memo table, per version */
-    SLOT_PROPOSAL, /* on_evaluate's proposal table, refilled for every call (push_args) */
+    SLOT_PROPOSAL, /* on_evaluate's proposal: a read-only proxy of SLOT_PROPOSAL_FIELDS */
+    SLOT_PROPOSAL_FIELDS, /* the table behind it, refilled for every call (push_proposal) */
     SLOT_COUNT
 };
 
@@ -154,13 +155,25 @@ struct gkd_policy_vm {
 static void
 slot_push(lua_State *L, enum slot s)
 {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, gkd_policy_vm_of(L)->slot[s]);
+    if (lua_rawgeti(L, LUA_REGISTRYINDEX, gkd_policy_vm_of(L)->slot[s]) == LUA_TBOOLEAN) {
+        lua_pop(L, 1);
+        lua_pushnil(L); /* an empty slot holds false (see slot_set) */
+    }
 }
 
-/* Pop the value at the top of the stack into registry slot `s` (taken already: never raises). */
+/*
+ * Pop the value at the top of the stack into registry slot `s` (taken already: never raises). nil
+ * is kept as false: a nil would leave a hole in the registry's sequence, and luaL_ref, which takes
+ * a new key from the sequence's length when its free list is empty, could then hand out a slot in
+ * use.
+ */
 static void
 slot_set(lua_State *L, enum slot s)
 {
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 0);
+    }
     lua_rawseti(L, LUA_REGISTRYINDEX, gkd_policy_vm_of(L)->slot[s]);
 }
 
@@ -528,6 +541,9 @@ sandbox_init(lua_State *L)
     lua_newtable(L);
     slot_set(L, SLOT_VIEWS);
     lua_createtable(L, 0, 3);
+    lua_pushvalue(L, -1);
+    slot_set(L, SLOT_PROPOSAL_FIELDS);
+    gkd_luajson_readonly(L, GKD_LUAJSON_OBJECT);
     slot_set(L, SLOT_PROPOSAL);
     return 0;
 }
@@ -1510,21 +1526,24 @@ push_string_or_nil(lua_State *L, const char *s)
 }
 
 /*
- * Push on_evaluate's proposal: the vm's one proposal table (SLOT_PROPOSAL) with variant, reason and
- * ruleId set from `p` (absent: nil). Reusing it spares every call a table and the collector the
- * garbage; other fields a policy wrote into it stay (policies/README.md: treat it as read-only).
+ * Push on_evaluate's proposal: the vm's one proposal, a read-only proxy (SLOT_PROPOSAL) of a table
+ * whose variant, reason and ruleId are set from `p` for every call (absent: nil). Reusing it spares
+ * every call a table and the collector the garbage; being read-only, nothing a policy could write
+ * into it reaches another call, flag or request (a write is an error: the policy fails closed).
  * Raises only on memory errors (a new string).
  */
 static void
 push_proposal(lua_State *L, const gkd_policy_proposal *p)
 {
-    slot_push(L, SLOT_PROPOSAL);
+    slot_push(L, SLOT_PROPOSAL_FIELDS);
     push_string_or_nil(L, p != NULL ? p->variant : NULL);
     lua_setfield(L, -2, "variant");
     push_string_or_nil(L, p != NULL ? p->reason : NULL);
     lua_setfield(L, -2, "reason");
     push_string_or_nil(L, p != NULL ? p->rule_id : NULL);
     lua_setfield(L, -2, "ruleId");
+    lua_pop(L, 1);
+    slot_push(L, SLOT_PROPOSAL);
 }
 
 static void

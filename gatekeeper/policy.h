@@ -212,9 +212,9 @@ typedef struct gkd_policy_proposal {
  * gkd_policy_vm_on_evaluate - run on_evaluate(ctx, flag, proposal, state) (default: allow, the
  * proposal stands). `flag` is the view {key, owner, defaultVariant, variants (names in order),
  * metadata} of state.flags[flag_key], built once per state version and key; `state` is the
- * state of the last gkd_policy_vm_set_state. proposal is the vm's one table, whose variant, reason
- * and ruleId are set for every call (other fields a policy wrote stay); ctx is made once for
- * consecutive calls with the same json_t (the flags of one request) and shared by them.
+ * state of the last gkd_policy_vm_set_state. proposal is the vm's one read-only table, whose
+ * variant, reason and ruleId are set for every call (a policy writing into it fails); ctx is made
+ * once for consecutive calls with the same json_t (the flags of one request) and shared by them.
  * A forced variant that is not one of the flag's variants is an error.
  * flag_key  NUL-terminated; a key absent from the state gives {key = flag_key, variants = {}}.
  * ctx       the evaluation context object; borrowed, but the vm keeps a reference on the last one

@@ -561,7 +561,6 @@ START_TEST(test_state_and_arguments)
         "function on_evaluate(ctx, flag, proposal, state)\n"
         "  if ctx.seen then return gk.deny('ctx leaked between calls') end\n"
         "  ctx.seen = true\n"
-        "  proposal.variant = 'mutated'\n"
         "  if ctx.write_state then state.flags.x = 1 end\n"
         "  if ctx.write_flag then flag.owner = 'me' end\n"
         "  local names = table.concat(flag.variants, ',')\n"
@@ -1121,7 +1120,7 @@ START_TEST(test_proposal_refilled_per_call)
         "function on_evaluate(ctx, flag, proposal, state)\n"
         "  local seen = tostring(proposal.variant) .. '|' .. tostring(proposal.reason) .. '|' ..\n"
         "    tostring(proposal.ruleId)\n"
-        "  proposal.variant, proposal.reason, proposal.ruleId = 'x', 'y', 'z'\n"
+        "  if flag.key == 'w' then proposal.note = ctx.user end -- read-only: an error\n"
         "  return gk.deny(seen)\n"
         "end\n",
         NULL};
@@ -1142,6 +1141,14 @@ START_TEST(test_proposal_refilled_per_call)
     ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "c", ctx, NULL, 1, &r), GK_OK);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")),
                      "nil|nil|nil");
+    gkd_policy_result_fini(&r);
+    /* Writing into the proposal fails the policy (closed), and nothing is left for the next call. */
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "w", ctx, &bare, 1, &r), GK_OK);
+    ck_assert_int_eq(r.outcome, GKD_POLICY_ERROR);
+    gkd_policy_result_fini(&r);
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "b", ctx, &with_rule, 1, &r), GK_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")),
+                     "on|TARGETING_MATCH|gold");
     gkd_policy_result_fini(&r);
     json_decref(ctx);
     close_vm(vm);
