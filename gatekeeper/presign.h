@@ -26,8 +26,9 @@
  *   signs with its parent's nonces; a kernel without MADV_WIPEONFORK gets no pool (every signature
  *   is then RFC 8032's deterministic one).
  * - When the pool is empty (a burst, or a machine so busy that the idle-priority thread does not
- *   run), or its lock is held, the signature is RFC 8032's deterministic one, made inline: nothing
- *   waits for the pool.
+ *   run), or its lock stays held for more than a few hundred tries (its holder, the idle-priority
+ *   thread, preempted), the signature is RFC 8032's deterministic one, made inline: nothing waits
+ *   for the pool.
  *
  * Who computes the pairs: the gatekeeper's decision workers, one pair each time they have sent a
  * reply and the pool is not full (gkd_presign_top_up), so under a steady load each decision's
