@@ -13,7 +13,7 @@
  * has time between requests (its workers top the pool up after each reply): decisions run in
  * batches of half the pool, each started when the pool holds nonces for the whole batch (here, with
  * no workers, the refill thread fills it, and may be at work meanwhile), and only the batches are
- * timed (every one of their signatures must have used a precomputed nonce). Two rows without a bar
+ * timed (at most 1 % of their signatures may have been made inline). Two rows without a bar
  * give the rest of the picture: the same decisions with the pool empty (RFC 8032's deterministic
  * signature made inline, what a saturated gatekeeper pays), and the CPU time per nonce, which the
  * pool spends off the request path.
@@ -133,7 +133,7 @@ wait_pool(gkd_presign *pool, size_t n)
 /*
  * One repetition of figure 4 on the pool: `calls` decisions in batches of half the pool, each
  * started with enough nonces for the whole batch; returns the time spent in the batches (ns), 0
- * when the pool did not fill or a signature fell back to inline signing.
+ * when the pool did not fill or more than 1 % of the signatures were made inline.
  */
 static uint64_t
 pooled_rep(gkd_decider *d, gkd_policy_vm **vm, char **reqs, const size_t *lens, long calls,
@@ -157,7 +157,14 @@ pooled_rep(gkd_decider *d, gkd_policy_vm **vm, char **reqs, const size_t *lens, 
         wall += gkb_now_ns() - t0;
     }
     gkd_presign_read_stats(pool, &after);
-    return after.presigned - before.presigned == (uint64_t) calls ? wall : 0;
+    /* A few inline signatures (the pool's lock held by a preempted refill thread) stay counted
+     * in the time; more than 1 % means the figure is not what it says. */
+    if ((after.inline_sigs - before.inline_sigs) * 100 > (uint64_t) calls) {
+        fprintf(stderr, "gk-bench: %llu of %ld signatures were made inline\n",
+                (unsigned long long) (after.inline_sigs - before.inline_sigs), calls);
+        return 0;
+    }
+    return wall;
 }
 
 static void
