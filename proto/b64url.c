@@ -38,6 +38,17 @@ static const uint8_t VALUE1[256] = {
 };
 
 size_t
+gkp_b64url_span(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && VALUE1[(unsigned char) s[i]] != 0) {
+        i++;
+    }
+    return i;
+}
+
+size_t
 gkp_b64url_encoded_len(size_t len)
 {
     return sodium_base64_ENCODED_LEN(len, VARIANT);

@@ -16,6 +16,12 @@
 size_t gkp_b64url_encoded_len(size_t len);
 
 /*
+ * gkp_b64url_span - the offset of the first character of s[0..len) outside the base64url alphabet
+ * (A-Z a-z 0-9 - _, RFC 4648 section 5; padding excluded); len when there is none.
+ */
+size_t gkp_b64url_span(const char *s, size_t len);
+
+/*
  * gkp_b64url_encode - encode `len` bytes of `bin` into `out` (NUL-terminated). For public data:
  * its time depends on the bytes (table lookups); use gkp_b64url_encode_secret for key material.
  * outsize must be at least gkp_b64url_encoded_len(len).

@@ -95,16 +95,9 @@ put_json(outbuf *b, const json_t *v)
 static void
 put_strn(outbuf *b, const char *s, size_t n)
 {
-    size_t i;
     json_t *j;
 
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
-            break;
-        }
-    }
-    if (i == n) {
+    if (gkp_json_plain_len(s, n) == n) {
         if (reserve(b, n + 2)) {
             b->p[b->len++] = '"';
             memcpy(b->p + b->len, s, n);

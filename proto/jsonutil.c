@@ -65,6 +65,21 @@ gkp_json_unconst(const json_t *j)
 }
 
 size_t
+gkp_json_plain_len(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = (unsigned char) s[i];
+        if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+            break;
+        }
+        i++;
+    }
+    return i;
+}
+
+size_t
 gkp_utf8_seq_len(const unsigned char *s, size_t len)
 {
     unsigned char c = s[0];

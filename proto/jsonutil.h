@@ -29,6 +29,13 @@ gk_err gkp_json_dump_take(char **outp, size_t *outlen, json_t *root);
 json_t *gkp_json_unconst(const json_t *j);
 
 /*
+ * gkp_json_plain_len - the length of the run s[0..len) starts with that can stand between JSON
+ * quotes as is: printable ASCII (0x20..0x7E) other than '"' and '\\'. A string whose run is all of
+ * it is its own JSON text once quoted; any other needs jansson's escaping.
+ */
+size_t gkp_json_plain_len(const char *s, size_t len);
+
+/*
  * gkp_utf8_seq_len - the length in bytes (1-4) of the valid UTF-8 sequence at s[0..len) (RFC 3629
  * section 4: no overlong forms, no surrogates, nothing above U+10FFFF), 0 when it is not one.
  * len must be at least 1.

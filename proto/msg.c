@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "msg.h"
+#include "b64url.h"
 #include "jsonutil.h"
 #include "session.h"
 #include "vocab.h"
@@ -149,31 +150,11 @@ check_flags(const json_t *flags, gk_diag *diag)
     return GK_OK;
 }
 
-/* Whether "c" is in the base64url alphabet (RFC 4648 section 5), padding excluded. */
-static int
-is_b64url_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
-}
-
-/* The offset of the first character of s[0..len) outside the base64url alphabet; len if none. */
-static size_t
-b64url_span(const char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len && is_b64url_char((unsigned char) s[i])) {
-        i++;
-    }
-    return i;
-}
-
 int
 gkp_nonce_valid(const char *s, size_t len)
 {
     return s != NULL && len >= GKP_NONCE_MIN_CHARS && len <= GKP_NONCE_MAX_CHARS &&
-           b64url_span(s, len) == len;
+           gkp_b64url_span(s, len) == len;
 }
 
 /*
@@ -183,7 +164,7 @@ gkp_nonce_valid(const char *s, size_t len)
 static gk_err
 check_b64url_chars(const char *name, const char *s, size_t len, gk_diag *diag)
 {
-    size_t bad = b64url_span(s, len);
+    size_t bad = gkp_b64url_span(s, len);
 
     if (bad == len) {
         return GK_OK;
@@ -411,19 +392,6 @@ b64_exact_or_null(const char *s, size_t chars)
     return s == NULL || (strlen(s) == chars && gkp_nonce_valid(s, chars));
 }
 
-/* Whether a flag key needs no JSON escaping (the keys flags.md allows, and more). */
-static int
-is_plain_key(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char) *s;
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* Appends n bytes to the buffer at *p (room is the caller's business: see the size bound). */
 static void
 put(char **p, const char *s, size_t n)
@@ -466,18 +434,20 @@ gkp_request_encode_evaluate_text(char **outp, size_t *outlen, const char *const 
     }
     for (size_t i = 0; i < nflags && rv == GK_OK; i++) {
         json_t *k;
+        size_t n;
 
         if (flags[i] == NULL) {
             rv = GK_EINVAL;
             break;
         }
-        if (!is_plain_key(flags[i])) {
+        n = strlen(flags[i]);
+        if (gkp_json_plain_len(flags[i], n) != n) { /* a key that needs escaping */
             k = json_string(flags[i]); /* NULL also for a key that is not UTF-8 */
             keys[i] = k != NULL ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
             json_decref(k);
             rv = keys[i] != NULL ? GK_OK : GK_ENOMEM;
         }
-        cap += (keys[i] != NULL ? strlen(keys[i]) : strlen(flags[i])) + 3;
+        cap += (keys[i] != NULL ? strlen(keys[i]) : n) + 3;
     }
     out = rv == GK_OK ? malloc(cap) : NULL;
     if (rv == GK_OK && out == NULL) {

@@ -216,6 +216,19 @@ START_TEST(test_round_trip_all_lengths)
 }
 END_TEST
 
+/* The alphabet check: the offset of the first character outside it, or the length. */
+START_TEST(test_span)
+{
+    ck_assert_uint_eq(gkp_b64url_span("AZaz09-_", 8), 8);
+    ck_assert_uint_eq(gkp_b64url_span("abc=", 4), 3);
+    ck_assert_uint_eq(gkp_b64url_span("ab.c", 4), 2);
+    ck_assert_uint_eq(gkp_b64url_span("+/", 2), 0);
+    ck_assert_uint_eq(gkp_b64url_span("ab\0c", 4), 2);
+    ck_assert_uint_eq(gkp_b64url_span("\xc3\xa9", 2), 0);
+    ck_assert_uint_eq(gkp_b64url_span("", 0), 0);
+}
+END_TEST
+
 static Suite *
 b64url_suite(void)
 {
@@ -240,6 +253,7 @@ b64url_suite(void)
     tcase_add_test(tc, test_round_trip_all_lengths);
     tcase_add_test(tc, test_secret_codec_agrees);
     tcase_add_test(tc, test_decode_every_byte_in_a_group);
+    tcase_add_test(tc, test_span);
     suite_add_tcase(s, tc);
     return s;
 }
