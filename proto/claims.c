@@ -787,6 +787,17 @@ flag_str(reader *r, flag_reader *fr, const char **out, const char *name)
     return read_string(r, out, NULL);
 }
 
+/* A required string member of a flag entry ("flags[i] has no string \"name\"" otherwise). */
+static gk_err
+flag_required_str(reader *r, flag_reader *fr, const char **out, const char *name)
+{
+    if (peek(r) != '"') {
+        return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu] has no string \"%s\"",
+                            fr->i, name);
+    }
+    return read_string(r, out, NULL);
+}
+
 /* A flag's "value": any JSON value. */
 static gk_err
 flag_value(reader *r, flag_reader *fr)
@@ -904,17 +915,9 @@ flag_member(reader *r, const char *key, void *arg)
     }
     switch (1u << k) {
     case SEEN_KEY:
-        if (peek(r) != '"') {
-            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
-                                "flags[%zu] has no string \"key\"", fr->i);
-        }
-        return read_string(r, &fr->f->key, NULL);
+        return flag_required_str(r, fr, &fr->f->key, key);
     case SEEN_REASON:
-        if (peek(r) != '"') {
-            return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
-                                "flags[%zu] has no string \"reason\"", fr->i);
-        }
-        return read_string(r, &fr->reason, NULL);
+        return flag_required_str(r, fr, &fr->reason, key);
     case SEEN_VARIANT:
         return flag_str(r, fr, &fr->f->variant, key);
     case SEEN_RULE:
