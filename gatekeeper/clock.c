@@ -13,17 +13,11 @@ gkd_clock_mono_us(void)
 int64_t
 gkd_clock_wall_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t) (gkd_clock_ns(CLOCK_REALTIME) / 1000u);
 }
 
 uint64_t
 gkd_clock_thread_cpu_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+    return gkd_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }

@@ -17,6 +17,16 @@
 #include <stdint.h>
 #include <time.h>
 
+/* gkd_clock_ns - the POSIX clock `id` in nanoseconds; what the functions below read. */
+static inline uint64_t
+gkd_clock_ns(clockid_t id)
+{
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
 /*
  * gkd_clock_mono_ns - CLOCK_MONOTONIC in nanoseconds (arbitrary origin, never goes back).
  *
@@ -26,10 +36,7 @@
 static inline uint64_t
 gkd_clock_mono_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+    return gkd_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* gkd_clock_mono_us - CLOCK_MONOTONIC in microseconds (gkd_clock_mono_ns truncated). */
