@@ -801,6 +801,23 @@ START_TEST(test_recover_keeps_cut_bytes)
 }
 END_TEST
 
+/* gkd_journal_append with the file size limited to `cap` bytes (SIGXFSZ ignored): its result. */
+static gk_err
+append_capped(gkd_journal *j, json_t *rec, long cap, gk_diag *d)
+{
+    struct rlimit old, lim;
+    gk_err rv;
+
+    signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t) cap;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    rv = gkd_journal_append(j, rec, d);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    return rv;
+}
+
 /*
  * An append that fails half-way (the file size limit stops write(2) mid-line) leaves the file as it
  * was and the journal where it was; the next append succeeds.
@@ -810,7 +827,6 @@ START_TEST(test_append_failure_truncates)
     fixture f;
     char path[PATH_MAX];
     gkd_journal *j = NULL;
-    struct rlimit old, lim;
     json_t *changes = change_json(1), *rec = NULL;
     gkd_store_change c = {.actor = "rita", .op = "rollout.set", .changes = changes};
     char head[GKD_JOURNAL_HASH_HEX_BYTES];
@@ -826,13 +842,7 @@ START_TEST(test_append_failure_truncates)
     memcpy(head, gkd_journal_head(j), sizeof(head));
     ck_assert_int_eq(gkd_journal_record_new(&rec, j, &c, f.signer, &d), GK_OK);
 
-    signal(SIGXFSZ, SIG_IGN);
-    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
-    lim = old;
-    lim.rlim_cur = (rlim_t) size + 40;
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    ck_assert_int_eq(gkd_journal_append(j, rec, &d), GK_EIO);
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(append_capped(j, rec, size + 40, &d), GK_EIO);
     ck_assert_ptr_nonnull(strstr(d.text, "cannot append record 3"));
     ck_assert_int_eq(file_size(path), size);
     ck_assert_uint_eq(gkd_journal_seq(j), 2);
@@ -861,7 +871,6 @@ START_TEST(test_large_record_streamed)
     gkd_journal *j = NULL;
     json_t *changes = json_array(), *rec = NULL, *body;
     gkd_store_change c = {.actor = "system", .op = "bootstrap"};
-    struct rlimit old, lim;
     char *text, *canon;
     long size;
     gk_diag d = {0};
@@ -886,13 +895,7 @@ START_TEST(test_large_record_streamed)
     ck_assert_uint_gt(strlen(canon), 3 * 64 * 1024);
 
     /* Cut off by the file size limit in the middle of the second chunk: nothing stays. */
-    signal(SIGXFSZ, SIG_IGN);
-    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
-    lim = old;
-    lim.rlim_cur = (rlim_t) size + 100000;
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    ck_assert_int_eq(gkd_journal_append(j, rec, &d), GK_EIO);
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(append_capped(j, rec, size + 100000, &d), GK_EIO);
     ck_assert_int_eq(file_size(path), size);
     ck_assert_uint_eq(gkd_journal_seq(j), 1);
 
