@@ -60,6 +60,8 @@ typedef struct gkb_run {
     char echo_ipc_url[300];   /* its ipc URL (in dir) */
     double single_p50_tcp_us; /* figure 1's p50 over tcp (the 20-flag figure's floor); 0 unknown */
     double decision_us;       /* figure 4's median (what the spun echo spins); 0 unknown */
+    double decision_inline_us; /* figure 4 with the nonce pool empty (what a saturated
+                                  gatekeeper pays per request: throughput's spun echo); 0 unknown */
     gkb_figure figs[GKB_MAX_FIGURES];
     size_t nfigs;
     int failed;               /* a correctness check failed: exit 1 */
@@ -133,7 +135,8 @@ int gkb_admin_try(const gkt_daemon *d, const char *op, const char *args, const c
 /*
  * The groups of figures, each adding its figures to `run` (as "not measured" when something
  * they need is missing) and printing progress. Each returns 0, or -1 when the run cannot go on.
- * gkb_bench_inproc runs before gkb_bench_latency, whose spun echo spins figure 4's median.
+ * gkb_bench_inproc runs before gkb_bench_latency, whose spun echo spins figure 4's median, and
+ * before gkb_bench_throughput, whose spun echo spins figure 4's pool-empty median.
  */
 int gkb_bench_latency(gkb_run *run);    /* 1 and 3: fresh single-flag and 20-flag latency */
 int gkb_bench_throughput(gkb_run *run); /* 2: decisions/s with 1, 4, 16 client processes */

@@ -314,6 +314,7 @@ gkb_bench_inproc(gkb_run *run)
         gkb_figure_set(f_policy, policy, (size_t) reps);
         gkb_figure_bar(f_policy, GKB_BAR_MAX, 3, 0);
         gkb_figure_set(f_inline, inline_us, (size_t) reps);
+        run->decision_inline_us = f_inline->median;
         gkb_figure_set(f_nonce, nonce_us, (size_t) reps);
         gkb_figure_set(f_all, all_us, (size_t) reps);
         gkb_figure_set(f_all_policy, all_policy, (size_t) reps);

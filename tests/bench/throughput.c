@@ -8,6 +8,12 @@
  * a point's rate is the sum of the clients' rates. Echo and decision runs alternate per
  * repetition.
  *
+ * A third server, the echo spinning figure 4's pool-empty median before each reply (what one
+ * request costs a saturated gatekeeper in process: parse, engine, policies, claims and an inline
+ * Ed25519 signature, since a nonce pool is only refilled ahead when a CPU is idle), is measured in
+ * the same alternation: the rate of a server that does exactly the decision's in-process work and
+ * nothing else, the ceiling of any gatekeeper with that in-process cost on this machine.
+ *
  * Both vCPUs are shared by the clients and the server, so a point is CPU-bound: the progress
  * lines also say what one request cost in CPU time and context switches, on the client side (the
  * clients' own getrusage over their window) and on the server side (/proc over the same window:
@@ -20,6 +26,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "echo.h"
 
 #define MAX_CLIENTS 16
 #define MAX_REPS    3
@@ -83,20 +90,27 @@ proc_usage(pid_t pid)
     return u;
 }
 
+/* A server the clients of a point talk to: the daemon ("sdk" clients) or an echo ("echo"). */
+typedef struct target {
+    const char *kind;
+    const char *url;
+    pid_t pid;
+} target;
+
 /*
- * One run of `nclients` client processes of `kind`; requests per second summed, or -1. *c gets
+ * One run of `nclients` client processes against `t`; requests per second summed, or -1. *c gets
  * the cost of one request.
  */
 static double
-run_point(gkb_run *run, const char *kind, int nclients, double seconds, cost *c)
+run_point(gkb_run *run, const target *t, int nclients, double seconds, cost *c)
 {
-    pid_t server = strcmp(kind, "echo") == 0 ? run->echo.pid : run->daemon.pid;
+    const char *kind = t->kind;
+    pid_t server = t->pid;
     usage s0, s1;
     double requests = 0, client_ns = 0, client_cs = 0;
     gkb_child kids[MAX_CLIENTS];
     char secs[32], reply_bytes[32], line[128];
-    const char *url = strcmp(kind, "echo") == 0 ? run->echo_tcp_url : run->daemon.tcp_url;
-    const char *argv[] = {run->self, "--client", kind, "--url", url, "--jwks",
+    const char *argv[] = {run->self, "--client", kind, "--url", t->url, "--jwks",
                           run->daemon.jwks_path, "--reply-bytes", reply_bytes, "--seconds", secs,
                           NULL};
     double rate = 0;
@@ -157,33 +171,56 @@ run_point(gkb_run *run, const char *kind, int nclients, double seconds, cost *c)
     return ok ? rate : -1;
 }
 
+/* The figure `label` ("2 throughput" or "  floor: ..."), N clients, in req/s; NULL when full. */
+static gkb_figure *
+point_figure(gkb_run *run, const char *label, int n)
+{
+    char name[120];
+
+    snprintf(name, sizeof(name), "%s, %d client%s, tcp", label, n, n == 1 ? "" : "s");
+    return gkb_figure_add(run, name, "req/s");
+}
+
 int
 gkb_bench_throughput(gkb_run *run)
 {
     static const int points[] = {1, 4, 16};
     int reps = run->quick ? 1 : MAX_REPS;
     double seconds = run->quick ? 0.5 : 2.0;
+    char spun_ipc[300], spun_url[256];
+    gkb_child spun;
+    int spun_up = 0;
+    target t_dec = {"sdk", run->daemon.tcp_url, run->daemon.pid};
+    target t_echo = {"echo", run->echo_tcp_url, run->echo.pid};
+    target t_spun = {"echo", spun_url, -1};
 
+    if (run->decision_inline_us > 0) {
+        snprintf(spun_ipc, sizeof(spun_ipc), "ipc://%s/echo-spun-throughput.sock", run->dir);
+        gkb_progress("starting an echo server that spins %.1f us (figure 4, nonce pool empty) "
+                     "before each reply",
+                     run->decision_inline_us);
+        spun_up = gkb_echo_start(&spun, run->self, spun_ipc, run->reply_bytes,
+                                 run->decision_inline_us, spun_url, sizeof(spun_url)) == 0;
+        t_spun.pid = spun.pid;
+    }
     for (size_t p = 0; p < sizeof(points) / sizeof(points[0]); p++) {
         int n = points[p];
-        double dec[MAX_REPS], echo[MAX_REPS];
-        char label[80];
-        gkb_figure *f_dec, *f_echo;
-        cost c_dec = {0, 0, 0, 0}, c_echo = {0, 0, 0, 0};
+        double dec[MAX_REPS], echo[MAX_REPS], sp[MAX_REPS];
+        gkb_figure *f_dec = point_figure(run, "2 throughput", n);
+        gkb_figure *f_echo = point_figure(run, "  floor: echo", n);
+        gkb_figure *f_spun = point_figure(run, "  floor: echo + decision CPU", n);
+        cost c_dec = {0, 0, 0, 0}, c_echo = {0, 0, 0, 0}, c_spun = {0, 0, 0, 0};
         int ok = 1;
 
-        snprintf(label, sizeof(label), "2 throughput, %d client%s, tcp", n, n == 1 ? "" : "s");
-        f_dec = gkb_figure_add(run, label, "req/s");
-        snprintf(label, sizeof(label), "  floor: echo, %d client%s, tcp", n, n == 1 ? "" : "s");
-        f_echo = gkb_figure_add(run, label, "req/s");
-        if (f_dec == NULL || f_echo == NULL) {
-            return 0;
+        if (f_dec == NULL || f_echo == NULL || f_spun == NULL) {
+            break;
         }
-        gkb_progress("throughput with %d client process%s: %d reps of %.1f s (echo, decisions)",
-                     n, n == 1 ? "" : "es", reps, seconds);
+        gkb_progress("throughput with %d client process%s: %d reps of %.1f s (echo%s, decisions)",
+                     n, n == 1 ? "" : "es", reps, seconds, spun_up ? ", spun echo" : "");
         for (int r = 0; ok && r < reps; r++) {
-            echo[r] = run_point(run, "echo", n, seconds, &c_echo);
-            dec[r] = echo[r] >= 0 ? run_point(run, "sdk", n, seconds, &c_dec) : -1;
+            echo[r] = run_point(run, &t_echo, n, seconds, &c_echo);
+            sp[r] = spun_up && echo[r] >= 0 ? run_point(run, &t_spun, n, seconds, &c_spun) : 0;
+            dec[r] = echo[r] >= 0 && sp[r] >= 0 ? run_point(run, &t_dec, n, seconds, &c_dec) : -1;
             ok = echo[r] > 0 && dec[r] > 0;
             if (ok) {
                 gkb_progress("  %d clients rep %d/%d: %.0f decisions/s, echo %.0f/s (%.2fx); per "
@@ -193,16 +230,34 @@ gkb_bench_throughput(gkb_run *run)
                              c_dec.server_us, c_dec.client_cs, c_dec.server_cs, c_echo.client_us,
                              c_echo.server_us, c_echo.client_cs, c_echo.server_cs);
             }
+            if (ok && spun_up) {
+                gkb_progress("  %d clients rep %d/%d: spun echo %.0f/s (%.2fx); per request %.0f + "
+                             "%.0f CPU us, %.1f + %.1f switches",
+                             n, r + 1, reps, sp[r], sp[r] / echo[r], c_spun.client_us,
+                             c_spun.server_us, c_spun.client_cs, c_spun.server_cs);
+            }
         }
         if (!ok) {
             gkb_fail(run, "a throughput run with %d clients failed", n);
             gkb_figure_not_measured(f_dec, "a client failed");
             gkb_figure_not_measured(f_echo, "a client failed");
+            gkb_figure_not_measured(f_spun, "a client failed");
             continue;
         }
         gkb_figure_set(f_echo, echo, (size_t) reps);
         gkb_figure_set(f_dec, dec, (size_t) reps);
         gkb_figure_bar(f_dec, GKB_BAR_RATIO_MIN, 0.7, f_echo->median);
+        if (spun_up) {
+            gkb_figure_set(f_spun, sp, (size_t) reps);
+            gkb_figure_bar(f_spun, GKB_BAR_NONE, 0, f_echo->median);
+        } else {
+            gkb_figure_not_measured(f_spun, "%s", run->decision_inline_us > 0
+                                                      ? "the spun echo server did not start"
+                                                      : "figure 4 was not measured");
+        }
+    }
+    if (spun_up) {
+        gkb_child_finish(&spun, 5000);
     }
     return 0;
 }
