@@ -751,11 +751,17 @@ end
 -- `evaluate`, whose source line, and so the explain trace, are those of a fresh one. A flag without
 -- metadata (most flags) abstains whatever the service, so it is kept once, under ANY_SERVICE.
 -- Migration flags depend on the proposed stage and are judged every time, as is any other `state`
--- (a test's own table). `evaluate` keeps its lines: they are the verdicts' source lines.
+-- (a test's own table) and a service that is not a registered consumer: its name is the caller's
+-- to choose, so keeping a verdict per name would let callers grow the memo until the memory
+-- budget trips. `evaluate` keeps its lines: they are the verdicts' source lines.
 local PROBE = { variant = {} }
 local MIGRATION = {}
 local ANY_SERVICE = {}
 local state_memo = gk.state_memo
+local function registered(state, service) -- whether state.consumers names `service`
+  local consumers = state.consumers
+  return is_object(consumers) and consumers[service] ~= nil
+end
 function on_evaluate(ctx, flag, proposal, state)
   local key = type(flag) == "table" and flag.key
   local service = ANY_SERVICE
@@ -767,6 +773,9 @@ function on_evaluate(ctx, flag, proposal, state)
   if not memo then return evaluate(ctx, flag, proposal, state) end
   local kept = memo[service]
   if kept == nil then
+    if service ~= ANY_SERVICE and not registered(state, service) then
+      return evaluate(ctx, flag, proposal, state)
+    end
     local flags = state.flags
     local def = type(flags) == "table" and flags ~= NULL and flags[key] or nil
     if type(def) == "table" and def ~= NULL and def.kind == "migration" then

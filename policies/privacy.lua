@@ -234,10 +234,16 @@ end
 -- state, so while `state` is the gatekeeper's current snapshot it is worked out once per flag and
 -- service and kept in gk.state_memo (which goes with the snapshot). The kept verdict is the table
 -- gk.allow built in `evaluate`, so its source line, and the explain trace, are those of a fresh one.
--- Any other `state` (a test's own table) is judged afresh every time. A flag without metadata
--- (nil or false) abstains at once, as `evaluate` would: most flags are such, so that path is a type
--- check and one field read.
+-- Any other `state` (a test's own table) is judged afresh every time, and so is a service that is
+-- not a registered consumer: its name is the caller's to choose, so keeping a verdict per name
+-- would let callers grow the memo until the memory budget trips. A flag without metadata (nil or
+-- false) abstains at once, as `evaluate` would: most flags are such, so that path is a type check
+-- and one field read.
 local state_memo = gk.state_memo
+local function registered(state, service) -- whether state.consumers names `service`
+  local consumers = state.consumers
+  return is_object(consumers) and consumers[service] ~= nil
+end
 function on_evaluate(ctx, flag, proposal, state)
   if type(flag) ~= "table" or not flag.metadata then return nil end
   local key = flag.key
@@ -248,7 +254,7 @@ function on_evaluate(ctx, flag, proposal, state)
   local verdict = memo[service]
   if verdict == nil then
     verdict = evaluate(ctx, flag, proposal, state) or false
-    memo[service] = verdict
+    if service == "" or registered(state, service) then memo[service] = verdict end
   end
   return verdict or nil
 end

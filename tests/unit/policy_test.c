@@ -831,6 +831,56 @@ START_TEST(test_state_memo_shipped_policies)
 }
 END_TEST
 
+/*
+ * The shipped policies keep per-service verdicts only for registered consumers: a caller naming a
+ * new service on every request must not grow the memo until the vm's memory budget trips (every
+ * gated decision would then fail until the next state version). 20,000 names would take several
+ * MiB kept; under a 4 MiB budget every call still succeeds, and the last one's verdict is the one
+ * a fresh vm gives.
+ */
+START_TEST(test_state_memo_bounded)
+{
+    gkd_policy_limits l = {0, 60000, 4u << 20}; /* sanitizer builds are slow: a long timeout */
+    char pdir[512], flags[512], service[32];
+    gkd_policy_set *set = NULL;
+    gkd_policy_vm *vm = NULL, *fresh = NULL;
+    gkd_snapshot *snap = NULL;
+    gk_diag d = {0};
+    char *a, *b;
+
+    snprintf(pdir, sizeof pdir, "%s/policies", gkt_env("GK_SOURCE_DIR"));
+    snprintf(flags, sizeof flags, "%s/config/flags.json", gkt_env("GK_SOURCE_DIR"));
+    ck_assert_msg(gkd_snapshot_load_file(&snap, flags, 1, &d) == GK_OK, "%s", d.text);
+    ck_assert_msg(gkd_policy_set_load(&set, pdir, &l, &d) == GK_OK, "%s", d.text);
+    ck_assert_int_eq(gkd_policy_vm_open(&vm, set, &d), GK_OK);
+    ck_assert_int_eq(gkd_policy_vm_open(&fresh, set, &d), GK_OK);
+    gkd_policy_set_rele(set);
+    ck_assert_int_eq(gkd_policy_vm_set_state(vm, gkd_snapshot_state(snap), 1), GK_OK);
+    ck_assert_int_eq(gkd_policy_vm_set_state(fresh, gkd_snapshot_state(snap), 1), GK_OK);
+    for (int i = 0; i < 20000; i++) {
+        gkd_policy_proposal p = {"on", "SPLIT", NULL};
+        json_t *ctx;
+        gkd_policy_result r;
+
+        snprintf(service, sizeof service, "caller-%d", i);
+        ctx = json_pack("{s:s, s:s}", "targetingKey", "tenant-42", "service", service);
+        ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, "orders.read_v2", ctx, &p, 0, &r), GK_OK);
+        ck_assert_msg(r.outcome != GKD_POLICY_ERROR, "call %d (%s): %s", i, service, r.error);
+        gkd_policy_result_fini(&r);
+        json_decref(ctx);
+    }
+    a = evaluate_text(vm, "orders.read_v2", service, "on");
+    b = evaluate_text(fresh, "orders.read_v2", service, "on");
+    ck_assert_str_eq(a, b);
+    ck_assert_msg(strstr(a, "\"source\"") != NULL, "no verdict: the comparison proves nothing: %s", a);
+    free(a);
+    free(b);
+    gkd_policy_vm_close(vm);
+    gkd_policy_vm_close(fresh);
+    gkd_snapshot_rele(snap);
+}
+END_TEST
+
 START_TEST(test_gk_table)
 {
     const char *files[] = {
@@ -1201,6 +1251,7 @@ policy_suite(void)
     tcase_add_test(tc, test_state_large);
     tcase_add_test(tc, test_state_memo);
     tcase_add_test(tc, test_state_memo_shipped_policies);
+    tcase_add_test(tc, test_state_memo_bounded);
     tcase_add_test(tc, test_gk_table);
     suite_add_tcase(s, tc);
 
