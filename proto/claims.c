@@ -278,8 +278,11 @@ gkp_claims_encode(char **outp, size_t *outlen, const gkp_claims *claims)
  * checked and skipped.
  */
 
-/* Deepest nesting of arrays and objects the reader accepts (jansson's parser limit). */
+/* Most arrays and objects open at once, the claims object included (jansson's parser limit). */
 #define JSON_MAX_DEPTH 2048
+
+/* A flag entry's member values sit in the claims object, its "flags" array and the entry. */
+#define FLAG_MEMBER_DEPTH 3
 
 struct gkp_claims_doc {
     char *arena; /* the strings the claims point into */
@@ -542,6 +545,7 @@ read_number(reader *r, int *is_int, int64_t *value)
             int d = *r->p - '0';
             /* accumulated negatively, so INT64_MIN itself fits */
             if (v < (INT64_MIN + d) / 10) {
+                r->p = p0;
                 return syntax(r, "an integer is too large");
             }
             v = v * 10 - d;
@@ -690,7 +694,11 @@ skip_member(reader *r, const char *key, void *arg)
     return skip_value(r, *(int *) arg);
 }
 
-/* Checks and skips the value at r->p (whitespace before it already skipped). */
+/*
+ * Checks and skips the value at r->p (whitespace before it already skipped), which `depth` arrays
+ * and objects enclose: an array or object that would be the (JSON_MAX_DEPTH + 1)-th open at once
+ * is refused.
+ */
 static gk_err
 skip_value(reader *r, int depth)
 {
@@ -700,17 +708,15 @@ skip_value(reader *r, int depth)
     int64_t v;
     gk_err rv;
 
-    if (depth > JSON_MAX_DEPTH) {
-        return syntax(r, "arrays and objects are nested too deeply");
-    }
     switch (r->p < r->end ? *r->p : '\0') {
     case '{':
-        depth++;
-        rv = read_object(r, skip_member, &depth);
-        break;
     case '[':
+        if (depth >= JSON_MAX_DEPTH) {
+            return syntax(r, "arrays and objects are nested too deeply");
+        }
         depth++;
-        rv = read_array(r, skip_element, &depth);
+        rv = *r->p == '{' ? read_object(r, skip_member, &depth)
+                          : read_array(r, skip_element, &depth);
         break;
     case '"':
         rv = read_string(r, &s, NULL);
@@ -827,7 +833,7 @@ flag_value(reader *r, flag_reader *fr)
         break;
     default:
         /* a number, object or array: checked here, built by jansson from the same bytes */
-        rv = skip_value(r, 1);
+        rv = skip_value(r, FLAG_MEMBER_DEPTH);
         if (rv != GK_OK) {
             return rv;
         }
@@ -907,7 +913,7 @@ flag_member(reader *r, const char *key, void *arg)
     for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(key, names[k]) != 0; k++) {
     }
     if (k == sizeof(names) / sizeof(names[0])) {
-        return skip_value(r, 2);
+        return skip_value(r, FLAG_MEMBER_DEPTH);
     }
     rv = once(r, &fr->seen, 1u << k, fr->i, key);
     if (rv != GK_OK) {
@@ -1044,7 +1050,7 @@ claims_member(reader *r, const char *key, void *arg)
     for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(key, names[k]) != 0; k++) {
     }
     if (k == sizeof(names) / sizeof(names[0])) {
-        return skip_value(r, 2);
+        return skip_value(r, 1); /* in the claims object */
     }
     rv = once(r, &cr->seen, 1u << k, NOT_A_FLAG, key);
     if (rv != GK_OK) {

@@ -556,31 +556,67 @@ START_TEST(test_decode_values)
 }
 END_TEST
 
-/* Nesting up to the limit is read; deeper is refused, not a crash. */
+/*
+ * Nesting up to the limit (2048 arrays and objects open at once, the claims object included, as
+ * jansson) is read, whatever the innermost value; deeper is refused, not a crash. Cases: an
+ * unknown claim "x" of k arrays (nesting 1 + k), then a flag's value of k arrays (nesting 3 + k).
+ */
+static const struct {
+    int in_flag;  /* the arrays are a flag's "value", not the claim "x" */
+    size_t k;     /* how many arrays */
+    const char *inner;
+    int ok;
+} depth_cases[] = {
+    {0, 2047, "", 1},    {0, 2047, "1", 1},   {0, 2048, "", 0},  {0, 2048, "1", 0},
+    {0, 100000, "", 0},  {1, 2045, "", 1},    {1, 2045, "\"s\"", 1}, {1, 2046, "", 0},
+    {1, 2046, "[]", 0},
+};
+
 START_TEST(test_decode_depth)
 {
-    static const char head[] = "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":";
-    size_t depth = _i == 0 ? 2000 : 100000;
-    size_t n = sizeof(head) - 1 + 2 * depth + 1;
+    static const char head_x[] = "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":";
+    static const char head_f[] =
+        "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":"
+        "\"STATIC\",\"value\":";
+    const char *head = depth_cases[_i].in_flag ? head_f : head_x;
+    const char *tail = depth_cases[_i].in_flag ? "}]}" : "}";
+    size_t k = depth_cases[_i].k, hn = strlen(head), in = strlen(depth_cases[_i].inner);
+    size_t n = hn + k + in + k + strlen(tail);
     char *json = malloc(n + 1);
     gkp_claims_doc *doc = NULL;
     gk_diag d = {0};
 
     ck_assert_ptr_nonnull(json);
-    memcpy(json, head, sizeof(head) - 1);
-    memset(json + sizeof(head) - 1, '[', depth);
-    memset(json + sizeof(head) - 1 + depth, ']', depth);
-    json[n - 1] = '}';
-    json[n] = '\0';
-    if (_i == 0) {
-        ck_assert_int_eq(gkp_claims_decode(&doc, json, n, &d), GK_OK);
+    memcpy(json, head, hn);
+    memset(json + hn, '[', k);
+    memcpy(json + hn + k, depth_cases[_i].inner, in);
+    memset(json + hn + k + in, ']', k);
+    strcpy(json + hn + k + in + k, tail);
+    if (depth_cases[_i].ok) {
+        ck_assert_msg(gkp_claims_decode(&doc, json, n, &d) == GK_OK, "case %d: %s", _i, d.text);
         gkp_claims_doc_free(doc);
     } else {
         ck_assert_int_eq(gkp_claims_decode(&doc, json, n, &d), GK_EPROTO);
         ck_assert_ptr_null(doc);
-        ck_assert_ptr_nonnull(strstr(d.text, "nested too deeply"));
+        ck_assert_msg(strstr(d.text, "nested too deeply") != NULL, "case %d: %s", _i, d.text);
     }
     free(json);
+}
+END_TEST
+
+/* An integer out of range is reported at the offset where the number starts, however it ends. */
+START_TEST(test_decode_integer_offset)
+{
+    static const char *const texts[] = {
+        "{\"iat\":9223372036854775808,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}",
+        "{\"iat\":99999999999999999999,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}",
+        "{\"iat\":-9223372036854775809,\"exp\":2,\"snapshotVersion\":3,\"flags\":[]}",
+    };
+    gkp_claims_doc *doc = NULL;
+    gk_diag d = {0};
+
+    ck_assert_int_eq(gkp_claims_decode(&doc, texts[_i], strlen(texts[_i]), &d), GK_EPROTO);
+    ck_assert_str_eq(d.text, "invalid JSON at byte 7: an integer is too large");
 }
 END_TEST
 
@@ -687,7 +723,9 @@ claims_suite(void)
     tcase_add_test(tc, test_decode_uses_length);
     tcase_add_test(tc, test_decode_strings_and_space);
     tcase_add_test(tc, test_decode_values);
-    tcase_add_loop_test(tc, test_decode_depth, 0, 2);
+    tcase_add_loop_test(tc, test_decode_depth, 0,
+                        (int) (sizeof(depth_cases) / sizeof(depth_cases[0])));
+    tcase_add_loop_test(tc, test_decode_integer_offset, 0, 3);
     tcase_add_test(tc, test_decode_garbled);
     tcase_add_test(tc, test_decode_ends_after_member);
     suite_add_tcase(s, tc);
