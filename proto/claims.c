@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "claims.h"
+#include "jsonread.h"
 #include "jsonutil.h"
 #include "vocab.h"
 
@@ -268,18 +269,14 @@ gkp_claims_encode(char **outp, size_t *outlen, const gkp_claims *claims)
 
 /*
  * Decoding. A token's payload is read once per fresh decision on the client, so it is read by a
- * reader for this one document rather than parsed into a jansson tree first: the strings are
- * unescaped into one arena (the unescaped text of a string and its NUL never take more bytes than
- * its quoted form, so the arena is as long as the input), iat/exp/snapshotVersion are read as
+ * reader (jsonread.h) for this one document rather than parsed into a jansson tree first: the
+ * strings are unescaped into one arena as long as the input, iat/exp/snapshotVersion are read as
  * integers, and only a flag value that is a number, object or array, and a mask, become jansson
  * values (true, false and null are jansson's shared singletons). It accepts exactly RFC 8259 JSON
- * (strings UTF-8 without NUL, nesting up to JSON_MAX_DEPTH) and refuses a known member given
- * twice (RFC 7519 section 4 lets a reader refuse duplicate claim names); unknown members are
- * checked and skipped.
+ * (strings UTF-8 without NUL, at most GKP_JR_MAX_DEPTH arrays and objects open, the claims object
+ * included) and refuses a known member given twice (RFC 7519 section 4 lets a reader refuse
+ * duplicate claim names); unknown members are checked and skipped.
  */
-
-/* Most arrays and objects open at once, the claims object included (jansson's parser limit). */
-#define JSON_MAX_DEPTH 2048
 
 /* A flag entry's member values sit in the claims object, its "flags" array and the entry. */
 #define FLAG_MEMBER_DEPTH 3
@@ -289,454 +286,6 @@ struct gkp_claims_doc {
     gkp_claims claims;
     gkp_flag_claim flags[]; /* claims.flags points here */
 };
-
-typedef struct reader {
-    const char *start; /* the input, for offsets in errors */
-    const char *p;
-    const char *end;
-    char *arena; /* next free byte of the arena */
-    gk_diag *diag;
-} reader;
-
-static gk_err
-syntax(reader *r, const char *what)
-{
-    return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "invalid JSON at byte %zu: %s",
-                        (size_t) (r->p - r->start), what);
-}
-
-static void
-skip_ws(reader *r)
-{
-    while (r->p < r->end &&
-           (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')) {
-        r->p++;
-    }
-}
-
-/* Skips whitespace and then `c`; GK_EPROTO naming `what` when something else comes. */
-static gk_err
-expect(reader *r, char c, const char *what)
-{
-    skip_ws(r);
-    if (r->p == r->end || *r->p != c) {
-        return syntax(r, what);
-    }
-    r->p++;
-    return GK_OK;
-}
-
-/* Whitespace, then the next character without taking it ('\0' at the end of the input). */
-static char
-peek(reader *r)
-{
-    skip_ws(r);
-    return r->p < r->end ? *r->p : '\0';
-}
-
-/* Four hex digits at r->p into *out. */
-static int
-hex4(reader *r, unsigned *out)
-{
-    unsigned v = 0;
-
-    if (r->end - r->p < 4) {
-        return 0;
-    }
-    for (int i = 0; i < 4; i++) {
-        char c = r->p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') {
-            v |= (unsigned) (c - '0');
-        } else if (c >= 'a' && c <= 'f') {
-            v |= (unsigned) (c - 'a' + 10);
-        } else if (c >= 'A' && c <= 'F') {
-            v |= (unsigned) (c - 'A' + 10);
-        } else {
-            return 0;
-        }
-    }
-    r->p += 4;
-    *out = v;
-    return 1;
-}
-
-/* Writes code point cp (not a surrogate, at most U+10FFFF) as UTF-8 at *out. */
-static void
-put_utf8(char **out, unsigned cp)
-{
-    unsigned char *o = (unsigned char *) *out;
-
-    if (cp < 0x80) {
-        *o++ = (unsigned char) cp;
-    } else if (cp < 0x800) {
-        *o++ = (unsigned char) (0xC0 | (cp >> 6));
-        *o++ = (unsigned char) (0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *o++ = (unsigned char) (0xE0 | (cp >> 12));
-        *o++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (unsigned char) (0x80 | (cp & 0x3F));
-    } else {
-        *o++ = (unsigned char) (0xF0 | (cp >> 18));
-        *o++ = (unsigned char) (0x80 | ((cp >> 12) & 0x3F));
-        *o++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (unsigned char) (0x80 | (cp & 0x3F));
-    }
-    *out = (char *) o;
-}
-
-/* The \uXXXX escape after a backslash-u at r->p (a surrogate pair takes two), as UTF-8 at *out. */
-static gk_err
-unicode_escape(reader *r, char **out)
-{
-    unsigned cp, lo;
-
-    if (!hex4(r, &cp)) {
-        return syntax(r, "a \\u escape needs four hex digits");
-    }
-    if (cp >= 0xDC00 && cp <= 0xDFFF) {
-        return syntax(r, "a \\u escape is a lone low surrogate");
-    }
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (r->end - r->p < 2 || r->p[0] != '\\' || r->p[1] != 'u') {
-            return syntax(r, "a \\u escape is a high surrogate without its low half");
-        }
-        r->p += 2;
-        if (!hex4(r, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-            return syntax(r, "a \\u escape is a high surrogate without its low half");
-        }
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-    }
-    if (cp == 0) {
-        return syntax(r, "a string holds \\u0000");
-    }
-    put_utf8(out, cp);
-    return GK_OK;
-}
-
-/*
- * The string at r->p (which must be a '"'), unescaped into the arena and NUL-terminated: *out
- * points at it, *lenp (optional) is its length. Control characters, bad escapes and bytes that
- * are not UTF-8 are refused.
- */
-static gk_err
-read_string(reader *r, const char **out, size_t *lenp)
-{
-    char *o = r->arena, *text = r->arena;
-    gk_err rv;
-
-    if (r->p == r->end || *r->p != '"') {
-        return syntax(r, "a string was expected");
-    }
-    r->p++;
-    for (;;) {
-        const char *run = r->p, *q = r->p, *end = r->end; /* locals: chars may alias r */
-        unsigned char c = 0;
-        size_t n;
-
-        /* the plain bytes up to the next quote, backslash, control or non-ASCII byte at once */
-        while (q < end) {
-            c = (unsigned char) *q;
-            if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
-                break;
-            }
-            q++;
-        }
-        memcpy(o, run, (size_t) (q - run));
-        o += q - run;
-        r->p = q;
-        if (r->p == r->end) {
-            return syntax(r, "a string is not closed");
-        }
-        if (c == '"') {
-            r->p++;
-            break;
-        }
-        if (c < 0x20) {
-            return syntax(r, "a string holds a control character");
-        }
-        if (c != '\\') {
-            n = gkp_utf8_seq_len((const unsigned char *) r->p, (size_t) (r->end - r->p));
-            if (n == 0) {
-                return syntax(r, "a string is not UTF-8");
-            }
-            memcpy(o, r->p, n);
-            o += n;
-            r->p += n;
-            continue;
-        }
-        if (r->end - r->p < 2) {
-            return syntax(r, "a string is not closed");
-        }
-        c = (unsigned char) r->p[1];
-        r->p += 2;
-        switch (c) {
-        case '"':
-        case '\\':
-        case '/':
-            *o++ = (char) c;
-            break;
-        case 'b':
-            *o++ = '\b';
-            break;
-        case 'f':
-            *o++ = '\f';
-            break;
-        case 'n':
-            *o++ = '\n';
-            break;
-        case 'r':
-            *o++ = '\r';
-            break;
-        case 't':
-            *o++ = '\t';
-            break;
-        case 'u':
-            rv = unicode_escape(r, &o);
-            if (rv != GK_OK) {
-                return rv;
-            }
-            break;
-        default:
-            r->p -= 2;
-            return syntax(r, "a string holds an unknown escape");
-        }
-    }
-    *o++ = '\0';
-    r->arena = o;
-    *out = text;
-    if (lenp != NULL) {
-        *lenp = (size_t) (o - 1 - text);
-    }
-    return GK_OK;
-}
-
-/* Skips the digits at r->p; how many there were. */
-static size_t
-digits(reader *r)
-{
-    const char *p0 = r->p;
-
-    while (r->p < r->end && *r->p >= '0' && *r->p <= '9') {
-        r->p++;
-    }
-    return (size_t) (r->p - p0);
-}
-
-/*
- * The number at r->p (RFC 8259 section 6). *is_int says whether it has neither fraction nor
- * exponent, and then *value holds it (GK_EPROTO when it does not fit in an int64_t).
- */
-static gk_err
-read_number(reader *r, int *is_int, int64_t *value)
-{
-    const char *p0 = r->p;
-    int neg = r->p < r->end && *r->p == '-';
-    int64_t v = 0;
-
-    r->p += neg;
-    if (r->p == r->end || *r->p < '0' || *r->p > '9') {
-        return syntax(r, "a number needs a digit");
-    }
-    if (*r->p == '0') {
-        r->p++;
-    } else {
-        for (; r->p < r->end && *r->p >= '0' && *r->p <= '9'; r->p++) {
-            int d = *r->p - '0';
-            /* accumulated negatively, so INT64_MIN itself fits */
-            if (v < (INT64_MIN + d) / 10) {
-                r->p = p0;
-                return syntax(r, "an integer is too large");
-            }
-            v = v * 10 - d;
-        }
-    }
-    *is_int = 1;
-    if (r->p < r->end && *r->p == '.') {
-        r->p++;
-        if (digits(r) == 0) {
-            return syntax(r, "a number's fraction needs a digit");
-        }
-        *is_int = 0;
-    }
-    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
-        r->p++;
-        if (r->p < r->end && (*r->p == '+' || *r->p == '-')) {
-            r->p++;
-        }
-        if (digits(r) == 0) {
-            return syntax(r, "a number's exponent needs a digit");
-        }
-        *is_int = 0;
-    }
-    if (*is_int) {
-        if (!neg && v == INT64_MIN) {
-            r->p = p0;
-            return syntax(r, "an integer is too large");
-        }
-        *value = neg ? v : -v;
-    }
-    return GK_OK;
-}
-
-/* Takes the literal `lit` (true, false, null) at r->p. */
-static gk_err
-literal(reader *r, const char *lit)
-{
-    size_t n = strlen(lit);
-
-    if ((size_t) (r->end - r->p) < n || memcmp(r->p, lit, n) != 0) {
-        return syntax(r, "a value was expected");
-    }
-    r->p += n;
-    return GK_OK;
-}
-
-/*
- * Calls member(r, key, arg) for each member of the object at r->p, the key (unescaped, in the
- * arena until the callback returns) NUL-terminated; the callback reads the value. The arena space
- * of a key is reused for the next one unless the callback keeps strings.
- */
-typedef gk_err (*member_fn)(reader *r, const char *key, void *arg);
-
-static gk_err
-read_object(reader *r, member_fn member, void *arg)
-{
-    gk_err rv = expect(r, '{', "an object was expected");
-
-    if (rv != GK_OK) {
-        return rv;
-    }
-    if (peek(r) == '}') {
-        r->p++;
-        return GK_OK;
-    }
-    for (;;) {
-        char *mark = r->arena;
-        const char *key;
-        char *after_key;
-
-        skip_ws(r);
-        rv = read_string(r, &key, NULL);
-        if (rv == GK_OK) {
-            rv = expect(r, ':', "a ':' was expected after a member name");
-        }
-        if (rv != GK_OK) {
-            return rv;
-        }
-        after_key = r->arena;
-        skip_ws(r);
-        rv = member(r, key, arg);
-        if (rv != GK_OK) {
-            return rv;
-        }
-        if (r->arena == after_key) {
-            r->arena = mark; /* the key is not needed any more */
-        }
-        if (peek(r) == '}') {
-            r->p++;
-            return GK_OK;
-        }
-        rv = expect(r, ',', "a ',' or '}' was expected in an object");
-        if (rv != GK_OK) {
-            return rv;
-        }
-    }
-}
-
-/*
- * For the array whose '[' is at r->p (the caller has checked it, with its own message): calls
- * element(r, i, arg) for its i-th element, whitespace before it skipped, then takes the ',' or the
- * closing ']'. Stops at the first error.
- */
-typedef gk_err (*element_fn)(reader *r, size_t i, void *arg);
-
-static gk_err
-read_array(reader *r, element_fn element, void *arg)
-{
-    gk_err rv;
-
-    r->p++;
-    if (peek(r) == ']') {
-        r->p++;
-        return GK_OK;
-    }
-    for (size_t i = 0;; i++) {
-        rv = element(r, i, arg);
-        if (rv != GK_OK) {
-            return rv;
-        }
-        if (peek(r) == ']') {
-            r->p++;
-            return GK_OK;
-        }
-        rv = expect(r, ',', "a ',' or ']' was expected in an array");
-        if (rv != GK_OK) {
-            return rv;
-        }
-        skip_ws(r);
-    }
-}
-
-static gk_err skip_value(reader *r, int depth);
-
-static gk_err
-skip_element(reader *r, size_t i, void *arg)
-{
-    (void) i;
-    return skip_value(r, *(int *) arg);
-}
-
-static gk_err
-skip_member(reader *r, const char *key, void *arg)
-{
-    (void) key;
-    return skip_value(r, *(int *) arg);
-}
-
-/*
- * Checks and skips the value at r->p (whitespace before it already skipped), which `depth` arrays
- * and objects enclose: an array or object that would be the (JSON_MAX_DEPTH + 1)-th open at once
- * is refused.
- */
-static gk_err
-skip_value(reader *r, int depth)
-{
-    char *mark = r->arena;
-    const char *s;
-    int is_int;
-    int64_t v;
-    gk_err rv;
-
-    switch (r->p < r->end ? *r->p : '\0') {
-    case '{':
-    case '[':
-        if (depth >= JSON_MAX_DEPTH) {
-            return syntax(r, "arrays and objects are nested too deeply");
-        }
-        depth++;
-        rv = *r->p == '{' ? read_object(r, skip_member, &depth)
-                          : read_array(r, skip_element, &depth);
-        break;
-    case '"':
-        rv = read_string(r, &s, NULL);
-        break;
-    case 't':
-        rv = literal(r, "true");
-        break;
-    case 'f':
-        rv = literal(r, "false");
-        break;
-    case 'n':
-        rv = literal(r, "null");
-        break;
-    default:
-        rv = read_number(r, &is_int, &v);
-        break;
-    }
-    r->arena = mark;
-    return rv;
-}
 
 /* Which members of a flag entry or of the claims set were seen, to refuse one given twice. */
 enum {
@@ -761,7 +310,7 @@ enum {
 
 /* Marks `bit` seen in *seen; GK_EPROTO when it already was (member `name` of flags[i]). */
 static gk_err
-once(reader *r, unsigned *seen, unsigned bit, size_t i, const char *name)
+once(gkp_jr *r, unsigned *seen, unsigned bit, size_t i, const char *name)
 {
     if ((*seen & bit) == 0) {
         *seen |= bit;
@@ -784,29 +333,29 @@ typedef struct flag_reader {
 
 /* An optional string member of a flag entry ("flags[i].name is not a string" otherwise). */
 static gk_err
-flag_str(reader *r, flag_reader *fr, const char **out, const char *name)
+flag_str(gkp_jr *r, flag_reader *fr, const char **out, const char *name)
 {
-    if (peek(r) != '"') {
+    if (gkp_jr_peek(r) != '"') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu].%s is not a string",
                             fr->i, name);
     }
-    return read_string(r, out, NULL);
+    return gkp_jr_string(r, out, NULL);
 }
 
 /* A required string member of a flag entry ("flags[i] has no string \"name\"" otherwise). */
 static gk_err
-flag_required_str(reader *r, flag_reader *fr, const char **out, const char *name)
+flag_required_str(gkp_jr *r, flag_reader *fr, const char **out, const char *name)
 {
-    if (peek(r) != '"') {
+    if (gkp_jr_peek(r) != '"') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu] has no string \"%s\"",
                             fr->i, name);
     }
-    return read_string(r, out, NULL);
+    return gkp_jr_string(r, out, NULL);
 }
 
 /* A flag's "value": any JSON value. */
 static gk_err
-flag_value(reader *r, flag_reader *fr)
+flag_value(gkp_jr *r, flag_reader *fr)
 {
     const char *p0 = r->p, *s;
     size_t n;
@@ -814,26 +363,26 @@ flag_value(reader *r, flag_reader *fr)
     json_t *v;
     gk_err rv;
 
-    switch (peek(r)) { /* '\0' at the end of the input: the default case refuses it */
+    switch (gkp_jr_peek(r)) { /* '\0' at the end of the input: the default case refuses it */
     case 't':
-        rv = literal(r, "true");
+        rv = gkp_jr_literal(r, "true");
         v = json_true();
         break;
     case 'f':
-        rv = literal(r, "false");
+        rv = gkp_jr_literal(r, "false");
         v = json_false();
         break;
     case 'n':
-        rv = literal(r, "null");
+        rv = gkp_jr_literal(r, "null");
         v = json_null();
         break;
     case '"':
-        rv = read_string(r, &s, &n);
+        rv = gkp_jr_string(r, &s, &n);
         v = rv == GK_OK ? json_stringn_nocheck(s, n) : NULL;
         break;
     default:
         /* a number, object or array: checked here, built by jansson from the same bytes */
-        rv = skip_value(r, FLAG_MEMBER_DEPTH);
+        rv = gkp_jr_skip(r, FLAG_MEMBER_DEPTH);
         if (rv != GK_OK) {
             return rv;
         }
@@ -859,7 +408,7 @@ flag_value(reader *r, flag_reader *fr)
 
 /* The j-th field name of a flag's mask: a non-empty string, appended to the entry's mask. */
 static gk_err
-mask_element(reader *r, size_t j, void *arg)
+mask_element(gkp_jr *r, size_t j, void *arg)
 {
     flag_reader *fr = arg;
     char *mark = r->arena;
@@ -867,11 +416,11 @@ mask_element(reader *r, size_t j, void *arg)
     size_t n;
     gk_err rv;
 
-    if (peek(r) != '"') {
+    if (gkp_jr_peek(r) != '"') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0,
                             "flags[%zu].mask[%zu] is not a non-empty string", fr->i, j);
     }
-    rv = read_string(r, &s, &n);
+    rv = gkp_jr_string(r, &s, &n);
     if (rv != GK_OK) {
         return rv;
     }
@@ -888,9 +437,9 @@ mask_element(reader *r, size_t j, void *arg)
 
 /* A flag's "mask": an array of non-empty strings (field paths). */
 static gk_err
-flag_mask(reader *r, flag_reader *fr)
+flag_mask(gkp_jr *r, flag_reader *fr)
 {
-    if (peek(r) != '[') {
+    if (gkp_jr_peek(r) != '[') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu].mask is not an array",
                             fr->i);
     }
@@ -898,11 +447,11 @@ flag_mask(reader *r, flag_reader *fr)
     if (fr->f->mask == NULL) {
         return gkp_diag_set(r->diag, GK_ENOMEM, SOURCE, 0, "out of memory");
     }
-    return read_array(r, mask_element, fr);
+    return gkp_jr_array(r, mask_element, fr);
 }
 
 static gk_err
-flag_member(reader *r, const char *key, void *arg)
+flag_member(gkp_jr *r, const char *key, void *arg)
 {
     static const char *const names[] = {"key",    "variant",   "value",        "reason",
                                         "ruleId", "errorCode", "errorMessage", "mask"};
@@ -913,7 +462,7 @@ flag_member(reader *r, const char *key, void *arg)
     for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(key, names[k]) != 0; k++) {
     }
     if (k == sizeof(names) / sizeof(names[0])) {
-        return skip_value(r, FLAG_MEMBER_DEPTH);
+        return gkp_jr_skip(r, FLAG_MEMBER_DEPTH);
     }
     rv = once(r, &fr->seen, 1u << k, fr->i, key);
     if (rv != GK_OK) {
@@ -941,15 +490,15 @@ flag_member(reader *r, const char *key, void *arg)
 
 /* A flag entry into *f (zeroed), the i-th of the array. */
 static gk_err
-read_flag(reader *r, gkp_flag_claim *f, size_t i)
+read_flag(gkp_jr *r, gkp_flag_claim *f, size_t i)
 {
     flag_reader fr = {.f = f, .i = i};
     gk_err rv;
 
-    if (peek(r) != '{') {
+    if (gkp_jr_peek(r) != '{') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "flags[%zu] is not an object", i);
     }
-    rv = read_object(r, flag_member, &fr);
+    rv = gkp_jr_object(r, flag_member, &fr);
     if (rv != GK_OK) {
         return rv;
     }
@@ -984,7 +533,7 @@ flag_fini(gkp_flag_claim *f)
 
 /* The i-th flag entry: room for it in cr->flags, then read_flag. */
 static gk_err
-flag_element(reader *r, size_t i, void *arg)
+flag_element(gkp_jr *r, size_t i, void *arg)
 {
     claims_reader *cr = arg;
     gkp_flag_claim *grown;
@@ -1003,26 +552,26 @@ flag_element(reader *r, size_t i, void *arg)
 }
 
 static gk_err
-read_flags(reader *r, claims_reader *cr)
+read_flags(gkp_jr *r, claims_reader *cr)
 {
-    if (peek(r) != '[') {
+    if (gkp_jr_peek(r) != '[') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "claims have no \"flags\" array");
     }
-    return read_array(r, flag_element, cr);
+    return gkp_jr_array(r, flag_element, cr);
 }
 
 /* A required integer member of the claims set. */
 static gk_err
-claims_int(reader *r, int64_t *out, const char *name)
+claims_int(gkp_jr *r, int64_t *out, const char *name)
 {
     int is_int = 0;
-    char c = peek(r);
+    char c = gkp_jr_peek(r);
     gk_err rv;
 
     if (c != '-' && (c < '0' || c > '9')) {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "claims have no integer \"%s\"", name);
     }
-    rv = read_number(r, &is_int, out);
+    rv = gkp_jr_number(r, &is_int, out);
     if (rv == GK_OK && !is_int) {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "claims have no integer \"%s\"", name);
     }
@@ -1031,16 +580,16 @@ claims_int(reader *r, int64_t *out, const char *name)
 
 /* An optional string member of the claims set. */
 static gk_err
-claims_str(reader *r, const char **out, const char *name)
+claims_str(gkp_jr *r, const char **out, const char *name)
 {
-    if (peek(r) != '"') {
+    if (gkp_jr_peek(r) != '"') {
         return gkp_diag_set(r->diag, GK_EPROTO, SOURCE, 0, "\"%s\" is not a string", name);
     }
-    return read_string(r, out, NULL);
+    return gkp_jr_string(r, out, NULL);
 }
 
 static gk_err
-claims_member(reader *r, const char *key, void *arg)
+claims_member(gkp_jr *r, const char *key, void *arg)
 {
     static const char *const names[] = {"iat", "exp", "snapshotVersion", "sub", "nonce", "flags"};
     claims_reader *cr = arg;
@@ -1050,7 +599,7 @@ claims_member(reader *r, const char *key, void *arg)
     for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(key, names[k]) != 0; k++) {
     }
     if (k == sizeof(names) / sizeof(names[0])) {
-        return skip_value(r, 1); /* in the claims object */
+        return gkp_jr_skip(r, 1); /* in the claims object */
     }
     rv = once(r, &cr->seen, 1u << k, NOT_A_FLAG, key);
     if (rv != GK_OK) {
@@ -1074,7 +623,7 @@ claims_member(reader *r, const char *key, void *arg)
 
 /* The required members, in the order their absence is reported. */
 static gk_err
-claims_complete(reader *r, const claims_reader *cr)
+claims_complete(gkp_jr *r, const claims_reader *cr)
 {
     static const struct {
         unsigned bit;
@@ -1101,7 +650,7 @@ gk_err
 gkp_claims_decode(gkp_claims_doc **docp, const char *json, size_t len, gk_diag *diag)
 {
     claims_reader cr;
-    reader r;
+    gkp_jr r;
     gkp_claims_doc *doc = NULL;
     char *arena;
     gk_err rv;
@@ -1115,17 +664,18 @@ gkp_claims_decode(gkp_claims_doc **docp, const char *json, size_t len, gk_diag *
         return gkp_diag_set(diag, GK_ENOMEM, SOURCE, 0, "out of memory");
     }
     memset(&cr, 0, sizeof(cr));
-    r = (reader){.start = json, .p = json, .end = json + len, .arena = arena, .diag = diag};
-    if (peek(&r) != '{') {
-        rv = len == 0 || peek(&r) == '\0'
-                 ? syntax(&r, "the claims are empty")
+    r = (gkp_jr){.start = json, .p = json, .end = json + len, .arena = arena, .source = SOURCE,
+                 .diag = diag};
+    if (gkp_jr_peek(&r) != '{') {
+        rv = len == 0 || gkp_jr_peek(&r) == '\0'
+                 ? gkp_jr_syntax(&r, "the claims are empty")
                  : gkp_diag_set(diag, GK_EPROTO, SOURCE, 0, "claims are not a JSON object");
     } else {
-        rv = read_object(&r, claims_member, &cr);
+        rv = gkp_jr_object(&r, claims_member, &cr);
     }
     if (rv == GK_OK) {
-        skip_ws(&r);
-        rv = r.p != r.end ? syntax(&r, "text follows the claims object") : GK_OK;
+        gkp_jr_skip_ws(&r);
+        rv = r.p != r.end ? gkp_jr_syntax(&r, "text follows the claims object") : GK_OK;
     }
     if (rv == GK_OK) {
         rv = claims_complete(&r, &cr);

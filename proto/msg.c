@@ -16,6 +16,7 @@
 
 #include "msg.h"
 #include "b64url.h"
+#include "jsonread.h"
 #include "jsonutil.h"
 #include "session.h"
 #include "vocab.h"
@@ -268,7 +269,7 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
                     gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                                  "invalid JSON: a NUL byte at offset %zu", (size_t) (nul - buf)));
     }
-    root = json_loadb(buf != NULL ? buf : "", len, 0, &jerr);
+    root = gkp_json_loadb(buf != NULL ? buf : "", len, &jerr);
     if (root == NULL) {
         if (JSON_LOAD_OOM(&jerr)) {
             return fail(code, GK_ERROR_GENERAL,

@@ -1,0 +1,194 @@
+/*
+ * jsonread_test.c - gkp_json_read and gkp_json_loadb against jansson's json_loadb: the same tree
+ * for every document the fast path takes, jansson's own result and error for the rest, and never a
+ * tree where jansson refuses, over a corpus and every truncation and one-byte change of it.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "jsonread.h"
+
+/* Documents the fast path reads itself (plain: integers only, shallow). */
+static const char *const plain[] = {
+    "{\"v\":1,\"op\":\"evaluate\",\"flags\":[\"orders.read_v2\"],\"context\":{\"targetingKey\":"
+    "\"tenant-42\",\"tenantId\":\"tenant-42\",\"service\":\"billing\"},\"nonce\":"
+    "\"q7Xv2Lr9T0aP4mWc1sHnZg\",\"session\":\"mJ3q0xkV6f2LwQe9TzA1bg\"}",
+    "{\"v\":1,\"ok\":true,\"token\":\"eyJ.eyJ.sig\",\"mac\":\"abc_-\"}",
+    " {\"explain\" : true , \"flags\" : [ ] ,\n\t\"context\" : { } }\r\n",
+    "[]",
+    "{}",
+    "[null,true,false,0,-0,1,-1,9223372036854775807,-9223372036854775808]",
+    "{\"a\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\",\"\\u00e9\":\"\\ud83d\\ude00 \\u20ac\"}",
+    "{\"utf8\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\",\"nested\":[[{\"x\":[1,[2,[3]]]}]]}",
+    "{\"dup\":1,\"dup\":\"last one wins, as in jansson\"}",
+    "{\"\":\"\",\"e\":[{},[],\"\"]}",
+};
+
+/* Documents the fast path leaves to jansson, valid or not. */
+static const char *const others[] = {
+    "{\"real\":1.5}",
+    "{\"exp\":1e3}",
+    "[9223372036854775808]",
+    "[-9223372036854775809]",
+    "\"a string at the top\"",
+    "42",
+    "",
+    "   ",
+    "{\"a\":1}x",
+    "{\"a\":1,}",
+    "[1,]",
+    "{\"a\" 1}",
+    "{'a':1}",
+    "[01]",
+    "[+1]",
+    "[tru]",
+    "[\"\\u0000\"]",
+    "[\"\\ud83d\"]",
+    "[\"\\x\"]",
+    "[\"a\tb\"]",
+    "[\"\xc0\xaf\"]",
+    "[\"\xed\xa0\x80\"]",
+    "{\"a\":[1,2}",
+};
+
+/* Whether jansson's and the fast path's answers agree; ok_fast says the fast path gave a tree. */
+static void
+check_agrees(const char *doc, size_t len, int *ok_fast)
+{
+    json_error_t je, ge;
+    json_t *j = json_loadb(doc, len, 0, &je);
+    json_t *f = gkp_json_read(doc, len);
+    json_t *g;
+
+    if (f != NULL) {
+        ck_assert_msg(j != NULL, "the fast path read what jansson refuses (%s): %.*s", je.text,
+                      (int) len, doc);
+        ck_assert_msg(json_equal(f, j), "the fast path's tree differs: %.*s", (int) len, doc);
+    }
+    memset(&ge, 0, sizeof(ge));
+    g = gkp_json_loadb(doc, len, &ge);
+    ck_assert_msg((g == NULL) == (j == NULL), "gkp_json_loadb and jansson disagree: %.*s",
+                  (int) len, doc);
+    if (g != NULL) {
+        ck_assert(json_equal(g, j));
+    } else {
+        ck_assert_str_eq(ge.text, je.text);
+        ck_assert_int_eq(ge.line, je.line);
+        ck_assert_int_eq(ge.column, je.column);
+    }
+    if (ok_fast != NULL) {
+        *ok_fast = f != NULL;
+    }
+    json_decref(f);
+    json_decref(g);
+    json_decref(j);
+}
+
+START_TEST(test_plain_read_fast)
+{
+    int fast = 0;
+
+    check_agrees(plain[_i], strlen(plain[_i]), &fast);
+    ck_assert_msg(fast, "the fast path declined a plain document: %s", plain[_i]);
+}
+END_TEST
+
+START_TEST(test_others_left_to_jansson)
+{
+    int fast = 1;
+
+    check_agrees(others[_i], strlen(others[_i]), &fast);
+    ck_assert_msg(!fast, "the fast path took: %s", others[_i]);
+}
+END_TEST
+
+/* A string longer than the on-stack arena, and a document of it. */
+START_TEST(test_long_string)
+{
+    size_t n = 5000;
+    char *doc = malloc(n + 16);
+    int fast = 0;
+
+    ck_assert_ptr_nonnull(doc);
+    strcpy(doc, "{\"s\":\"");
+    memset(doc + 6, 'x', n);
+    strcpy(doc + 6 + n, "\"}");
+    check_agrees(doc, strlen(doc), &fast);
+    ck_assert(fast);
+    free(doc);
+}
+END_TEST
+
+/* Nesting: 64 arrays are read here, 65 go to jansson (which reads up to 2048). */
+START_TEST(test_depth)
+{
+    char doc[300];
+    int fast = -1;
+    size_t k = _i == 0 ? 64 : 65;
+
+    memset(doc, '[', k);
+    memset(doc + k, ']', k);
+    check_agrees(doc, 2 * k, &fast);
+    ck_assert_int_eq(fast, _i == 0);
+}
+END_TEST
+
+/* Every truncation and every one-byte change of the plain corpus: never a tree jansson refuses. */
+START_TEST(test_garbled)
+{
+    static const char subst[] = "\"\\{}[],:0-.eu \x01\xc3\xff\x7f";
+    const char *doc = plain[_i];
+    size_t len = strlen(doc);
+    char *copy = malloc(len + 1);
+    int fast = 0, taken = 0;
+
+    ck_assert_ptr_nonnull(copy);
+    for (size_t n = 0; n < len; n++) {
+        check_agrees(doc, n, NULL);
+    }
+    for (size_t at = 0; at < len; at++) {
+        for (const char *c = subst; *c != '\0'; c++) {
+            memcpy(copy, doc, len + 1);
+            copy[at] = *c;
+            check_agrees(copy, len, &fast);
+            taken += fast;
+        }
+    }
+    ck_assert_msg(taken > 0, "no changed document was read by the fast path: it proved nothing");
+    free(copy);
+}
+END_TEST
+
+static Suite *
+jsonread_suite(void)
+{
+    Suite *s = suite_create("jsonread");
+    TCase *tc = tcase_create("loadb");
+
+    tcase_set_timeout(tc, 180);
+    tcase_add_loop_test(tc, test_plain_read_fast, 0, (int) (sizeof(plain) / sizeof(plain[0])));
+    tcase_add_loop_test(tc, test_others_left_to_jansson, 0,
+                        (int) (sizeof(others) / sizeof(others[0])));
+    tcase_add_test(tc, test_long_string);
+    tcase_add_loop_test(tc, test_depth, 0, 2);
+    tcase_add_loop_test(tc, test_garbled, 0, (int) (sizeof(plain) / sizeof(plain[0])));
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(jsonread_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
