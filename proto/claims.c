@@ -273,12 +273,13 @@ gkp_claims_encode(char **outp, size_t *outlen, const gkp_claims *claims)
  * strings are unescaped into one arena as long as the input, iat/exp/snapshotVersion are read as
  * integers, and only a flag value that is a number, object or array, and a mask, become jansson
  * values (true, false and null are jansson's shared singletons). It accepts exactly RFC 8259 JSON
- * (strings UTF-8 without NUL, at most GKP_JR_MAX_DEPTH arrays and objects open, the claims object
- * included) and refuses a known member given twice (RFC 7519 section 4 lets a reader refuse
+ * (strings UTF-8 without NUL, values at most GKP_JR_MAX_DEPTH levels deep, the claims object
+ * being level 1) and refuses a known member given twice (RFC 7519 section 4 lets a reader refuse
  * duplicate claim names); unknown members are checked and skipped.
  */
 
-/* A flag entry's member values sit in the claims object, its "flags" array and the entry. */
+/* A flag entry's member values sit in the claims object, its "flags" array and the entry (so at
+ * level 4). */
 #define FLAG_MEMBER_DEPTH 3
 
 struct gkp_claims_doc {
@@ -659,6 +660,9 @@ gkp_claims_decode(gkp_claims_doc **docp, const char *json, size_t len, gk_diag *
         return GK_EINVAL;
     }
     *docp = NULL;
+    if (json == NULL) {
+        json = ""; /* no text: refused below as empty (NULL + 0 is undefined in C) */
+    }
     arena = malloc(len + 1);
     if (arena == NULL) {
         return gkp_diag_set(diag, GK_ENOMEM, SOURCE, 0, "out of memory");

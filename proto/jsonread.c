@@ -3,6 +3,8 @@
  */
 #include "jsonread.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -386,12 +388,12 @@ gkp_jr_skip(gkp_jr *r, int depth)
     int64_t v;
     gk_err rv;
 
+    if (depth >= GKP_JR_MAX_DEPTH) {
+        return gkp_jr_syntax(r, "arrays and objects are nested too deeply");
+    }
     switch (r->p < r->end ? *r->p : '\0') {
     case '{':
     case '[':
-        if (depth >= GKP_JR_MAX_DEPTH) {
-            return gkp_jr_syntax(r, "arrays and objects are nested too deeply");
-        }
         depth++;
         rv = *r->p == '{' ? gkp_jr_object(r, skip_member, &depth)
                           : gkp_jr_array(r, skip_element, &depth);
@@ -511,19 +513,25 @@ json_t *
 gkp_json_read(const char *buf, size_t len)
 {
     char small[512];
-    char *arena = len < sizeof(small) ? small : malloc(len + 1);
+    char *arena;
     json_t *root = NULL;
-    gkp_jr r = {buf, buf, buf + len, arena, "json", NULL};
+    gkp_jr r;
+    char c;
 
-    if (arena != NULL && buf != NULL) {
-        char c = gkp_jr_peek(&r);
-
-        root = c == '{' || c == '[' ? load_value(&r, 0) : NULL;
-        gkp_jr_skip_ws(&r);
-        if (root != NULL && r.p != r.end) { /* text after the document */
-            json_decref(root);
-            root = NULL;
-        }
+    if (buf == NULL || len >= SIZE_MAX / 2) {
+        return NULL;
+    }
+    arena = len < sizeof(small) ? small : malloc(len + 1);
+    if (arena == NULL) {
+        return NULL;
+    }
+    r = (gkp_jr){buf, buf, buf + len, arena, "json", NULL};
+    c = gkp_jr_peek(&r);
+    root = c == '{' || c == '[' ? load_value(&r, 0) : NULL;
+    gkp_jr_skip_ws(&r);
+    if (root != NULL && r.p != r.end) { /* text after the document */
+        json_decref(root);
+        root = NULL;
     }
     if (arena != small) {
         free(arena);
@@ -536,5 +544,14 @@ gkp_json_loadb(const char *buf, size_t len, json_error_t *err)
 {
     json_t *root = gkp_json_read(buf, len);
 
-    return root != NULL ? root : json_loadb(buf, len, 0, err);
+    if (root == NULL) {
+        return json_loadb(buf, len, 0, err);
+    }
+    if (err != NULL) { /* as jansson leaves it after a success */
+        memset(err, 0, sizeof(*err));
+        err->line = -1;
+        err->column = -1;
+        snprintf(err->source, sizeof(err->source), "<buffer>");
+    }
+    return root;
 }

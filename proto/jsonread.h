@@ -1,15 +1,16 @@
 /*
  * jsonread.h - a strict RFC 8259 JSON reader over a byte buffer, for the protocol's documents read
  * on every decision: a token's claims in the SDK (claims.c reads them straight into their struct)
- * and the evaluate request and its reply (gkp_json_loadb builds jansson's tree without jansson's
- * general-purpose parser, which takes about four times as long for these small documents).
+ * and the evaluate request in the gatekeeper (gkp_json_loadb builds jansson's tree without
+ * jansson's general-purpose parser, which takes about four times as long for such a document).
  *
  * A gkp_jr walks the text once, front to back. Strings are unescaped into an arena the caller
  * provides, which must hold at least as many bytes as the input plus one: the unescaped text of a
  * string and its NUL never take more bytes than its quoted form. What it accepts is exactly RFC
  * 8259 JSON with jansson's restrictions: strings are UTF-8 (RFC 3629) without NUL (\u0000 is
- * refused), surrogate escapes come in pairs, and at most GKP_JR_MAX_DEPTH arrays and objects are
- * open at once. Errors say "invalid JSON at byte N: what" (N counted from the start of the input)
+ * refused), surrogate escapes come in pairs, and values nest at most GKP_JR_MAX_DEPTH levels deep
+ * (jansson's count: the top value is level 1, and every value is one level deeper than the array
+ * or object holding it, scalars included). Errors say "invalid JSON at byte N: what" (N counted from the start of the input)
  * through the reader's diag.
  *
  * THREAD SAFETY: a gkp_jr is one caller's; the functions keep no other state.
@@ -24,7 +25,7 @@
 
 #include "gatekeeper.h"
 
-/* Most arrays and objects open at once (jansson's parser limit). */
+/* Deepest level a value may sit at, the top value being level 1 (jansson's parser limit). */
 #define GKP_JR_MAX_DEPTH 2048
 
 /* A reader; set every field, then call the functions below. */
@@ -86,8 +87,8 @@ gk_err gkp_jr_array(gkp_jr *r, gkp_jr_element_fn element, void *arg);
 
 /*
  * gkp_jr_skip - check and skip the value at r->p (whitespace before it skipped), which `depth`
- * arrays and objects enclose: an array or object that would be the (GKP_JR_MAX_DEPTH + 1)-th open
- * at once is refused. The arena is left where it was.
+ * arrays and objects enclose (so it sits at level depth + 1): a value deeper than
+ * GKP_JR_MAX_DEPTH, or holding one, is refused. The arena is left where it was.
  */
 gk_err gkp_jr_skip(gkp_jr *r, int depth);
 
@@ -103,7 +104,9 @@ json_t *gkp_json_read(const char *buf, size_t len);
  * gkp_json_loadb - what jansson's json_loadb(buf, len, 0, err) returns, faster for the plain
  * documents of the protocol: gkp_json_read's tree when it gives one; anything else, an error
  * included, goes to json_loadb itself, so results and error texts are jansson's. The caller owns
- * the reference returned; NULL on failure, with *err (optional) filled in by jansson.
+ * the reference returned; NULL on failure, with *err (optional) filled in by jansson; on success
+ * *err is initialised as jansson leaves it (empty text, line and column -1). A document the fast
+ * path gives up on late (a real number near its end) is read twice.
  * Cost: about a quarter of json_loadb's for a 165-byte evaluate request (one malloc'd arena for
  * inputs over 512 bytes, plus jansson's allocations for the tree).
  */

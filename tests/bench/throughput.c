@@ -201,7 +201,7 @@ gkb_bench_throughput(gkb_run *run)
                      run->decision_inline_us);
         spun_up = gkb_echo_start(&spun, run->self, spun_ipc, run->reply_bytes,
                                  run->decision_inline_us, spun_url, sizeof(spun_url)) == 0;
-        t_spun.pid = spun.pid;
+        t_spun.pid = spun_up ? spun.pid : -1;
     }
     for (size_t p = 0; p < sizeof(points) / sizeof(points[0]); p++) {
         int n = points[p];
@@ -210,7 +210,7 @@ gkb_bench_throughput(gkb_run *run)
         gkb_figure *f_echo = point_figure(run, "  floor: echo", n);
         gkb_figure *f_spun = point_figure(run, "  floor: echo + decision CPU", n);
         cost c_dec = {0, 0, 0, 0}, c_echo = {0, 0, 0, 0}, c_spun = {0, 0, 0, 0};
-        int ok = 1;
+        int ok = 1, spun_ok = spun_up; /* the spun echo's row is a floor: its failure is its own */
 
         if (f_dec == NULL || f_echo == NULL || f_spun == NULL) {
             break;
@@ -219,8 +219,9 @@ gkb_bench_throughput(gkb_run *run)
                      n, n == 1 ? "" : "es", reps, seconds, spun_up ? ", spun echo" : "");
         for (int r = 0; ok && r < reps; r++) {
             echo[r] = run_point(run, &t_echo, n, seconds, &c_echo);
-            sp[r] = spun_up && echo[r] >= 0 ? run_point(run, &t_spun, n, seconds, &c_spun) : 0;
-            dec[r] = echo[r] >= 0 && sp[r] >= 0 ? run_point(run, &t_dec, n, seconds, &c_dec) : -1;
+            sp[r] = spun_ok && echo[r] >= 0 ? run_point(run, &t_spun, n, seconds, &c_spun) : -1;
+            spun_ok = spun_ok && sp[r] > 0;
+            dec[r] = echo[r] >= 0 ? run_point(run, &t_dec, n, seconds, &c_dec) : -1;
             ok = echo[r] > 0 && dec[r] > 0;
             if (ok) {
                 gkb_progress("  %d clients rep %d/%d: %.0f decisions/s, echo %.0f/s (%.2fx); per "
@@ -230,7 +231,7 @@ gkb_bench_throughput(gkb_run *run)
                              c_dec.server_us, c_dec.client_cs, c_dec.server_cs, c_echo.client_us,
                              c_echo.server_us, c_echo.client_cs, c_echo.server_cs);
             }
-            if (ok && spun_up) {
+            if (ok && spun_ok) {
                 gkb_progress("  %d clients rep %d/%d: spun echo %.0f/s (%.2fx); per request %.0f + "
                              "%.0f CPU us, %.1f + %.1f switches",
                              n, r + 1, reps, sp[r], sp[r] / echo[r], c_spun.client_us,
@@ -247,13 +248,14 @@ gkb_bench_throughput(gkb_run *run)
         gkb_figure_set(f_echo, echo, (size_t) reps);
         gkb_figure_set(f_dec, dec, (size_t) reps);
         gkb_figure_bar(f_dec, GKB_BAR_RATIO_MIN, 0.7, f_echo->median);
-        if (spun_up) {
+        if (spun_ok) {
             gkb_figure_set(f_spun, sp, (size_t) reps);
             gkb_figure_bar(f_spun, GKB_BAR_NONE, 0, f_echo->median);
         } else {
-            gkb_figure_not_measured(f_spun, "%s", run->decision_inline_us > 0
-                                                      ? "the spun echo server did not start"
-                                                      : "figure 4 was not measured");
+            gkb_figure_not_measured(f_spun, "%s",
+                                    spun_up                         ? "a spun echo client failed"
+                                    : run->decision_inline_us > 0 ? "the spun echo server did not start"
+                                                                  : "figure 4 was not measured");
         }
     }
     if (spun_up) {

@@ -557,41 +557,51 @@ START_TEST(test_decode_values)
 END_TEST
 
 /*
- * Nesting up to the limit (2048 arrays and objects open at once, the claims object included, as
- * jansson) is read, whatever the innermost value; deeper is refused, not a crash. Cases: an
- * unknown claim "x" of k arrays (nesting 1 + k), then a flag's value of k arrays (nesting 3 + k).
+ * Nesting up to the limit is read, deeper is refused (not a crash): values at most 2048 levels
+ * deep, the claims object being level 1 and every value one level deeper than the array or object
+ * holding it, scalars included, as jansson counts. Cases: an unknown claim "x" of k arrays (an
+ * empty innermost array at level 1 + k, a scalar in it at 2 + k), then a flag's value of k arrays
+ * (levels 3 + k and 4 + k), then a flag's unknown member.
  */
 static const struct {
-    int in_flag;  /* the arrays are a flag's "value", not the claim "x" */
-    size_t k;     /* how many arrays */
+    const char *member; /* "x" in the claims object, or "value" / "zz" in a flag entry */
+    size_t k;           /* how many arrays */
     const char *inner;
     int ok;
 } depth_cases[] = {
-    {0, 2047, "", 1},    {0, 2047, "1", 1},   {0, 2048, "", 0},  {0, 2048, "1", 0},
-    {0, 100000, "", 0},  {1, 2045, "", 1},    {1, 2045, "\"s\"", 1}, {1, 2046, "", 0},
-    {1, 2046, "[]", 0},
+    {"x", 2047, "", 1},       {"x", 2047, "1", 0},      {"x", 2046, "1", 1},
+    {"x", 2048, "", 0},       {"x", 100000, "", 0},     {"value", 2045, "", 1},
+    {"value", 2044, "\"s\"", 1}, {"value", 2045, "\"s\"", 0}, {"value", 2046, "", 0},
+    {"zz", 2045, "", 1},      {"zz", 2044, "1", 1},     {"zz", 2045, "1", 0},
 };
 
 START_TEST(test_decode_depth)
 {
-    static const char head_x[] = "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[],\"x\":";
-    static const char head_f[] =
-        "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[{\"key\":\"a\",\"reason\":"
-        "\"STATIC\",\"value\":";
-    const char *head = depth_cases[_i].in_flag ? head_f : head_x;
-    const char *tail = depth_cases[_i].in_flag ? "}]}" : "}";
-    size_t k = depth_cases[_i].k, hn = strlen(head), in = strlen(depth_cases[_i].inner);
-    size_t n = hn + k + in + k + strlen(tail);
-    char *json = malloc(n + 1);
+    static const char claims[] = "{\"iat\":1,\"exp\":2,\"snapshotVersion\":3,\"flags\":[";
+    static const char entry[] = "{\"key\":\"a\",\"reason\":\"STATIC\",";
+    int in_flag = strcmp(depth_cases[_i].member, "x") != 0;
+    char head[200];
+    const char *tail = in_flag ? "}]}" : "}";
+    size_t k = depth_cases[_i].k, hn, in = strlen(depth_cases[_i].inner), n;
+    char *json;
+    json_t *jansson;
     gkp_claims_doc *doc = NULL;
     gk_diag d = {0};
 
+    snprintf(head, sizeof head, "%s%s\"%s\":", claims, in_flag ? entry : "],",
+             depth_cases[_i].member);
+    hn = strlen(head);
+    n = hn + k + in + k + strlen(tail);
+    json = malloc(n + 1);
     ck_assert_ptr_nonnull(json);
     memcpy(json, head, hn);
     memset(json + hn, '[', k);
     memcpy(json + hn + k, depth_cases[_i].inner, in);
     memset(json + hn + k + in, ']', k);
     strcpy(json + hn + k + in + k, tail);
+    jansson = json_loadb(json, n, 0, NULL); /* the count is jansson's: it agrees */
+    ck_assert_msg((jansson != NULL) == depth_cases[_i].ok, "case %d: jansson disagrees", _i);
+    json_decref(jansson);
     if (depth_cases[_i].ok) {
         ck_assert_msg(gkp_claims_decode(&doc, json, n, &d) == GK_OK, "case %d: %s", _i, d.text);
         gkp_claims_doc_free(doc);

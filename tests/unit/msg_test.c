@@ -451,30 +451,39 @@ failing_malloc(size_t size)
  *
  * _i 0: every allocation from the n-th on fails: the decode fails cleanly (GK_ENOMEM, nothing
  * kept) until n is past the last allocation it makes. _i 1: only the n-th fails: the reader's
- * fast path gives up and jansson reads the request, so it always succeeds.
+ * fast path gives up and jansson reads the request, so it always succeeds. _i 2: only the n-th
+ * fails, in a request the fast path leaves to jansson (a real number) after building part of it:
+ * past the fast path's allocations, each of jansson's own fails in turn, and fails cleanly.
  */
 START_TEST(test_decode_allocation_failures)
 {
-    static const char text[] =
+    static const char plain_text[] =
         "{\"v\":1,\"op\":\"evaluate\",\"flags\":[\"orders.v2\",\"beta\"],"
         "\"context\":{\"targetingKey\":\"t-42\",\"region\":\"eu\",\"seats\":12,"
         "\"tags\":[\"a\",\"b\"],\"x\":{\"y\":null}}}";
+    static const char real_text[] =
+        "{\"v\":1,\"op\":\"evaluate\",\"flags\":[\"orders.v2\",\"beta\"],"
+        "\"context\":{\"targetingKey\":\"t-42\",\"region\":\"eu\",\"ratio\":0.5}}";
+    const char *text = _i == 2 ? real_text : plain_text;
     gkp_request req;
     gk_error_code code;
     gk_diag d;
     gk_err rv = GK_ENOMEM;
-    long n, failed = 0;
+    long n, failed = 0, injected = 0;
+    int done = 0;
 
     alloc_fail_rest = _i == 0;
-    for (n = 0; n < 10000 && (_i == 1 ? n < 200 : rv != GK_OK); n++) {
+    for (n = 0; n < 10000 && !done; n++) {
         alloc_calls = 0;
         alloc_fail_at = n;
         memset(&d, 0, sizeof(d));
         json_set_alloc_funcs(failing_malloc, free);
-        rv = gkp_request_decode(&req, text, sizeof(text) - 1, &code, &d);
+        rv = gkp_request_decode(&req, text, strlen(text), &code, &d);
         json_set_alloc_funcs(malloc, free);
+        injected += alloc_calls > n;
+        done = alloc_calls <= n; /* no allocation failed: every one has had its turn */
         if (rv != GK_OK) {
-            ck_assert_msg(_i == 0, "n=%ld: one failed allocation failed the decode: %s", n,
+            ck_assert_msg(_i != 1, "n=%ld: one failed allocation failed the decode: %s", n,
                           d.text);
             ck_assert_msg(rv == GK_ENOMEM || rv == GK_EPROTO, "n=%ld: %s", n, gkp_strerror(rv));
             ck_assert_ptr_null(req.root);
@@ -487,8 +496,10 @@ START_TEST(test_decode_allocation_failures)
     }
     alloc_fail_rest = 0;
     ck_assert_int_eq(rv, GK_OK);
-    if (_i == 0) {
-        ck_assert_int_gt(failed, 5); /* the loop really failed allocations before succeeding */
+    ck_assert_msg(done, "the request kept allocating");
+    ck_assert_int_gt(injected, 5); /* the loop really failed allocations */
+    if (_i != 1) {
+        ck_assert_int_gt(failed, 5); /* and some of them failed the decode, cleanly */
     }
 }
 END_TEST
@@ -1133,7 +1144,7 @@ msg_suite(void)
     tcase_add_test(tc, test_decode_json_position);
     tcase_add_test(tc, test_decode_oversize);
     tcase_add_test(tc, test_data_directory);
-    tcase_add_loop_test(tc, test_decode_allocation_failures, 0, 2);
+    tcase_add_loop_test(tc, test_decode_allocation_failures, 0, 3);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("encode");
