@@ -62,6 +62,7 @@ typedef struct gkb_run {
     double decision_us;       /* figure 4's median (what the spun echo spins); 0 unknown */
     double decision_inline_us; /* figure 4 with the nonce pool empty (what a saturated
                                   gatekeeper pays per request: throughput's spun echo); 0 unknown */
+    double sign_inline_us;     /* its signing stage alone (the other spun echo); 0 unknown */
     gkb_figure figs[GKB_MAX_FIGURES];
     size_t nfigs;
     int failed;               /* a correctness check failed: exit 1 */
@@ -136,7 +137,8 @@ int gkb_admin_try(const gkt_daemon *d, const char *op, const char *args, const c
  * The groups of figures, each adding its figures to `run` (as "not measured" when something
  * they need is missing) and printing progress. Each returns 0, or -1 when the run cannot go on.
  * gkb_bench_inproc runs before gkb_bench_latency, whose spun echo spins figure 4's median, and
- * before gkb_bench_throughput, whose spun echo spins figure 4's pool-empty median.
+ * before gkb_bench_throughput, whose spun echoes spin figure 4's pool-empty median and its
+ * signing stage.
  */
 int gkb_bench_latency(gkb_run *run);    /* 1 and 3: fresh single-flag and 20-flag latency */
 int gkb_bench_throughput(gkb_run *run); /* 2: decisions/s with 1, 4, 16 client processes */

@@ -183,6 +183,7 @@ gkb_bench_inproc(gkb_run *run)
     gkb_figure *f_total = gkb_figure_add(run, "4 in-process decision", "us");
     gkb_figure *f_policy = gkb_figure_add(run, "5 policy overhead per decision", "us");
     gkb_figure *f_inline = gkb_figure_add(run, "4 in-process, nonce pool empty", "us");
+    gkb_figure *f_sign_inline = gkb_figure_add(run, "  4 signing, nonce pool empty", "us");
     gkb_figure *f_nonce = gkb_figure_add(run, "4 nonce precomputed off the path", "us");
     gkb_figure *f_all = gkb_figure_add(run, "4 in-process, all 20 flags", "us");
     gkb_figure *f_all_policy = gkb_figure_add(run, "  4 policies, all 20 flags", "us");
@@ -199,12 +200,13 @@ gkb_bench_inproc(gkb_run *run)
     long calls = run->quick ? 3000 : 30000;
     int reps = run->quick ? 3 : MAX_REPS;
     double total[MAX_REPS], policy[MAX_REPS], inline_us[MAX_REPS], nonce_us[MAX_REPS];
+    double sign_inline_us[MAX_REPS];
     double all_us[MAX_REPS], all_policy[MAX_REPS];
     double shares[7][MAX_REPS];
     int slots = 0, ok = 1;
 
-    if (f_total == NULL || f_policy == NULL || f_inline == NULL || f_nonce == NULL ||
-        f_all == NULL || f_all_policy == NULL) {
+    if (f_total == NULL || f_policy == NULL || f_inline == NULL || f_sign_inline == NULL ||
+        f_nonce == NULL || f_all == NULL || f_all_policy == NULL) {
         return 0;
     }
     gkd_log_set_level(GKD_LOG_ERROR);
@@ -279,6 +281,7 @@ gkb_bench_inproc(gkb_run *run)
         t0 = gkb_now_ns();
         decide_n(&decider, &vm, reqs, lens, 0, calls, &t_inline);
         inline_us[r] = (double) (gkb_now_ns() - t0) / 1e3 / (double) calls;
+        sign_inline_us[r] = (double) t_inline.sign_ns / 1e3 / (double) calls;
         gkd_presign_read_stats(gkd_signer_presigner(signer), &st);
         nonce_us[r] = (double) st.compute_ns / 1e3 / (double) st.computed;
         all_us[r] = (double) wall_all / 1e3 / (double) (calls / 10);
@@ -315,6 +318,8 @@ gkb_bench_inproc(gkb_run *run)
         gkb_figure_bar(f_policy, GKB_BAR_MAX, 3, 0);
         gkb_figure_set(f_inline, inline_us, (size_t) reps);
         run->decision_inline_us = f_inline->median;
+        gkb_figure_set(f_sign_inline, sign_inline_us, (size_t) reps);
+        run->sign_inline_us = f_sign_inline->median;
         gkb_figure_set(f_nonce, nonce_us, (size_t) reps);
         gkb_figure_set(f_all, all_us, (size_t) reps);
         gkb_figure_set(f_all_policy, all_policy, (size_t) reps);
@@ -322,9 +327,10 @@ gkb_bench_inproc(gkb_run *run)
             add_stage(run, names[s], shares[s], (size_t) reps);
         }
     } else {
-        gkb_figure *figs[6] = {f_total, f_policy, f_inline, f_nonce, f_all, f_all_policy};
+        gkb_figure *figs[7] = {f_total, f_policy,     f_inline,    f_sign_inline,
+                               f_nonce, f_all, f_all_policy};
 
-        for (int i = 0; i < 6; i++) {
+        for (int i = 0; i < 7; i++) {
             gkb_figure_not_measured(figs[i], "the in-process decider could not run (see above)");
         }
     }

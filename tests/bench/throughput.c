@@ -8,11 +8,13 @@
  * a point's rate is the sum of the clients' rates. Echo and decision runs alternate per
  * repetition.
  *
- * A third server, the echo spinning figure 4's pool-empty median before each reply (what one
- * request costs a saturated gatekeeper in process: parse, engine, policies, claims and an inline
- * Ed25519 signature, since a nonce pool is only refilled ahead when a CPU is idle), is measured in
- * the same alternation: the rate of a server that does exactly the decision's in-process work and
- * nothing else, the ceiling of any gatekeeper with that in-process cost on this machine.
+ * Two more servers are measured in the same alternation, each an echo that spins (in CPU time)
+ * before each reply: for figure 4's pool-empty median, what one request costs a saturated
+ * gatekeeper in process (parse, engine, policies, claims and an inline Ed25519 signature: a nonce
+ * pool is refilled ahead only when a CPU is idle), and for that run's signing stage alone, the one
+ * cost the brief's per-decision EdDSA signature makes unavoidable. Their rates are those of servers
+ * that do exactly that work and nothing else: ceilings for any gatekeeper with that in-process
+ * cost, and for any that signs each decision, on this machine.
  *
  * Both vCPUs are shared by the clients and the server, so a point is CPU-bound: the progress
  * lines also say what one request cost in CPU time and context switches, on the client side (the
@@ -181,46 +183,93 @@ point_figure(gkb_run *run, const char *label, int n)
     return gkb_figure_add(run, name, "req/s");
 }
 
+/* A spun echo of the run: a floor row per point, spinning `us` of CPU per request. */
+typedef struct spun_floor {
+    const char *label; /* the rows' name, before ", N clients, tcp" */
+    const char *what;  /* for the progress lines */
+    double us;
+    gkb_child child;
+    target t;
+    char url[256];
+    int up;
+} spun_floor;
+
+#define NSPUN 2
+
+/* Starts f's echo server (f->up says whether it did). */
+static void
+spun_start(gkb_run *run, spun_floor *f, int i)
+{
+    char ipc[300];
+
+    f->t = (target){"echo", f->url, -1};
+    if (f->us <= 0) {
+        return;
+    }
+    snprintf(ipc, sizeof(ipc), "ipc://%s/echo-spun-throughput-%d.sock", run->dir, i);
+    gkb_progress("starting an echo server that spins %.1f us of CPU (%s) before each reply", f->us,
+                 f->what);
+    f->up = gkb_echo_start(&f->child, run->self, ipc, run->reply_bytes, f->us, f->url,
+                           sizeof(f->url)) == 0;
+    f->t.pid = f->up ? f->child.pid : -1;
+}
+
 int
 gkb_bench_throughput(gkb_run *run)
 {
     static const int points[] = {1, 4, 16};
     int reps = run->quick ? 1 : MAX_REPS;
     double seconds = run->quick ? 0.5 : 2.0;
-    char spun_ipc[300], spun_url[256];
-    gkb_child spun;
-    int spun_up = 0;
+    spun_floor spun[NSPUN] = {
+        {.label = "  floor: echo + decision CPU",
+         .what = "figure 4, nonce pool empty",
+         .us = run->decision_inline_us},
+        {.label = "  floor: echo + signing CPU",
+         .what = "figure 4's signing stage, nonce pool empty",
+         .us = run->sign_inline_us},
+    };
     target t_dec = {"sdk", run->daemon.tcp_url, run->daemon.pid};
     target t_echo = {"echo", run->echo_tcp_url, run->echo.pid};
-    target t_spun = {"echo", spun_url, -1};
 
-    if (run->decision_inline_us > 0) {
-        snprintf(spun_ipc, sizeof(spun_ipc), "ipc://%s/echo-spun-throughput.sock", run->dir);
-        gkb_progress("starting an echo server that spins %.1f us (figure 4, nonce pool empty) "
-                     "before each reply",
-                     run->decision_inline_us);
-        spun_up = gkb_echo_start(&spun, run->self, spun_ipc, run->reply_bytes,
-                                 run->decision_inline_us, spun_url, sizeof(spun_url)) == 0;
-        t_spun.pid = spun_up ? spun.pid : -1;
+    for (int i = 0; i < NSPUN; i++) {
+        spun_start(run, &spun[i], i);
     }
     for (size_t p = 0; p < sizeof(points) / sizeof(points[0]); p++) {
         int n = points[p];
-        double dec[MAX_REPS], echo[MAX_REPS], sp[MAX_REPS];
+        double dec[MAX_REPS], echo[MAX_REPS], sp[NSPUN][MAX_REPS];
         gkb_figure *f_dec = point_figure(run, "2 throughput", n);
         gkb_figure *f_echo = point_figure(run, "  floor: echo", n);
-        gkb_figure *f_spun = point_figure(run, "  floor: echo + decision CPU", n);
+        gkb_figure *f_spun[NSPUN];
         cost c_dec = {0, 0, 0, 0}, c_echo = {0, 0, 0, 0}, c_spun = {0, 0, 0, 0};
-        int ok = 1, spun_ok = spun_up; /* the spun echo's row is a floor: its failure is its own */
+        int ok = f_dec != NULL && f_echo != NULL;
+        int spun_ok[NSPUN]; /* a spun echo's rows are floors: their failure is their own */
 
-        if (f_dec == NULL || f_echo == NULL || f_spun == NULL) {
+        for (int i = 0; i < NSPUN; i++) {
+            f_spun[i] = point_figure(run, spun[i].label, n);
+            ok = ok && f_spun[i] != NULL;
+            spun_ok[i] = spun[i].up;
+        }
+        if (!ok) {
             break;
         }
-        gkb_progress("throughput with %d client process%s: %d reps of %.1f s (echo%s, decisions)",
-                     n, n == 1 ? "" : "es", reps, seconds, spun_up ? ", spun echo" : "");
+        gkb_progress("throughput with %d client process%s: %d reps of %.1f s (echo, spun echoes, "
+                     "decisions)",
+                     n, n == 1 ? "" : "es", reps, seconds);
         for (int r = 0; ok && r < reps; r++) {
             echo[r] = run_point(run, &t_echo, n, seconds, &c_echo);
-            sp[r] = spun_ok && echo[r] >= 0 ? run_point(run, &t_spun, n, seconds, &c_spun) : -1;
-            spun_ok = spun_ok && sp[r] > 0;
+            for (int i = 0; i < NSPUN; i++) {
+                sp[i][r] = spun_ok[i] && echo[r] >= 0
+                               ? run_point(run, &spun[i].t, n, seconds, &c_spun)
+                               : -1;
+                spun_ok[i] = spun_ok[i] && sp[i][r] > 0;
+                if (spun_ok[i]) {
+                    gkb_progress("  %d clients rep %d/%d: echo spinning %.1f us %.0f/s (%.2fx); "
+                                 "per request %.0f + %.0f CPU us, %.1f + %.1f switches",
+                                 n, r + 1, reps, spun[i].us, sp[i][r], sp[i][r] / echo[r],
+                                 c_spun.client_us, c_spun.server_us, c_spun.client_cs,
+                                 c_spun.server_cs);
+                }
+            }
             dec[r] = echo[r] >= 0 ? run_point(run, &t_dec, n, seconds, &c_dec) : -1;
             ok = echo[r] > 0 && dec[r] > 0;
             if (ok) {
@@ -231,35 +280,35 @@ gkb_bench_throughput(gkb_run *run)
                              c_dec.server_us, c_dec.client_cs, c_dec.server_cs, c_echo.client_us,
                              c_echo.server_us, c_echo.client_cs, c_echo.server_cs);
             }
-            if (ok && spun_ok) {
-                gkb_progress("  %d clients rep %d/%d: spun echo %.0f/s (%.2fx); per request %.0f + "
-                             "%.0f CPU us, %.1f + %.1f switches",
-                             n, r + 1, reps, sp[r], sp[r] / echo[r], c_spun.client_us,
-                             c_spun.server_us, c_spun.client_cs, c_spun.server_cs);
-            }
         }
         if (!ok) {
             gkb_fail(run, "a throughput run with %d clients failed", n);
             gkb_figure_not_measured(f_dec, "a client failed");
             gkb_figure_not_measured(f_echo, "a client failed");
-            gkb_figure_not_measured(f_spun, "a client failed");
+            for (int i = 0; i < NSPUN; i++) {
+                gkb_figure_not_measured(f_spun[i], "a client failed");
+            }
             continue;
         }
         gkb_figure_set(f_echo, echo, (size_t) reps);
         gkb_figure_set(f_dec, dec, (size_t) reps);
         gkb_figure_bar(f_dec, GKB_BAR_RATIO_MIN, 0.7, f_echo->median);
-        if (spun_ok) {
-            gkb_figure_set(f_spun, sp, (size_t) reps);
-            gkb_figure_bar(f_spun, GKB_BAR_NONE, 0, f_echo->median);
-        } else {
-            gkb_figure_not_measured(f_spun, "%s",
-                                    spun_up                         ? "a spun echo client failed"
-                                    : run->decision_inline_us > 0 ? "the spun echo server did not start"
-                                                                  : "figure 4 was not measured");
+        for (int i = 0; i < NSPUN; i++) {
+            if (spun_ok[i]) {
+                gkb_figure_set(f_spun[i], sp[i], (size_t) reps);
+                gkb_figure_bar(f_spun[i], GKB_BAR_NONE, 0, f_echo->median);
+            } else {
+                gkb_figure_not_measured(f_spun[i], "%s",
+                                        spun[i].up    ? "a spun echo client failed"
+                                        : spun[i].us > 0 ? "the spun echo server did not start"
+                                                         : "figure 4 was not measured");
+            }
         }
     }
-    if (spun_up) {
-        gkb_child_finish(&spun, 5000);
+    for (int i = 0; i < NSPUN; i++) {
+        if (spun[i].up) {
+            gkb_child_finish(&spun[i].child, 5000);
+        }
     }
     return 0;
 }
