@@ -10,8 +10,8 @@
  * 8259 JSON with jansson's restrictions: strings are UTF-8 (RFC 3629) without NUL (\u0000 is
  * refused), surrogate escapes come in pairs, and values nest at most GKP_JR_MAX_DEPTH levels deep
  * (jansson's count: the top value is level 1, and every value is one level deeper than the array
- * or object holding it, scalars included). Errors say "invalid JSON at byte N: what" (N counted from the start of the input)
- * through the reader's diag.
+ * or object holding it, scalars included). Errors say "invalid JSON at byte N: what" (N counted
+ * from the start of the input) through the reader's diag.
  *
  * THREAD SAFETY: a gkp_jr is one caller's; the functions keep no other state.
  */
@@ -44,7 +44,7 @@ gk_err gkp_jr_syntax(gkp_jr *r, const char *what);
 /* gkp_jr_skip_ws - skip JSON whitespace (space, tab, LF, CR). */
 void gkp_jr_skip_ws(gkp_jr *r);
 
-/* gkp_jr_expect - skip whitespace, then take `c`; GK_EPROTO naming `what` when something else comes. */
+/* gkp_jr_expect - skip whitespace, then take `c`; GK_EPROTO naming `what` for anything else. */
 gk_err gkp_jr_expect(gkp_jr *r, char c, const char *what);
 
 /* gkp_jr_peek - skip whitespace, then the next byte without taking it ('\0' at the end). */

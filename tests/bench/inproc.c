@@ -327,8 +327,8 @@ gkb_bench_inproc(gkb_run *run)
             add_stage(run, names[s], shares[s], (size_t) reps);
         }
     } else {
-        gkb_figure *figs[7] = {f_total, f_policy,     f_inline,    f_sign_inline,
-                               f_nonce, f_all, f_all_policy};
+        gkb_figure *figs[7] = {f_total, f_policy, f_inline,    f_sign_inline,
+                               f_nonce, f_all,    f_all_policy};
 
         for (int i = 0; i < 7; i++) {
             gkb_figure_not_measured(figs[i], "the in-process decider could not run (see above)");

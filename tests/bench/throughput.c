@@ -299,7 +299,7 @@ gkb_bench_throughput(gkb_run *run)
                 gkb_figure_bar(f_spun[i], GKB_BAR_NONE, 0, f_echo->median);
             } else {
                 gkb_figure_not_measured(f_spun[i], "%s",
-                                        spun[i].up    ? "a spun echo client failed"
+                                        spun[i].up       ? "a spun echo client failed"
                                         : spun[i].us > 0 ? "the spun echo server did not start"
                                                          : "figure 4 was not measured");
             }
