@@ -3,8 +3,10 @@
  * median over repetitions with its spread, and the bar it is held to), progress lines, and the
  * entry points of each group of figures.
  *
- * THREAD SAFETY: everything here is for the harness's main thread, except gkb_now_ns and
- * gkb_realtime_us, which any thread may call.
+ * Clocks are the daemon's (gatekeeper/clock.h, included here): gkd_clock_mono_ns for durations,
+ * gkd_clock_wall_us for times compared with the daemon's commit times.
+ *
+ * THREAD SAFETY: everything here is for the harness's main thread; the clocks may be read from any.
  */
 #ifndef GKB_BENCH_H
 #define GKB_BENCH_H
@@ -12,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "gk_test.h"
 #include "procs.h"
 
@@ -76,12 +79,6 @@ typedef struct gkb_run {
 #define GKB_SERVICE       "billing"
 #define GKB_FLAGS_IN_DOC  20
 #define GKB_BIG_FLAGS     10000
-
-/* gkb_now_ns - CLOCK_MONOTONIC in nanoseconds. */
-uint64_t gkb_now_ns(void);
-
-/* gkb_realtime_us - CLOCK_REALTIME in microseconds since the Unix epoch. */
-int64_t gkb_realtime_us(void);
 
 /* gkb_progress - one progress line on stderr ("gk-bench: ..."), printf-like. */
 void gkb_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

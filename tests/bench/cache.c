@@ -33,11 +33,11 @@ cache_thread(void *arg)
     if (l->start != NULL) {
         pthread_barrier_wait(l->start);
     }
-    t0 = gkb_now_ns();
+    t0 = gkd_clock_mono_ns();
     for (long i = 0; i < l->calls; i++) {
         gk_client_eval_bool(l->client, GKB_FLAG, l->ctx, false, &on, &detail);
     }
-    l->ns_per_call = (double) (gkb_now_ns() - t0) / (double) l->calls;
+    l->ns_per_call = (double) (gkd_clock_mono_ns() - t0) / (double) l->calls;
     l->last_reason = (int) detail.reason;
     return NULL;
 }

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -28,7 +27,7 @@
 #include "b64url.h"
 #include "bench.h"
 #include "msg.h"
-#include "transport.h"
+#include "sdk/transport.h"
 
 typedef struct echo_worker {
     nng_ctx ctx;
@@ -40,21 +39,11 @@ static const char *echo_reply;
 static size_t echo_reply_len;
 static uint64_t echo_spin_ns;
 
-/* CPU time used by the calling thread, ns. */
-static uint64_t
-thread_cpu_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 static void
 echo_cb(void *arg)
 {
     echo_worker *w = arg;
-    uint64_t t0 = echo_spin_ns != 0 ? thread_cpu_ns() : 0;
+    uint64_t t0 = echo_spin_ns != 0 ? gkd_clock_thread_cpu_ns() : 0;
     nng_msg *msg;
     int rv = nng_aio_result(w->aio);
 
@@ -73,7 +62,7 @@ echo_cb(void *arg)
         nng_ctx_recv(w->ctx, w->aio);
         return;
     }
-    while (echo_spin_ns != 0 && thread_cpu_ns() - t0 < echo_spin_ns) {
+    while (echo_spin_ns != 0 && gkd_clock_thread_cpu_ns() - t0 < echo_spin_ns) {
         /* the work of a decision, without doing it */
     }
     msg = nng_aio_get_msg(w->aio);

@@ -80,11 +80,11 @@ static int
 run_rep(call_fn fn, void *arg, double *samples, size_t n, double *p50, double *p99)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t t0 = gkb_now_ns();
+        uint64_t t0 = gkd_clock_mono_ns();
         if (fn(arg) != 0) {
             return -1;
         }
-        samples[i] = (double) (gkb_now_ns() - t0) / 1e3;
+        samples[i] = (double) (gkd_clock_mono_ns() - t0) / 1e3;
     }
     gkb_sort(samples, n);
     *p50 = gkb_percentile(samples, n, 50);

@@ -34,24 +34,6 @@
 #include "procs.h"
 #include "stats.h"
 
-uint64_t
-gkb_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-int64_t
-gkb_realtime_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void
 gkb_progress(const char *fmt, ...)
 {

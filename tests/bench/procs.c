@@ -74,12 +74,12 @@ gkb_spawn(gkb_child *c, const char *const argv[])
 int
 gkb_child_readline(gkb_child *c, char *buf, size_t size, int timeout_ms)
 {
-    uint64_t deadline = gkb_now_ns() + (uint64_t) timeout_ms * 1000000u;
+    uint64_t deadline = gkd_clock_mono_ns() + (uint64_t) timeout_ms * 1000000u;
     size_t used = 0;
 
     while (used + 1 < size) {
         struct pollfd p = {c->out_fd, POLLIN, 0};
-        uint64_t now = gkb_now_ns();
+        uint64_t now = gkd_clock_mono_ns();
         ssize_t n;
 
         if (now >= deadline) {
@@ -237,7 +237,7 @@ gkb_client_main(const char *kind, const char *url, const char *jwks, size_t repl
         return 1;
     }
     getrusage(RUSAGE_SELF, &ru0);
-    start = gkb_now_ns();
+    start = gkd_clock_mono_ns();
     end = start + (uint64_t) (seconds * 1e9);
     do {
         if (conn_call(&conn) == 0) {
@@ -245,7 +245,7 @@ gkb_client_main(const char *kind, const char *url, const char *jwks, size_t repl
         } else {
             errors++;
         }
-        now = gkb_now_ns();
+        now = gkd_clock_mono_ns();
     } while (now < end);
     getrusage(RUSAGE_SELF, &ru1);
     printf("%llu %llu %llu %llu %llu\n", count, errors, (unsigned long long) (now - start),
