@@ -12,9 +12,10 @@
  * before each reply: for figure 4's pool-empty median, what one request costs a saturated
  * gatekeeper in process (parse, engine, policies, claims and an inline Ed25519 signature: a nonce
  * pool is refilled ahead only when a CPU is idle), and for that run's signing stage alone, the one
- * cost the brief's per-decision EdDSA signature makes unavoidable. Their rates are those of servers
- * that do exactly that work and nothing else: ceilings for any gatekeeper with that in-process
- * cost, and for any that signs each decision, on this machine.
+ * cost that signing every decision as a standard JWS (RFC 7515, EdDSA per RFC 8037) makes
+ * unavoidable. Their rates are those of servers that do exactly that work and nothing else:
+ * ceilings for any gatekeeper with that in-process cost, and for any that signs each decision, on
+ * this machine.
  *
  * Both vCPUs are shared by the clients and the server, so a point is CPU-bound: the progress
  * lines also say what one request cost in CPU time and context switches, on the client side (the
