@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clock.h"
+#include "gatekeeper/clock.h"
 #include "gk_test.h"
 #include "procs.h"
 
@@ -45,7 +45,7 @@ typedef struct gkb_figure {
     char note[120];
 } gkb_figure;
 
-#define GKB_MAX_FIGURES 48
+#define GKB_MAX_FIGURES 64
 
 /* Settings and shared state of one run. */
 typedef struct gkb_run {
@@ -88,7 +88,8 @@ void gkb_fail(gkb_run *run, const char *fmt, ...) __attribute__((format(printf, 
 
 /*
  * gkb_figure_add - append a figure named `name` in `unit` (both copied), not yet measured, with
- * no floor and no bar; returns it (owned by run), or NULL when the table is full.
+ * no floor and no bar; returns it (owned by run), or NULL when the table is full (GKB_MAX_FIGURES),
+ * which fails the run (gkb_fail) so that no figure goes missing silently.
  */
 gkb_figure *gkb_figure_add(gkb_run *run, const char *name, const char *unit);
 

@@ -65,6 +65,8 @@ gkb_figure_add(gkb_run *run, const char *name, const char *unit)
     gkb_figure *fig;
 
     if (run->nfigs == GKB_MAX_FIGURES) {
+        gkb_fail(run, "no room for figure \"%s\": raise GKB_MAX_FIGURES (%d)", name,
+                 GKB_MAX_FIGURES);
         return NULL;
     }
     fig = &run->figs[run->nfigs++];

@@ -96,6 +96,7 @@ proc_usage(pid_t pid)
 /* A server the clients of a point talk to: the daemon ("sdk" clients) or an echo ("echo"). */
 typedef struct target {
     const char *kind;
+    const char *name; /* for messages: which server */
     const char *url;
     pid_t pid;
 } target;
@@ -130,7 +131,8 @@ run_point(gkb_run *run, const target *t, int nclients, double seconds, cost *c)
     for (int i = 0; ok && i < started; i++) {
         if (gkb_child_readline(&kids[i], line, sizeof(line), 20000) != 0 ||
             strcmp(line, "ready") != 0) {
-            fprintf(stderr, "gk-bench: %s client %d did not get ready\n", kind, i);
+            fprintf(stderr, "gk-bench: %s client %d of the %s did not get ready\n", kind, i,
+                    t->name);
             ok = 0;
         }
     }
@@ -145,13 +147,14 @@ run_point(gkb_run *run, const target *t, int nclients, double seconds, cost *c)
             sscanf(line, "%llu %llu %llu %llu %llu", &count, &errors, &elapsed, &cpu, &switches) !=
                 5 ||
             elapsed == 0) {
-            fprintf(stderr, "gk-bench: %s client %d reported nothing\n", kind, i);
+            fprintf(stderr, "gk-bench: %s client %d of the %s reported nothing\n", kind, i,
+                    t->name);
             ok = 0;
             break;
         }
         if (errors > 0) {
-            fprintf(stderr, "gk-bench: %s client %d: %llu of %llu requests failed\n", kind, i,
-                    errors, errors + count);
+            fprintf(stderr, "gk-bench: %s client %d of the %s: %llu of %llu requests failed\n",
+                    kind, i, t->name, errors, errors + count);
             ok = 0;
         }
         rate += (double) count / ((double) elapsed / 1e9);
@@ -187,7 +190,8 @@ point_figure(gkb_run *run, const char *label, int n)
 /* A spun echo of the run: a floor row per point, spinning `us` of CPU per request. */
 typedef struct spun_floor {
     const char *label; /* the rows' name, before ", N clients, tcp" */
-    const char *what;  /* for the progress lines */
+    const char *name;  /* the server, in messages */
+    const char *what;  /* what it spins, for the progress lines */
     double us;
     gkb_child child;
     target t;
@@ -203,7 +207,7 @@ spun_start(gkb_run *run, spun_floor *f, int i)
 {
     char ipc[300];
 
-    f->t = (target){"echo", f->url, -1};
+    f->t = (target){"echo", f->name, f->url, -1};
     if (f->us <= 0) {
         return;
     }
@@ -223,14 +227,16 @@ gkb_bench_throughput(gkb_run *run)
     double seconds = run->quick ? 0.5 : 2.0;
     spun_floor spun[NSPUN] = {
         {.label = "  floor: echo + decision CPU",
+         .name = "echo spinning the decision's CPU",
          .what = "figure 4, nonce pool empty",
          .us = run->decision_inline_us},
         {.label = "  floor: echo + signing CPU",
+         .name = "echo spinning the signing CPU",
          .what = "figure 4's signing stage, nonce pool empty",
          .us = run->sign_inline_us},
     };
-    target t_dec = {"sdk", run->daemon.tcp_url, run->daemon.pid};
-    target t_echo = {"echo", run->echo_tcp_url, run->echo.pid};
+    target t_dec = {"sdk", "gatekeeper", run->daemon.tcp_url, run->daemon.pid};
+    target t_echo = {"echo", "echo server", run->echo_tcp_url, run->echo.pid};
 
     for (int i = 0; i < NSPUN; i++) {
         spun_start(run, &spun[i], i);
