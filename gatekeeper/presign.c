@@ -2,10 +2,10 @@
  * presign.c - Ed25519 signing with precomputed nonce commitments (presign.h).
  *
  * The pool is a ring of (r, R) pairs behind one mutex. A signer takes the oldest pair, wiping its
- * slot, and finishes the signature outside the lock. Pairs are computed outside the lock too (by a
- * worker's top-up or the refill thread), which is taken only to append one. The refill thread
- * sleeps on a condition variable once the ring is full and is woken when a signer leaves it half
- * empty, so it wakes only when the top-ups fall behind (a burst), never once per signature.
+ * slot, and finishes the signature outside the lock. Pairs are computed outside the lock too, by
+ * the refill thread, which takes it only to append one. The refill thread sleeps on a condition
+ * variable once the ring is full and is woken by the signer that takes the first pair out of it
+ * (`filling` says it is awake, so a signer signals at most once per refill).
  *
  * Key material (the libsodium secret key for the deterministic fallback, the scalar a, the nonce
  * prefix) is in sodium_malloc'd memory; the ring and its counters in a separate anonymous mapping
@@ -122,9 +122,9 @@ sign_with_pair(const keys *k, const pair *use, uint8_t sig[GKP_ED25519_SIG_BYTES
 }
 
 /*
- * Computes one pair outside the lock (called and returning with it held) and adds it while there
- * is room: a worker's top-up and the refill thread may race for the last slot, and the pair that
- * finds the pool full is wiped unused.
+ * Computes one pair outside the lock (called and returning with it held, by the refill thread when
+ * the ring is not full) and appends it: only this thread adds pairs and signers only take them,
+ * so the room it saw is still there.
  */
 static void
 add_pair(gkd_presign *p)
@@ -139,10 +139,8 @@ add_pair(gkd_presign *p)
     make_pair(p->keys, n, &fresh);
     spent = gkd_clock_thread_cpu_ns() - t0;
     pthread_mutex_lock(&p->lock);
-    if (p->ring->count < p->capacity) {
-        p->ring->slot[(p->ring->head + p->ring->count) % p->capacity] = fresh;
-        p->ring->count++;
-    }
+    p->ring->slot[(p->ring->head + p->ring->count) % p->capacity] = fresh;
+    p->ring->count++;
     p->stats.computed++;
     p->stats.compute_ns += spent;
     sodium_memzero(&fresh, sizeof(fresh));
@@ -317,8 +315,8 @@ gkd_presign_stop(gkd_presign *p)
 /*
  * Takes the lock if it comes within a few hundred tries (its holders keep it for well under a
  * microsecond); 0 otherwise. Never waits longer: a holder that keeps it is the idle-priority
- * refill thread preempted for as long as the machine is busy, and then signing inline (or skipping
- * a top-up) beats waiting for it.
+ * refill thread preempted for as long as the machine is busy, and then signing inline beats
+ * waiting for it.
  */
 static int
 lock_briefly(gkd_presign *p)
@@ -354,7 +352,7 @@ gkd_presign_sign(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t ml
     } else {
         p->stats.inline_sigs++;
     }
-    if (!p->filling && rg->count <= p->capacity / 2) {
+    if (!p->filling) {
         p->filling = true;
         pthread_cond_signal(&p->wake);
     }
@@ -366,18 +364,6 @@ gkd_presign_sign(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t ml
     sign_with_pair(p->keys, &use, sig, m, mlen);
     sodium_memzero(&use, sizeof(use));
     return GK_OK;
-}
-
-void
-gkd_presign_top_up(gkd_presign *p)
-{
-    if (p == NULL || !lock_briefly(p)) { /* a lock held that long: skip this top-up */
-        return;
-    }
-    if (p->ring->count < p->capacity && !p->stop) {
-        add_pair(p);
-    }
-    pthread_mutex_unlock(&p->lock);
 }
 
 void

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 
 #include "log.h"
-#include "presign.h"
-#include "signer.h"
 
 static void
 post_receive(gkd_worker *w)
@@ -62,8 +60,6 @@ worker_cb(void *arg)
             return;
         }
         post_receive(w);
-        /* The reply has gone: pay for a later signature now, while nothing waits on this thread. */
-        gkd_presign_top_up(gkd_signer_presigner(w->decider->signer));
         return;
     }
     if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {

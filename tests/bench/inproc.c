@@ -10,10 +10,10 @@
  * tenants in turn, each with its own nonce, so caches see realistic keys.
  *
  * Figure 4 is what a request costs while the pool has nonces, as it does whenever the gatekeeper
- * has time between requests (its workers top the pool up after each reply): decisions run in
- * batches of half the pool, each started when the pool holds nonces for the whole batch (here, with
- * no workers, the refill thread fills it, and may be at work meanwhile), and only the batches are
- * timed (at most 1 % of their signatures may have been made inline). Two rows without a bar
+ * has time between requests (its idle-priority refill thread puts back each nonce a signature
+ * takes): decisions run in batches of half the pool, each started when the pool holds nonces for
+ * the whole batch (the refill thread fills it, and may be at work meanwhile), and only the
+ * batches are timed (at most 1 % of their signatures may have been made inline). Two rows without a bar
  * give the rest of the picture: the same decisions with the pool empty (RFC 8032's deterministic
  * signature made inline, what a saturated gatekeeper pays), and the CPU time per nonce, which the
  * pool spends off the request path.

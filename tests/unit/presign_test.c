@@ -1,8 +1,9 @@
 /*
  * presign_test.c - the precomputed-nonce Ed25519 signer: its signatures verify with libsodium and
  * inside a JWS, a nonce is never used twice, an empty pool falls back to RFC 8032's deterministic
- * signature (and the counters say which was which), a top-up adds a pair only to a pool that is
- * not full, a forked child finds an empty pool, and the key ring uses the pool once it is started.
+ * signature (and the counters say which was which), the refill thread puts back each pair a
+ * signature takes, a forked child finds an empty pool, and the key ring uses the pool once it is
+ * started.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -160,8 +161,11 @@ START_TEST(test_forked_child_signs_deterministically)
 }
 END_TEST
 
-/* A top-up adds one pair to a pool that is not full, and does nothing to a full one. */
-START_TEST(test_top_up)
+/*
+ * The refill thread puts back every pair a signature takes, one signature at a time: each
+ * signature that leaves a full pool wakes it, and it computes exactly what was taken.
+ */
+START_TEST(test_refill_after_each_signature)
 {
     gkd_presign *p = NULL;
     gkd_presign_stats before, after;
@@ -171,17 +175,13 @@ START_TEST(test_top_up)
     ck_assert_int_eq(gkd_presign_start(&p, sk, 4, NULL), GK_OK);
     wait_ready(p, 4);
     gkd_presign_read_stats(p, &before);
-    gkd_presign_top_up(p);
-    gkd_presign_read_stats(p, &after);
-    ck_assert_uint_eq(after.computed, before.computed);
-    /* 3 of 4 left: more than half, so the refill thread stays asleep and only the top-up adds. */
-    ck_assert_int_eq(gkd_presign_sign(sig, msg, sizeof(msg), p), GK_OK);
-    ck_assert_uint_eq(ready(p), 3);
-    gkd_presign_top_up(p);
-    gkd_presign_read_stats(p, &after);
-    ck_assert_uint_eq(after.ready, 4);
-    ck_assert_uint_eq(after.computed, before.computed + 1);
-    gkd_presign_top_up(NULL);
+    for (int i = 1; i <= 3; i++) {
+        ck_assert_int_eq(gkd_presign_sign(sig, msg, sizeof(msg), p), GK_OK);
+        wait_ready(p, 4);
+        gkd_presign_read_stats(p, &after);
+        ck_assert_uint_eq(after.presigned, before.presigned + (uint64_t) i);
+        ck_assert_uint_eq(after.computed, before.computed + (uint64_t) i);
+    }
     gkd_presign_stop(p);
 }
 END_TEST
@@ -259,7 +259,7 @@ presign_suite(void)
     tcase_add_test(tc, test_signatures_verify_and_differ);
     tcase_add_test(tc, test_no_nonce_reused);
     tcase_add_test(tc, test_forked_child_signs_deterministically);
-    tcase_add_test(tc, test_top_up);
+    tcase_add_test(tc, test_refill_after_each_signature);
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_signer_uses_pool);
     suite_add_tcase(s, tc);
