@@ -39,7 +39,7 @@
  * each reply, on their own thread: over 13 paired runs the fresh-decision p50 ratio was 1.20 over
  * tcp and 1.25 over ipc, against 1.17 and 1.19 this way, with the same throughput. A thread woken
  * only when the pool is 1/8 or 1/2 down: its bursts of a millisecond or more raised the p99 to
- * 2-2.6x the echo's.)
+ * 1.7-2.6x the echo's.)
  *
  * THREAD SAFETY: gkd_presign_sign and gkd_presign_read_stats may run from any number of threads at
  * once; gkd_presign_start and gkd_presign_stop from one owner.
