@@ -44,10 +44,16 @@
 #include "luajson.h"
 #include "policy.h"
 #include "policy_api.h"
+#include "verdict_cache.h"
 #include "vocab.h"
 
 /* Instructions charged per count-hook firing (also the granularity of the clock check). */
 #define CHUNK 10000
+
+/* Most context fields the policies of a set may declare in on_evaluate_reads (all files
+ * together), and the longest field name (bytes). */
+#define MAX_READS     16
+#define READ_NAME_MAX 63
 
 static const char *const hook_names[GKD_HOOK_COUNT] = {"authorize", "on_change", "on_evaluate",
                                                        "mask"};
@@ -144,6 +150,14 @@ struct gkd_policy_vm {
     json_t *mask_memo; /* the mask list last built from one verdict alone (see take_mask) */
     json_t *ctx;       /* the context last given to on_evaluate, referenced: its table is kept
                           (SLOT_CTX) for the other flags of the same request */
+    /* What on_evaluate reads (declared_reads): the union of the files' on_evaluate_reads, the
+     * files defining on_evaluate without declaring, and, when none is, the verdict cache and the
+     * last caller's context with its view cut to the declared fields (declared_ctx). */
+    size_t nreads;
+    char reads[MAX_READS][READ_NAME_MAX + 1];
+    size_t undeclared;
+    gkd_verdict_cache *verdicts;
+    json_t *ctx_src, *ctx_view;
     int slot[SLOT_COUNT]; /* registry keys of enum slot (0 until sandbox_init took them) */
     /* message handler output */
     char where[96];
@@ -548,6 +562,65 @@ sandbox_init(lua_State *L)
     return 0;
 }
 
+/*
+ * Record what the on_evaluate of a file reads (its global on_evaluate_reads, at index fg's
+ * table): a sequence of 1 to MAX_READS context field names, each 1 to READ_NAME_MAX bytes with no
+ * NUL, added to the vm's union. A file defining on_evaluate (`evaluates`) without one is counted
+ * as undeclared. Raises on anything else, naming the file (`name`: "policies/x.lua").
+ */
+static void
+declared_reads(lua_State *L, gkd_policy_vm *vm, int fg, const char *name, int evaluates)
+{
+    lua_Unsigned n;
+    int t, count = 0;
+
+    lua_pushliteral(L, "on_evaluate_reads");
+    t = lua_rawget(L, fg);
+    if (t == LUA_TNIL) {
+        vm->undeclared += evaluates != 0;
+        lua_pop(L, 1);
+        return;
+    }
+    n = t == LUA_TTABLE ? lua_rawlen(L, -1) : 0;
+    if (t == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            count++;
+            lua_pop(L, 1);
+        }
+    }
+    if (t != LUA_TTABLE || n == 0 || (lua_Unsigned) count != n) {
+        luaL_error(L,
+                   "%s: global 'on_evaluate_reads' must be a list of the context field names "
+                   "on_evaluate reads, e.g. { \"service\" }",
+                   name);
+    }
+    for (lua_Unsigned k = 1; k <= n; k++) {
+        size_t len = 0, j;
+        const char *field = lua_rawgeti(L, -1, (lua_Integer) k) == LUA_TSTRING
+                                ? lua_tolstring(L, -1, &len)
+                                : NULL;
+
+        if (field == NULL || len == 0 || len > READ_NAME_MAX || strlen(field) != len) {
+            luaL_error(L,
+                       "%s: on_evaluate_reads[%d] must be a context field name (a string of 1 "
+                       "to %d bytes)",
+                       name, (int) k, READ_NAME_MAX);
+        }
+        for (j = 0; j < vm->nreads && strcmp(vm->reads[j], field) != 0; j++) {
+        }
+        if (j == vm->nreads) {
+            if (vm->nreads == MAX_READS) {
+                luaL_error(L, "%s: the policies declare more than %d context fields in "
+                              "on_evaluate_reads", name, MAX_READS);
+            }
+            memcpy(vm->reads[vm->nreads++], field, len + 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 /* Load and run policy file `i` (light userdata arg: the vm), then lock its environment. */
 static int
 load_file_cfn(lua_State *L)
@@ -555,6 +628,7 @@ load_file_cfn(lua_State *L)
     gkd_policy_vm *vm = gkd_policy_vm_of(L);
     size_t i = (size_t) lua_tointeger(L, 1);
     const struct policy_file *f = &vm->set->files[i];
+    size_t evaluates;
     int env, fg;
 
     lua_newtable(L);
@@ -596,6 +670,7 @@ load_file_cfn(lua_State *L)
     lua_setfield(L, -2, "__newindex");
     lua_setmetatable(L, env);
     /* Hooks, in file order. */
+    evaluates = vm->nhook[GKD_HOOK_ON_EVALUATE];
     slot_push(L, SLOT_HOOKS);
     for (int h = 0; h < GKD_HOOK_COUNT; h++) {
         int t;
@@ -614,6 +689,7 @@ load_file_cfn(lua_State *L)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    declared_reads(L, vm, fg, f->chunk + 1, vm->nhook[GKD_HOOK_ON_EVALUATE] > evaluates);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &ENVS_KEY);
     lua_pushvalue(L, env);
     lua_rawseti(L, -2, (lua_Integer) i + 1);
@@ -694,6 +770,11 @@ vm_create(gkd_policy_vm **vmp, gkd_policy_set *set, gk_diag *diag)
             gkd_policy_vm_close(vm);
             return st == LUA_ERRMEM ? GK_ENOMEM : GK_EPROTO;
         }
+    }
+    if (vm->nhook[GKD_HOOK_ON_EVALUATE] > 0 && vm->undeclared == 0 &&
+        gkd_verdict_cache_new(&vm->verdicts) != GK_OK) {
+        gkd_policy_vm_close(vm);
+        return gkp_diag_set(diag, GK_ENOMEM, "policies", 0, "out of memory (verdict cache)");
     }
     /* The empty state {flags = {}, schemas = {}, consumers = {}} until the first set_state. */
     if (convert_state(vm, NULL) != LUA_OK) {
@@ -973,6 +1054,9 @@ gkd_policy_vm_close(gkd_policy_vm *vm)
     json_decref(vm->state);
     json_decref(vm->mask_memo);
     json_decref(vm->ctx);
+    json_decref(vm->ctx_src);
+    json_decref(vm->ctx_view);
+    gkd_verdict_cache_free(vm->verdicts);
     gkd_policy_set_rele(vm->set);
     free(vm);
 }
@@ -1112,6 +1196,9 @@ gkd_policy_vm_set_state(gkd_policy_vm *vm, const json_t *state, uint64_t version
     }
     if (vm->have_state && vm->state_version == version) {
         return vm->state_ok ? GK_OK : GK_ENOMEM;
+    }
+    if (vm->verdicts != NULL) {
+        gkd_verdict_cache_clear(vm->verdicts);
     }
     json_decref(vm->state);
     vm->state = NULL;
@@ -1773,11 +1860,113 @@ gkd_policy_vm_on_change(gkd_policy_vm *vm, const json_t *change, int trace, gkd_
     return call_json_hook(vm, GKD_HOOK_ON_CHANGE, change, "NULL change", trace, out);
 }
 
+/* Append to key[0..*n) the part `tag`, len (at most 255), bytes p[0..len); 0 if it does not fit. */
+static int
+key_part(unsigned char *key, size_t *n, unsigned char tag, const void *p, size_t len)
+{
+    if (len > 255 || *n + 2 + len > GKD_VERDICT_CACHE_KEY_MAX) {
+        return 0;
+    }
+    key[(*n)++] = tag;
+    key[(*n)++] = (unsigned char) len;
+    if (len > 0) {
+        memcpy(key + *n, p, len);
+    }
+    *n += len;
+    return 1;
+}
+
+/* key_part for a string that may be NULL (tagged apart from every string). */
+static int
+key_string(unsigned char *key, size_t *n, const char *s)
+{
+    return s != NULL ? key_part(key, n, 's', s, strlen(s)) : key_part(key, n, '-', NULL, 0);
+}
+
+/*
+ * The verdict cache's key of an on_evaluate call (GKD_VERDICT_CACHE_KEY_MAX bytes at most): the
+ * flag key, the proposal's variant, reason and ruleId, then the value of each declared context
+ * field, each part tagged with its kind and prefixed with its length, so that different inputs
+ * never give the same bytes. The state is not in it: the cache is cleared for each state version.
+ * Returns the length, or 0 when a part cannot be keyed (a field holding an object, an array or a
+ * real number, or parts longer than the key): such a call is computed and not kept.
+ */
+static size_t
+verdict_key(const gkd_policy_vm *vm, unsigned char *key, const char *flag_key, const json_t *ctx,
+            const gkd_policy_proposal *p)
+{
+    size_t n = 0;
+
+    if (!key_string(key, &n, flag_key) || !key_string(key, &n, p != NULL ? p->variant : NULL) ||
+        !key_string(key, &n, p != NULL ? p->reason : NULL) ||
+        !key_string(key, &n, p != NULL ? p->rule_id : NULL)) {
+        return 0;
+    }
+    for (size_t i = 0; i < vm->nreads; i++) {
+        const json_t *v = json_object_get(ctx, vm->reads[i]);
+        json_int_t iv;
+        int ok;
+
+        if (v == NULL) {
+            ok = key_part(key, &n, 'a', NULL, 0);
+        } else if (json_is_string(v)) {
+            ok = key_part(key, &n, 's', json_string_value(v), json_string_length(v));
+        } else if (json_is_integer(v)) {
+            iv = json_integer_value(v);
+            ok = key_part(key, &n, 'i', &iv, sizeof iv);
+        } else if (json_is_boolean(v) || json_is_null(v)) {
+            ok = key_part(key, &n, json_is_true(v) ? 't' : json_is_false(v) ? 'f' : 'z', NULL, 0);
+        } else {
+            ok = 0;
+        }
+        if (!ok) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+/*
+ * The context on_evaluate gets when every policy declared what it reads: the declared fields of
+ * `ctx` only, so that a policy cannot depend on what its cached verdicts are not keyed by. Made
+ * once per caller's context (the flags of a request share it, and so its Lua table) and kept
+ * with a reference on that context, so that a later one cannot reuse its address. NULL on
+ * memory errors.
+ */
+static const json_t *
+declared_ctx(gkd_policy_vm *vm, const json_t *ctx)
+{
+    json_t *view;
+
+    if (ctx == vm->ctx_src) {
+        return vm->ctx_view;
+    }
+    view = json_object();
+    for (size_t i = 0; view != NULL && i < vm->nreads; i++) {
+        json_t *v = json_object_get(ctx, vm->reads[i]);
+
+        if (v != NULL && json_object_set(view, vm->reads[i], v) != 0) {
+            json_decref(view);
+            view = NULL;
+        }
+    }
+    if (view == NULL) {
+        return NULL;
+    }
+    json_decref(vm->ctx_src);
+    json_decref(vm->ctx_view);
+    vm->ctx_src = json_incref((json_t *) (uintptr_t) ctx);
+    vm->ctx_view = view;
+    return view;
+}
+
 gk_err
 gkd_policy_vm_on_evaluate(gkd_policy_vm *vm, const char *flag_key, const json_t *ctx,
                           const gkd_policy_proposal *proposal, int trace, gkd_policy_result *out)
 {
     struct call c;
+    unsigned char key[GKD_VERDICT_CACHE_KEY_MAX];
+    size_t klen = 0;
 
     if (out == NULL) {
         return GK_EINVAL;
@@ -1790,11 +1979,27 @@ gkd_policy_vm_on_evaluate(gkd_policy_vm *vm, const char *flag_key, const json_t 
     if (flag_key == NULL || ctx == NULL) {
         return finish_einval(out, "NULL flag_key or ctx");
     }
+    if (vm->verdicts != NULL) {
+        /* An explain request always runs the policies: its trace is their own. */
+        klen = trace ? 0 : verdict_key(vm, key, flag_key, ctx, proposal);
+        if (gkd_verdict_cache_get(vm->verdicts, key, klen, out)) {
+            return GK_OK;
+        }
+        ctx = declared_ctx(vm, ctx);
+        if (ctx == NULL) {
+            set_error(&c, "", "policy runtime: not enough memory for the context");
+            out->outcome = GKD_POLICY_ERROR;
+            return GK_OK;
+        }
+    }
     c.json_arg = ctx;
     c.flag_key = flag_key;
     c.proposal = proposal;
     if (vm->nhook[c.hook] > 0 && state_usable(vm, &c)) {
         run_call(vm, &c);
+        if (klen > 0) {
+            gkd_verdict_cache_put(vm->verdicts, key, klen, out);
+        }
     }
     return GK_OK;
 }

@@ -216,14 +216,18 @@ typedef struct gkd_policy_proposal {
  * variant, reason and ruleId are set for every call (a policy writing into it fails); ctx is made
  * once for consecutive calls with the same json_t (the flags of one request) and shared by them.
  * A forced variant that is not one of the flag's variants is an error.
+ * When every policy defining on_evaluate declares the context fields it reads (on_evaluate_reads,
+ * policies/README.md), ctx holds only those fields and, with trace 0, the outcome is kept
+ * (verdict_cache.h) and reused for the calls with the same state version, flag key, proposal and
+ * declared fields, without running the policies; errors are never kept.
  * flag_key  NUL-terminated; a key absent from the state gives {key = flag_key, variants = {}}.
  * ctx       the evaluation context object; borrowed, but the vm keeps a reference on the last one
  *           until the next call with another ctx (or gkd_policy_vm_close), so that its address
  *           cannot come back as another context's. Do not change it between calls that pass it.
- * Cost: about 3,500 instructions (well under 1 µs) of glue for two policies that abstain at once,
- *       plus the policies' own work: about 8,000 instructions in all for the shipped policies and
- *       a flag without metadata, 16,000 for orders.read_v2 (callgrind, config/flags.json); nothing
- *       is formatted when trace is 0.
+ * Cost: a kept outcome about 1,500 instructions (key, hash, copy). Running the policies: about
+ *       3,500 instructions of glue for two policies that abstain at once, plus the policies' own
+ *       work: about 15,000 instructions in all for the shipped policies and orders.read_v2
+ *       (callgrind, gk-bench figure 5); nothing is formatted when trace is 0.
  */
 gk_err gkd_policy_vm_on_evaluate(gkd_policy_vm *vm, const char *flag_key, const json_t *ctx,
                                  const gkd_policy_proposal *proposal, int trace,

@@ -32,6 +32,10 @@
 -- (the change's mode, else the registered one, else BACKWARD); on_evaluate keeps a consumer that
 -- does not support a flag's target schema version on the old path.
 
+-- on_evaluate reads only ctx.service (besides the flag, the proposal and the state), so the
+-- gatekeeper may keep its verdicts (policies/README.md, "Declaring what on_evaluate reads").
+on_evaluate_reads = { "service" }
+
 local PRIMITIVES = {
   null = true, boolean = true, int = true, long = true,
   float = true, double = true, bytes = true, string = true,

@@ -17,6 +17,10 @@
 -- The clearance a consumer needs to receive personal data unmasked.
 CLEARANCE = "pii"
 
+-- on_evaluate reads only ctx.service (besides the flag, the proposal and the state), so the
+-- gatekeeper may keep its verdicts (policies/README.md, "Declaring what on_evaluate reads").
+on_evaluate_reads = { "service" }
+
 -- A context attribute looks personal when one of the words of its name (split at "_", "-", ".",
 -- and lower-to-upper case changes; compared in lower case) is one of these.
 PERSONAL_WORDS = {

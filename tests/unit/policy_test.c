@@ -1205,6 +1205,159 @@ START_TEST(test_proposal_refilled_per_call)
 }
 END_TEST
 
+/* One on_evaluate call with this flag, service, tier (JSON text or NULL) and proposed variant. */
+static gkd_policy_outcome
+evaluate_with(gkd_policy_vm *vm, const char *flag, const char *service, const char *tier,
+              const char *variant, int trace, gkd_policy_result *r)
+{
+    gkd_policy_proposal p = {variant, "SPLIT", NULL};
+    json_t *ctx = json_pack("{s:s, s:s, s:s}", "targetingKey", flag, "service", service, "plan",
+                            "gold");
+
+    if (tier != NULL) {
+        json_object_set_new(ctx, "tier", J(tier));
+    }
+    ck_assert_int_eq(gkd_policy_vm_on_evaluate(vm, flag, ctx, &p, trace, r), GK_OK);
+    json_decref(ctx);
+    return r->outcome;
+}
+
+/* The mask a call got (each run of the counting policy masks "v<run>"). */
+static void
+expect_variant(gkd_policy_vm *vm, const char *flag, const char *service, const char *tier,
+               const char *variant, int trace, const char *want)
+{
+    gkd_policy_result r;
+
+    ck_assert_int_eq(evaluate_with(vm, flag, service, tier, variant, trace, &r), GKD_POLICY_ALLOW);
+    ck_assert_msg(strcmp(json_string_value(json_array_get(r.mask, 0)), want) == 0,
+                  "%s/%s/%s/%s: got %s, want %s", flag, service, tier != NULL ? tier : "-", variant,
+                  json_string_value(json_array_get(r.mask, 0)), want);
+    if (trace) {
+        /* the policy saw the declared fields only: no plan */
+        ck_assert_str_eq(
+            json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")), "plan nil");
+    }
+    gkd_policy_result_fini(&r);
+}
+
+static const char counting_policy[] = "local runs = 0\n"
+                                      "function on_evaluate(ctx, flag, proposal, state)\n"
+                                      "  runs = runs + 1\n"
+                                      "  return gk.allow('plan ' .. tostring(ctx.plan),\n"
+                                      "    { mask = { 'v' .. runs } })\n"
+                                      "end\n";
+
+/* Every on_evaluate declares what it reads: verdicts are kept per state version, flag, proposal
+ * and declared fields; the policies see only those fields; explain requests run the policies. */
+START_TEST(test_verdicts_kept_for_declared_reads)
+{
+    char src[sizeof counting_policy + 64];
+    const char *files[] = {"a.lua", src, "b.lua",
+                           "on_evaluate_reads = { 'service' }\n"
+                           "function on_evaluate(ctx) return nil end\n",
+                           NULL};
+    json_t *state = J("{\"flags\": {}}");
+    gkd_policy_vm *vm;
+
+    snprintf(src, sizeof src, "on_evaluate_reads = { 'service', 'tier' }\n%s", counting_policy);
+    vm = open_vm(files, NULL);
+    ck_assert_int_eq(gkd_policy_vm_set_state(vm, state, 1), GK_OK);
+    expect_variant(vm, "a", "orders", "1", "on", 0, "v1");
+    expect_variant(vm, "a", "orders", "1", "on", 0, "v1"); /* kept */
+    expect_variant(vm, "b", "orders", "1", "on", 0, "v2"); /* another flag */
+    expect_variant(vm, "a", "billing", "1", "on", 0, "v3"); /* another service */
+    expect_variant(vm, "a", "orders", "\"1\"", "on", 0, "v4"); /* the string "1", not 1 */
+    expect_variant(vm, "a", "orders", NULL, "on", 0, "v5"); /* no tier */
+    expect_variant(vm, "a", "orders", "null", "on", 0, "v6");
+    expect_variant(vm, "a", "orders", "1", "off", 0, "v7"); /* another proposal */
+    expect_variant(vm, "a", "orders", "1", "on", 0, "v1");
+    expect_variant(vm, "a", "orders", "\"1\"", "on", 0, "v4");
+    expect_variant(vm, "a", "orders", "1", "on", 1, "v8"); /* explain: run, and not kept */
+    expect_variant(vm, "a", "orders", "1", "on", 0, "v1");
+    expect_variant(vm, "a", "orders", "1.5", "on", 0, "v9"); /* a real: not keyed, run each time */
+    expect_variant(vm, "a", "orders", "1.5", "on", 0, "v10");
+    expect_variant(vm, "a", "orders", "[1]", "on", 0, "v11");
+    ck_assert_int_eq(gkd_policy_vm_set_state(vm, state, 1), GK_OK); /* same version: kept */
+    expect_variant(vm, "a", "orders", "1", "on", 0, "v1");
+    ck_assert_int_eq(gkd_policy_vm_set_state(vm, state, 2), GK_OK); /* a new version: forgotten */
+    expect_variant(vm, "a", "orders", "1", "on", 0, "v12");
+    expect_variant(vm, "a", "orders", "1", "on", 0, "v12");
+    json_decref(state);
+    close_vm(vm);
+}
+END_TEST
+
+/* One on_evaluate without a declaration: every call runs every policy, with the whole context. */
+START_TEST(test_verdicts_not_kept_when_undeclared)
+{
+    const char *files[] = {"a.lua", counting_policy, "b.lua",
+                           "on_evaluate_reads = { 'service' }\n"
+                           "function on_evaluate(ctx) return nil end\n",
+                           NULL};
+    gkd_policy_vm *vm = open_vm(files, NULL);
+    gkd_policy_result r;
+
+    for (int i = 1; i <= 3; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "v%d", i);
+        ck_assert_int_eq(evaluate_with(vm, "a", "orders", NULL, "on", 1, &r), GKD_POLICY_ALLOW);
+        ck_assert_str_eq(json_string_value(json_array_get(r.mask, 0)), want);
+        ck_assert_str_eq(
+            json_string_value(json_object_get(json_array_get(r.trace, 0), "reason")), "plan gold");
+        gkd_policy_result_fini(&r);
+    }
+    close_vm(vm);
+}
+END_TEST
+
+/* An error is never kept: the next call with the same inputs runs the policy again. */
+START_TEST(test_verdict_errors_not_kept)
+{
+    const char *files[] = {"a.lua",
+                           "on_evaluate_reads = { 'service' }\n"
+                           "local runs = 0\n"
+                           "function on_evaluate(ctx, flag, proposal, state)\n"
+                           "  runs = runs + 1\n"
+                           "  if runs == 1 then error('first call fails') end\n"
+                           "  return gk.deny('run ' .. runs)\n"
+                           "end\n",
+                           NULL};
+    gkd_policy_vm *vm = open_vm(files, NULL);
+    gkd_policy_result r;
+
+    ck_assert_int_eq(evaluate_with(vm, "a", "orders", NULL, "on", 0, &r), GKD_POLICY_ERROR);
+    gkd_policy_result_fini(&r);
+    ck_assert_int_eq(evaluate_with(vm, "a", "orders", NULL, "on", 0, &r), GKD_POLICY_DENY);
+    ck_assert_str_eq(r.policy, "a.lua");
+    gkd_policy_result_fini(&r);
+    ck_assert_int_eq(evaluate_with(vm, "a", "orders", NULL, "on", 0, &r), GKD_POLICY_DENY);
+    gkd_policy_result_fini(&r);
+    close_vm(vm);
+}
+END_TEST
+
+START_TEST(test_on_evaluate_reads_load_errors)
+{
+    char many[512] = "on_evaluate_reads = {";
+
+    expect_load_error("on_evaluate_reads = 'service'\n", 0, "must be a list of the context field");
+    expect_load_error("on_evaluate_reads = {}\n", 0, "must be a list of the context field");
+    expect_load_error("on_evaluate_reads = { service = true }\n", 0, "must be a list");
+    expect_load_error("on_evaluate_reads = { 'service', [4] = 'x' }\n", 0, "must be a list");
+    expect_load_error("on_evaluate_reads = { 'service', 5 }\n", 0,
+                      "on_evaluate_reads[2] must be a context field name");
+    expect_load_error("on_evaluate_reads = { '' }\n", 0, "on_evaluate_reads[1] must be");
+    expect_load_error("on_evaluate_reads = { ('x'):rep(64) }\n", 0, "a string of 1 to 63 bytes");
+    expect_load_error("on_evaluate_reads = { 'a\\0b' }\n", 0, "on_evaluate_reads[1] must be");
+    for (int i = 0; i < 17; i++) {
+        snprintf(many + strlen(many), sizeof many - strlen(many), " 'f%d',", i);
+    }
+    strcat(many, " }\n");
+    expect_load_error(many, 0, "more than 16 context fields");
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -1248,6 +1401,10 @@ policy_suite(void)
     tcase_add_test(tc, test_state_and_arguments);
     tcase_add_test(tc, test_ctx_shared_by_one_request);
     tcase_add_test(tc, test_proposal_refilled_per_call);
+    tcase_add_test(tc, test_verdicts_kept_for_declared_reads);
+    tcase_add_test(tc, test_verdicts_not_kept_when_undeclared);
+    tcase_add_test(tc, test_verdict_errors_not_kept);
+    tcase_add_test(tc, test_on_evaluate_reads_load_errors);
     tcase_add_test(tc, test_state_large);
     tcase_add_test(tc, test_state_memo);
     tcase_add_test(tc, test_state_memo_shipped_policies);
