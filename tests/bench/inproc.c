@@ -17,10 +17,18 @@
  * give the rest of the picture: the same decisions with the pool empty (RFC 8032's deterministic
  * signature made inline, what a saturated gatekeeper pays), and the CPU time per nonce, which the
  * pool spends off the request path.
+ *
+ * The shipped policies declare what on_evaluate reads, so after its first decision each policy vm
+ * answers the policies' stage from its kept outcomes (policies/README.md, "Declaring what
+ * on_evaluate reads"): figure 5 is that stage as decisions pay it. One more row without a bar
+ * gives the stage with the policies run every time: the same files without their on_evaluate_reads
+ * lines, what a decision pays the first time per state version, flag, proposal and service.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -94,6 +102,47 @@ make_requests(size_t *lens, int all_flags)
         }
     }
     return reqs;
+}
+
+/*
+ * Copies the policies of `from` (*.lua) into the new directory `to` without their
+ * on_evaluate_reads lines, so that their outcomes are not kept; 0 or -1.
+ */
+static int
+copy_undeclared(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    struct dirent *e;
+    int rc = d != NULL && mkdir(to, 0700) == 0 ? 0 : -1;
+
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char path[4096 + 256], *text, *line, *out;
+
+        if (n < 5 || strcmp(e->d_name + n - 4, ".lua") != 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", from, e->d_name);
+        text = gkt_read_file(path);
+        out = text != NULL ? calloc(1, strlen(text) + 1) : NULL;
+        for (line = text; out != NULL && *line != '\0';) {
+            char *next = strchr(line, '\n');
+            size_t len = next != NULL ? (size_t) (next - line) + 1 : strlen(line);
+
+            if (strncmp(line, "on_evaluate_reads", 17) != 0) {
+                strncat(out, line, len);
+            }
+            line += len;
+        }
+        snprintf(path, sizeof(path), "%s/%s", to, e->d_name);
+        rc = out != NULL && gkt_write_file(path, out, 0600) == 0 ? 0 : -1;
+        free(text);
+        free(out);
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return rc;
 }
 
 /* Runs n decisions from request i0 on, adding each stage's time to *t. */
@@ -182,17 +231,19 @@ gkb_bench_inproc(gkb_run *run)
 {
     gkb_figure *f_total = gkb_figure_add(run, "4 in-process decision", "us");
     gkb_figure *f_policy = gkb_figure_add(run, "5 policy overhead per decision", "us");
+    gkb_figure *f_policy_run =
+        gkb_figure_add(run, "  5 policies run every time (outcomes not kept)", "us");
     gkb_figure *f_inline = gkb_figure_add(run, "4 in-process, nonce pool empty", "us");
     gkb_figure *f_sign_inline = gkb_figure_add(run, "  4 signing, nonce pool empty", "us");
     gkb_figure *f_nonce = gkb_figure_add(run, "4 nonce precomputed off the path", "us");
     gkb_figure *f_all = gkb_figure_add(run, "4 in-process, all 20 flags", "us");
     gkb_figure *f_all_policy = gkb_figure_add(run, "  4 policies, all 20 flags", "us");
-    char policies[4096];
-    gkd_slot snapshots, policy_slot;
+    char policies[4096], undeclared[300];
+    gkd_slot snapshots, policy_slot, run_slot;
     gkd_snapshot *snap = NULL;
-    gkd_policy_set *set = NULL;
+    gkd_policy_set *set = NULL, *run_set = NULL;
     gkd_signer *signer = NULL, *inline_signer = NULL;
-    gkd_policy_vm *vm = NULL;
+    gkd_policy_vm *vm = NULL, *run_vm = NULL;
     gkd_decider decider;
     gk_diag diag = {0};
     size_t lens[TENANTS], lens_all[TENANTS];
@@ -200,17 +251,19 @@ gkb_bench_inproc(gkb_run *run)
     long calls = run->quick ? 3000 : 30000;
     int reps = run->quick ? 3 : MAX_REPS;
     double total[MAX_REPS], policy[MAX_REPS], inline_us[MAX_REPS], nonce_us[MAX_REPS];
+    double policy_run[MAX_REPS];
     double sign_inline_us[MAX_REPS];
     double all_us[MAX_REPS], all_policy[MAX_REPS];
     double shares[7][MAX_REPS];
     int slots = 0, ok = 1;
 
-    if (f_total == NULL || f_policy == NULL || f_inline == NULL || f_sign_inline == NULL ||
-        f_nonce == NULL || f_all == NULL || f_all_policy == NULL) {
+    if (f_total == NULL || f_policy == NULL || f_policy_run == NULL || f_inline == NULL ||
+        f_sign_inline == NULL || f_nonce == NULL || f_all == NULL || f_all_policy == NULL) {
         return 0;
     }
     gkd_log_set_level(GKD_LOG_ERROR);
     snprintf(policies, sizeof(policies), "%s/policies", GKB_SOURCE_DIR);
+    snprintf(undeclared, sizeof(undeclared), "%s/policies-undeclared", run->dir);
     if (gkd_slot_init(&snapshots, snapshot_hold, snapshot_rele) != GK_OK) {
         return -1;
     }
@@ -218,9 +271,19 @@ gkb_bench_inproc(gkb_run *run)
         gkd_slot_fini(&snapshots);
         return -1;
     }
+    if (gkd_slot_init(&run_slot, policies_hold, policies_rele) != GK_OK) {
+        gkd_slot_fini(&policy_slot);
+        gkd_slot_fini(&snapshots);
+        return -1;
+    }
     slots = 1;
-    if (gkd_snapshot_load_file(&snap, run->flags20_path, 1, &diag) != GK_OK ||
+    if (copy_undeclared(policies, undeclared) != 0) {
+        fprintf(stderr, "gk-bench: cannot copy the policies into %s\n", undeclared);
+        ok = 0;
+    }
+    if (!ok || gkd_snapshot_load_file(&snap, run->flags20_path, 1, &diag) != GK_OK ||
         gkd_policy_set_load(&set, policies, NULL, &diag) != GK_OK ||
+        gkd_policy_set_load(&run_set, undeclared, NULL, &diag) != GK_OK ||
         gkd_signer_new(&signer) != GK_OK ||
         gkd_signer_add_key_file(signer, run->daemon.key_path, &diag) != GK_OK ||
         gkd_signer_presign(signer, GKB_NONCE_POOL, &diag) != GK_OK ||
@@ -235,8 +298,10 @@ gkb_bench_inproc(gkb_run *run)
     if (ok) {
         gkd_slot_swap_take(&snapshots, snap);
         gkd_slot_swap_take(&policy_slot, set);
+        gkd_slot_swap_take(&run_slot, run_set);
         snap = NULL;
         set = NULL;
+        run_set = NULL;
         memset(&decider, 0, sizeof(decider));
         decider.snapshots = &snapshots;
         decider.policies = &policy_slot;
@@ -263,7 +328,7 @@ gkb_bench_inproc(gkb_run *run)
         free(reply);
     }
     for (int r = 0; ok && r < reps; r++) {
-        gkd_decide_times t = {0}, t_inline = {0}, t_all = {0};
+        gkd_decide_times t = {0}, t_inline = {0}, t_all = {0}, t_run = {0};
         gkd_presign_stats st;
         uint64_t wall, wall_all, t0;
         double stages[6];
@@ -282,6 +347,10 @@ gkb_bench_inproc(gkb_run *run)
         decide_n(&decider, &vm, reqs, lens, 0, calls, &t_inline);
         inline_us[r] = (double) (gkd_clock_mono_ns() - t0) / 1e3 / (double) calls;
         sign_inline_us[r] = (double) t_inline.sign_ns / 1e3 / (double) calls;
+        decider.policies = &run_slot;
+        decide_n(&decider, &run_vm, reqs, lens, 0, calls / 3, &t_run);
+        decider.policies = &policy_slot;
+        policy_run[r] = (double) t_run.policy_ns / 1e3 / (double) (calls / 3);
         gkd_presign_read_stats(gkd_signer_presigner(signer), &st);
         nonce_us[r] = (double) st.compute_ns / 1e3 / (double) st.computed;
         all_us[r] = (double) wall_all / 1e3 / (double) (calls / 10);
@@ -316,6 +385,7 @@ gkb_bench_inproc(gkb_run *run)
         run->decision_us = f_total->median;
         gkb_figure_set(f_policy, policy, (size_t) reps);
         gkb_figure_bar(f_policy, GKB_BAR_MAX, 3, 0);
+        gkb_figure_set(f_policy_run, policy_run, (size_t) reps);
         gkb_figure_set(f_inline, inline_us, (size_t) reps);
         run->decision_inline_us = f_inline->median;
         gkb_figure_set(f_sign_inline, sign_inline_us, (size_t) reps);
@@ -327,10 +397,10 @@ gkb_bench_inproc(gkb_run *run)
             add_stage(run, names[s], shares[s], (size_t) reps);
         }
     } else {
-        gkb_figure *figs[7] = {f_total, f_policy, f_inline,    f_sign_inline,
-                               f_nonce, f_all,    f_all_policy};
+        gkb_figure *figs[8] = {f_total, f_policy, f_policy_run, f_inline,
+                               f_sign_inline, f_nonce, f_all, f_all_policy};
 
-        for (int i = 0; i < 7; i++) {
+        for (int i = 0; i < 8; i++) {
             gkb_figure_not_measured(figs[i], "the in-process decider could not run (see above)");
         }
     }
@@ -341,11 +411,14 @@ gkb_bench_inproc(gkb_run *run)
     free(reqs);
     free(reqs_all);
     gkd_policy_vm_close(vm);
+    gkd_policy_vm_close(run_vm);
     gkd_signer_free(signer);
     gkd_signer_free(inline_signer);
     gkd_snapshot_rele(snap);
     gkd_policy_set_rele(set);
+    gkd_policy_set_rele(run_set);
     if (slots) {
+        gkd_slot_fini(&run_slot);
         gkd_slot_fini(&policy_slot);
         gkd_slot_fini(&snapshots);
     }
