@@ -122,7 +122,7 @@ START_TEST(test_encode_integers_as_printf)
         values[nvalues++] = -p;
     }
     for (size_t i = 0; i < nvalues; i++) {
-        gkp_claims c = {.iat = values[i], .exp = -values[i] / 3,
+        gkp_claims c = {.iat = values[i], .exp = values[i] / -3,
                         .snapshot_version = values[i] < 0 ? 0 : (uint64_t) values[i]};
 
         ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_OK);
