@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "claims.h"
+#include "jws.h"
 #include "clock.h"
 #include "engine.h"
 #include "gate.h"
@@ -188,10 +189,28 @@ evaluate(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot *sn
 }
 
 /*
+ * The MAC of the token under the key of the session the request names, into mac; 0 (no MAC) when
+ * the table does not know the session (expired, taken over, opened before a restart).
+ */
+static int
+session_mac(const gkd_decider *decider, const gkp_request *req, const char *token, size_t toklen,
+            int64_t now_s, char mac[GKP_SESSION_MAC_CHARS + 1])
+{
+    uint8_t key[GKP_SESSION_KEY_BYTES];
+
+    if (!gkd_sessions_key(decider->sessions, req->session, now_s, key)) {
+        return 0;
+    }
+    gkp_session_mac(mac, key, token, toklen);
+    sodium_memzero(key, sizeof(key));
+    return 1;
+}
+
+/*
  * A request in a session gets the token's MAC under the session key beside the token; one that
  * opens a session also gets the session JWS (proto/session.h). A session the table does not know
- * (expired, taken over, opened before a restart) or a client key that cannot be used gets a
- * plain token reply: the client checks the signature and opens a new session.
+ * or a client key that cannot be used gets a plain token reply: the client checks the signature
+ * and opens a new session.
  */
 static gk_err
 add_session(const gkd_decider *decider, const gkp_request *req, const char *token, size_t toklen,
@@ -202,27 +221,28 @@ add_session(const gkd_decider *decider, const gkp_request *req, const char *toke
     char spub[GKP_SESSION_PUB_CHARS + 1];
     char *claims = NULL, *jws = NULL;
     size_t claims_len, jws_len;
-    gk_err rv = GK_OK;
+    gk_err rv;
 
-    if (req->session_pub != NULL) {
-        if (gkp_session_pub_decode(cpub, req->session_pub, strlen(req->session_pub)) != GK_OK ||
-            gkd_sessions_open(decider->sessions, cpub, now_s, sid, spub, key) != GK_OK) {
-            return GK_OK;
-        }
-        rv = gkp_session_claims_encode(&claims, &claims_len,
-                                       &(gkp_session_claims){
-                                           .sid = sid,
-                                           .pub = spub,
-                                           .cpub = req->session_pub,
-                                           .iat = now_s,
-                                           .exp = now_s + GKD_SESSIONS_TTL_S,
-                                       });
-        if (rv == GK_OK) {
-            rv = gkd_signer_sign_typed(decider->signer, GKP_SESSION_TYP, claims, claims_len, &jws,
-                                       &jws_len);
-        }
-    } else if (!gkd_sessions_key(decider->sessions, req->session, now_s, key)) {
+    if (req->session_pub == NULL) {
+        return session_mac(decider, req, token, toklen, now_s, mac)
+                   ? gkp_reply_add_session(replyp, replylen, mac, NULL)
+                   : GK_OK;
+    }
+    if (gkp_session_pub_decode(cpub, req->session_pub, strlen(req->session_pub)) != GK_OK ||
+        gkd_sessions_open(decider->sessions, cpub, now_s, sid, spub, key) != GK_OK) {
         return GK_OK;
+    }
+    rv = gkp_session_claims_encode(&claims, &claims_len,
+                                   &(gkp_session_claims){
+                                       .sid = sid,
+                                       .pub = spub,
+                                       .cpub = req->session_pub,
+                                       .iat = now_s,
+                                       .exp = now_s + GKD_SESSIONS_TTL_S,
+                                   });
+    if (rv == GK_OK) {
+        rv = gkd_signer_sign_typed(decider->signer, GKP_SESSION_TYP, claims, claims_len, &jws,
+                                   &jws_len);
     }
     if (rv == GK_OK) {
         gkp_session_mac(mac, key, token, toklen);
@@ -231,6 +251,60 @@ add_session(const gkd_decider *decider, const gkp_request *req, const char *toke
     sodium_memzero(key, sizeof(key));
     free(claims);
     free(jws);
+    return rv;
+}
+
+/* Whether the reply to the request carries session members (add_session). */
+static int
+in_session(const gkd_decider *decider, const gkp_request *req)
+{
+    return decider->sessions != NULL && (req->session != NULL || req->session_pub != NULL);
+}
+
+/*
+ * The token reply, in one buffer: the token is signed straight into its place in the reply, the
+ * session MAC (a request in a known session) computed over it there, and the reply completed
+ * around it, without copying the token. Opening a session goes through add_session, which MACs
+ * the token where it is before the reply grows.
+ */
+static gk_err
+token_reply(const gkd_decider *decider, const gkp_request *req, const char *payload,
+            size_t payload_len, int64_t now_s, char **replyp, size_t *replylen,
+            gkd_decide_times *t, uint64_t *mark)
+{
+    int with_mac = in_session(decider, req);
+    size_t toklen = gkd_signer_token_len(decider->signer, payload_len);
+    size_t size;
+    char mac[GKP_SESSION_MAC_CHARS + 1];
+    const char *token;
+    char *reply;
+    gk_err rv;
+
+    if (toklen == 0 || toklen > GKP_JWS_MAX_BYTES) {
+        return GK_EINVAL; /* an empty ring, or a token no verifier would accept */
+    }
+    size = gkp_reply_token_size(toklen, with_mac);
+    reply = malloc(size);
+    if (reply == NULL) {
+        return GK_ENOMEM;
+    }
+    token = reply + GKP_REPLY_TOKEN_AT;
+    rv = gkd_signer_sign_into(decider->signer, payload, payload_len, reply + GKP_REPLY_TOKEN_AT,
+                              size - GKP_REPLY_TOKEN_AT, &toklen);
+    LAP(t, mark, sign_ns);
+    if (rv != GK_OK) {
+        free(reply);
+        return rv;
+    }
+    with_mac = with_mac && req->session_pub == NULL &&
+               session_mac(decider, req, token, toklen, now_s, mac);
+    *replylen = gkp_reply_token_finish(reply, toklen, with_mac ? mac : NULL);
+    *replyp = reply;
+    LAP(t, mark, reply_ns);
+    if (in_session(decider, req) && req->session_pub != NULL) {
+        rv = add_session(decider, req, token, toklen, now_s, replyp, replylen);
+        LAP(t, mark, sign_ns);
+    }
     return rv;
 }
 
@@ -258,6 +332,31 @@ reply_with_explain(char **replyp, size_t *replylen, const char *token, size_t to
     return rv;
 }
 
+/* The token reply with the explain trace the request asked for (reply_with_explain), and the
+ * session members (add_session). */
+static gk_err
+explained_reply(const gkd_decider *decider, const gkp_request *req, const char *payload,
+                size_t payload_len, const gkp_flag_claim *claims, const entry_aux *aux, size_t n,
+                int64_t now_s, char **replyp, size_t *replylen, gkd_decide_times *t,
+                uint64_t *mark)
+{
+    char *token = NULL;
+    size_t toklen = 0;
+    gk_err rv = gkd_signer_sign(decider->signer, payload, payload_len, &token, &toklen);
+
+    LAP(t, mark, sign_ns);
+    if (rv == GK_OK) {
+        rv = reply_with_explain(replyp, replylen, token, toklen, claims, aux, n);
+        LAP(t, mark, reply_ns);
+    }
+    if (rv == GK_OK && in_session(decider, req)) {
+        rv = add_session(decider, req, token, toklen, now_s, replyp, replylen);
+        LAP(t, mark, sign_ns);
+    }
+    free(token);
+    return rv;
+}
+
 static gk_err
 sign_claims(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot *snap,
             const gkp_request *req, char **replyp, size_t *replylen, gkd_decide_times *t,
@@ -269,10 +368,10 @@ sign_claims(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot 
     entry_aux *aux = stack_aux;
     char subject[GKD_SUBJECT_MAX];
     const json_t *tk = json_object_get(req->context, "targetingKey");
-    char *payload = NULL, *token = NULL;
+    char *payload = NULL;
     int named = json_array_size(req->flags) > 0;
     size_t n = named ? json_array_size(req->flags) : gkd_snapshot_count(snap);
-    size_t payload_len, toklen;
+    size_t payload_len;
     gkp_claims set;
     gk_err rv;
 
@@ -301,20 +400,11 @@ sign_claims(const gkd_decider *decider, gkd_policy_vm **vmp, const gkd_snapshot 
     rv = gkp_claims_encode(&payload, &payload_len, &set);
     LAP(t, mark, claims_ns);
     if (rv == GK_OK) {
-        rv = gkd_signer_sign(decider->signer, payload, payload_len, &token, &toklen);
-        LAP(t, mark, sign_ns);
+        rv = req->explain ? explained_reply(decider, req, payload, payload_len, claims, aux, n,
+                                            set.iat, replyp, replylen, t, mark)
+                          : token_reply(decider, req, payload, payload_len, set.iat, replyp,
+                                        replylen, t, mark);
     }
-    if (rv == GK_OK) {
-        rv = req->explain ? reply_with_explain(replyp, replylen, token, toklen, claims, aux, n)
-                          : gkp_reply_encode_token(replyp, replylen, token, toklen);
-        LAP(t, mark, reply_ns);
-    }
-    if (rv == GK_OK && decider->sessions != NULL &&
-        (req->session != NULL || req->session_pub != NULL)) {
-        rv = add_session(decider, req, token, toklen, set.iat, replyp, replylen);
-        LAP(t, mark, sign_ns);
-    }
-    free(token);
     free(payload);
     for (size_t i = 0; i < n; i++) {
         json_decref(aux[i].mask);

@@ -18,10 +18,16 @@
 /* Keys a ring may hold: the signing key plus retired ones still published. */
 #define SIGNER_MAX_KEYS 8
 
+/* The longest protected header of gkd_signer_sign, {"alg":"EdDSA","kid":"<kid>","typ":"JWT"}. */
+#define HEADER_MAX (GKP_KID_MAX + 48)
+
 typedef struct signer_key {
     uint8_t *sk;                        /* sodium_malloc'd seed || public key */
     char kid[GKP_KID_MAX];
-    char header[GKP_KID_MAX + 48];      /* the protected header signed with this key */
+    /* The protected header signed with this key, in base64url: the same for every token, so it
+     * is encoded once, when the key is added. */
+    char header_b64[HEADER_MAX / 3 * 4 + 4];
+    size_t header_b64_len;
 } signer_key;
 
 struct gkd_signer {
@@ -61,6 +67,8 @@ gk_err
 gkd_signer_add_key_file(gkd_signer *signer, const char *path, gk_diag *diag)
 {
     signer_key *key;
+    char header[HEADER_MAX];
+    size_t n;
     gk_err rv;
 
     if (signer->nkeys == SIGNER_MAX_KEYS) {
@@ -79,9 +87,10 @@ gkd_signer_add_key_file(gkd_signer *signer, const char *path, gk_diag *diag)
             return gkp_diag_set(diag, GK_EINVAL, path, 0, "key %s is already loaded", key->kid);
         }
     }
-    strcpy(key->header, "{\"alg\":\"EdDSA\",\"kid\":\"");
-    strcat(key->header, key->kid);
-    strcat(key->header, "\",\"typ\":\"JWT\"}");
+    n = (size_t) snprintf(header, sizeof(header),
+                          "{\"alg\":\"EdDSA\",\"kid\":\"%s\",\"typ\":\"JWT\"}", key->kid);
+    key->header_b64_len =
+        gkp_b64url_encode(key->header_b64, sizeof(key->header_b64), (const uint8_t *) header, n);
     if (signer->nkeys == 0) {
         signer->subject_key = sodium_malloc(32);
         if (signer->subject_key == NULL) {
@@ -123,27 +132,75 @@ gkd_signer_presigner(const gkd_signer *signer)
     return signer->presign;
 }
 
-/* The token signed with the signing key: through its nonce pool when it has one. */
-static gk_err
-sign_token(const gkd_signer *signer, const char *header, const char *payload, size_t len,
-           char **tokenp, size_t *toklen)
+/*
+ * The signing key's gkp_ed25519_sign_fn and its argument (*argp): its nonce pool when it has one,
+ * else the key itself, through *skp, which must outlive the signature.
+ */
+static gkp_ed25519_sign_fn
+signing_fn(const gkd_signer *signer, const uint8_t **skp, void **argp)
 {
     if (signer->presign != NULL) {
-        return gkp_jws_sign_with(tokenp, toklen, header, (const uint8_t *) payload, len,
-                                 gkd_presign_sign, signer->presign);
+        *argp = signer->presign;
+        return gkd_presign_sign;
     }
-    return gkp_jws_sign(tokenp, toklen, header, (const uint8_t *) payload, len,
-                        signer->keys[0].sk);
+    *skp = signer->keys[0].sk;
+    *argp = skp;
+    return gkp_jws_sign_sk;
+}
+
+size_t
+gkd_signer_token_len(const gkd_signer *signer, size_t len)
+{
+    return signer->nkeys > 0 ? gkp_jws_compact_len(signer->keys[0].header_b64_len, len) : 0;
+}
+
+gk_err
+gkd_signer_sign_into(const gkd_signer *signer, const char *payload, size_t len, char *out,
+                     size_t outsize, size_t *toklen)
+{
+    const uint8_t *sk;
+    void *arg;
+    gkp_ed25519_sign_fn sign;
+
+    if (signer->nkeys == 0) {
+        return GK_EINVAL;
+    }
+    sign = signing_fn(signer, &sk, &arg);
+    return gkp_jws_sign_into(out, outsize, toklen, signer->keys[0].header_b64,
+                             signer->keys[0].header_b64_len, (const uint8_t *) payload, len, sign,
+                             arg);
 }
 
 gk_err
 gkd_signer_sign(const gkd_signer *signer, const char *payload, size_t len, char **tokenp,
                 size_t *toklen)
 {
-    if (signer->nkeys == 0) {
+    size_t total = gkd_signer_token_len(signer, len);
+    size_t n = 0;
+    char *tok;
+    gk_err rv;
+
+    if (tokenp == NULL) {
         return GK_EINVAL;
     }
-    return sign_token(signer, signer->keys[0].header, payload, len, tokenp, toklen);
+    *tokenp = NULL;
+    if (total == 0 || total > GKP_JWS_MAX_BYTES) {
+        return GK_EINVAL; /* an empty ring, or a token no verifier would accept */
+    }
+    tok = malloc(total + 1);
+    if (tok == NULL) {
+        return GK_ENOMEM;
+    }
+    rv = gkd_signer_sign_into(signer, payload, len, tok, total + 1, &n);
+    if (rv != GK_OK) {
+        free(tok);
+        return rv;
+    }
+    *tokenp = tok;
+    if (toklen != NULL) {
+        *toklen = n;
+    }
+    return GK_OK;
 }
 
 gk_err
@@ -152,13 +209,17 @@ gkd_signer_sign_typed(const gkd_signer *signer, const char *typ, const char *pay
 {
     char header[GKP_KID_MAX + 96];
     size_t n = typ != NULL ? strlen(typ) : 0;
+    const uint8_t *sk;
+    void *arg;
+    gkp_ed25519_sign_fn sign;
 
     if (signer->nkeys == 0 || n == 0 || n > 40 || strspn(typ, "abcdefghijklmnopqrstuvwxyz0123456789+.-") != n) {
         return GK_EINVAL;
     }
     snprintf(header, sizeof(header), "{\"alg\":\"EdDSA\",\"kid\":\"%s\",\"typ\":\"%s\"}",
              signer->keys[0].kid, typ);
-    return sign_token(signer, header, payload, len, tokenp, toklen);
+    sign = signing_fn(signer, &sk, &arg);
+    return gkp_jws_sign_with(tokenp, toklen, header, (const uint8_t *) payload, len, sign, arg);
 }
 
 json_t *

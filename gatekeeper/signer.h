@@ -64,6 +64,23 @@ gk_err gkd_signer_sign(const gkd_signer *signer, const char *payload, size_t len
                        size_t *toklen);
 
 /*
+ * gkd_signer_token_len - the length in characters (without NUL) of the token gkd_signer_sign makes
+ * for a payload of len bytes (gkp_jws_compact_len); 0 for an empty ring or a payload above
+ * GKP_JWS_MAX_BYTES. A length above GKP_JWS_MAX_BYTES is a token the ring refuses to make.
+ */
+size_t gkd_signer_token_len(const gkd_signer *signer, size_t len);
+
+/*
+ * gkd_signer_sign_into - gkd_signer_sign into the caller's buffer: the same token (its header
+ * encoded once, when the key was added), NUL-terminated, in out.
+ * outsize  at least gkd_signer_token_len(signer, len) + 1 bytes.
+ * toklen   out: the token's length without the NUL.
+ * Returns GK_OK, GK_EINVAL (empty ring, out too small, a token over GKP_JWS_MAX_BYTES).
+ */
+gk_err gkd_signer_sign_into(const gkd_signer *signer, const char *payload, size_t len, char *out,
+                            size_t outsize, size_t *toklen);
+
+/*
  * gkd_signer_sign_typed - as gkd_signer_sign with protected header
  * {"alg":"EdDSA","kid":"<kid>","typ":"<typ>"} (RFC 8725 section 3.11: explicit typing keeps one
  * kind of signed object from passing for another). typ: 1..40 characters of [a-z0-9+.-].

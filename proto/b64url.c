@@ -3,8 +3,9 @@
  *
  * Two implementations of one encoding, for two kinds of data:
  *   - public data (tokens, signatures, payloads, public keys, ids: everything on the wire) goes
- *     through a table lookup per character, about five times faster than libsodium's
- *     constant-time codec: a decision token is encoded and decoded once per fresh decision;
+ *     through table lookups, two characters per lookup when encoding and one per character when
+ *     decoding, several times faster than libsodium's constant-time codec: a decision token is
+ *     encoded and decoded once per fresh decision;
  *   - secret key material (the "d" of a private JWK) goes through libsodium's
  *     sodium_bin2base64/sodium_base642bin, whose time does not depend on the bytes.
  * Both refuse padding, characters outside the alphabet, impossible lengths (4n+1) and non-zero
@@ -12,15 +13,13 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <sodium.h>
 
 #include "b64url.h"
 
 #define VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
-
-static const char ALPHABET[64] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /*
  * One more than the 6-bit value of each character of the alphabet; 0 for every other byte, so
@@ -68,6 +67,53 @@ bin_len(size_t inlen)
     return inlen % 4 == 1 ? (size_t) -1 : (inlen / 4) * 3 + ((inlen % 4) ? (inlen % 4) - 1 : 0);
 }
 
+/*
+ * The encoder writes two characters per table lookup: PAIRS[v] is the text of the 12-bit value v
+ * (the characters of v >> 6 and v & 63), so a 3-byte group is two lookups instead of four. The
+ * 8 KiB table is built by the preprocessor from CHAR64, the alphabet (A-Z a-z 0-9 - _) as an
+ * integer constant expression.
+ */
+#define CHAR64(v)                                                                                  \
+    ((char) ((v) < 26 ? 'A' + (v) : (v) < 52 ? 'a' + (v) - 26 : (v) < 62 ? '0' + (v) - 52        \
+                                                                  : (v) == 62 ? '-' : '_'))
+#define PAIR(v)      {CHAR64((v) >> 6), CHAR64((v) & 63)}
+#define PAIRS4(v)    PAIR(v), PAIR((v) + 1), PAIR((v) + 2), PAIR((v) + 3)
+#define PAIRS16(v)   PAIRS4(v), PAIRS4((v) + 4), PAIRS4((v) + 8), PAIRS4((v) + 12)
+#define PAIRS64(v)   PAIRS16(v), PAIRS16((v) + 16), PAIRS16((v) + 32), PAIRS16((v) + 48)
+#define PAIRS256(v)  PAIRS64(v), PAIRS64((v) + 64), PAIRS64((v) + 128), PAIRS64((v) + 192)
+#define PAIRS1024(v) PAIRS256(v), PAIRS256((v) + 256), PAIRS256((v) + 512), PAIRS256((v) + 768)
+
+static const char PAIRS[4096][2] = {
+    PAIRS1024(0), PAIRS1024(1024), PAIRS1024(2048), PAIRS1024(3072),
+};
+
+/* The 8 bytes at p as a big-endian number: one load and a byte swap where the compiler has one. */
+static inline uint64_t
+load_be64(const uint8_t *p)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;
+
+    memcpy(&w, p, sizeof(w));
+    return __builtin_bswap64(w);
+#else
+    uint64_t w = 0;
+
+    for (int k = 0; k < 8; k++) {
+        w = w << 8 | p[k];
+    }
+    return w;
+#endif
+}
+
+/* The four characters of the 24-bit group v at out. */
+static inline void
+put_group(char *out, uint32_t v)
+{
+    memcpy(out, PAIRS[v >> 12], 2);
+    memcpy(out + 2, PAIRS[v & 0xFFF], 2);
+}
+
 size_t
 gkp_b64url_encode(char *out, size_t outsize, const uint8_t *bin, size_t len)
 {
@@ -80,21 +126,28 @@ gkp_b64url_encode(char *out, size_t outsize, const uint8_t *bin, size_t len)
         out[0] = '\0';
         return 0;
     }
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t) bin[i] << 16 | (uint32_t) bin[i + 1] << 8 | bin[i + 2];
-        out[n++] = ALPHABET[v >> 18];
-        out[n++] = ALPHABET[(v >> 12) & 63];
-        out[n++] = ALPHABET[(v >> 6) & 63];
-        out[n++] = ALPHABET[v & 63];
+    /* Eight bytes read, six encoded (the top 48 bits: four 12-bit lookups). */
+    for (; i + 8 <= len; i += 6, n += 8) {
+        uint64_t w = load_be64(bin + i);
+
+        memcpy(out + n, PAIRS[w >> 52], 2);
+        memcpy(out + n + 2, PAIRS[(w >> 40) & 0xFFF], 2);
+        memcpy(out + n + 4, PAIRS[(w >> 28) & 0xFFF], 2);
+        memcpy(out + n + 6, PAIRS[(w >> 16) & 0xFFF], 2);
     }
+    for (; i + 3 <= len; i += 3, n += 4) {
+        put_group(out + n, (uint32_t) bin[i] << 16 | (uint32_t) bin[i + 1] << 8 | bin[i + 2]);
+    }
+    /* The last one or two bytes, zero bits appended: 12 bits, two characters; 18 bits, three. */
     if (len - i == 1) {
-        out[n++] = ALPHABET[bin[i] >> 2];
-        out[n++] = ALPHABET[(bin[i] & 3) << 4];
+        memcpy(out + n, PAIRS[(uint32_t) bin[i] << 4], 2);
+        n += 2;
     } else if (len - i == 2) {
-        uint32_t v = (uint32_t) bin[i] << 8 | bin[i + 1];
-        out[n++] = ALPHABET[v >> 10];
-        out[n++] = ALPHABET[(v >> 4) & 63];
-        out[n++] = ALPHABET[(v & 15) << 2];
+        uint32_t v = (uint32_t) bin[i] << 10 | (uint32_t) bin[i + 1] << 2;
+
+        memcpy(out + n, PAIRS[v >> 6], 2);
+        out[n + 2] = PAIRS[v & 63][1];
+        n += 3;
     }
     out[n] = '\0';
     return n;

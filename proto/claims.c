@@ -3,13 +3,12 @@
  *
  * The encoder runs once per decision in the daemon, so it writes the text straight into one
  * growing buffer instead of building a jansson tree and dumping it: member order is fixed (see
- * claims.h), integers are printed with snprintf, flag values and masks that are true, false,
+ * claims.h), integers are written digit by digit (as printf would write them), flag values and masks that are true, false,
  * null, a string or an array of strings are written directly and other values (arbitrary JSON)
  * go through json_dumpb, and strings take a copy-as-is path when they need no escaping (flag keys,
  * variants and rule ids almost never do). Anything else is escaped by jansson itself, so every
  * path emits exactly what jansson would.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,20 +30,14 @@ typedef struct outbuf {
     gk_err failed;
 } outbuf;
 
-/* Make room for "more" bytes plus a NUL. */
+/* Grow the buffer to hold "more" bytes more plus a NUL: at least doubled, so appends are
+ * amortised O(1). 0 (and the failure latched) without memory. */
 static int
-reserve(outbuf *b, size_t more)
+grow(outbuf *b, size_t more)
 {
-    size_t cap;
+    size_t cap = b->cap * 2;
     char *p;
 
-    if (b->failed != GK_OK) {
-        return 0;
-    }
-    if (b->len + more + 1 <= b->cap) {
-        return 1;
-    }
-    cap = b->cap * 2;
     if (cap < b->len + more + 1) {
         cap = b->len + more + 1;
     }
@@ -58,7 +51,18 @@ reserve(outbuf *b, size_t more)
     return 1;
 }
 
-static void
+/* Make room for "more" bytes plus a NUL. Inline, so that appending a literal is a compare and a
+ * few moves. */
+static inline int
+reserve(outbuf *b, size_t more)
+{
+    if (b->failed != GK_OK) {
+        return 0;
+    }
+    return b->len + more + 1 <= b->cap || grow(b, more);
+}
+
+static inline void
 put(outbuf *b, const char *s, size_t n)
 {
     if (reserve(b, n)) {
@@ -170,15 +174,26 @@ put_value(outbuf *b, const json_t *v)
     put_json(b, v);
 }
 
-/* Append ,"name":<integer>. */
+/* Append the decimal text of "value", as printf's PRId64 writes it. */
 static void
-put_int(outbuf *b, const char *member, int64_t value)
+put_i64(outbuf *b, int64_t value)
 {
-    char num[48];
-    int n = snprintf(num, sizeof(num), ",\"%s\":%" PRId64, member, value);
+    char digits[20]; /* 19 digits of INT64_MIN and its sign */
+    uint64_t u = value < 0 ? 0 - (uint64_t) value : (uint64_t) value;
+    size_t i = sizeof(digits);
 
-    put(b, num, (size_t) n);
+    do {
+        digits[--i] = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (value < 0) {
+        digits[--i] = '-';
+    }
+    put(b, digits + i, sizeof(digits) - i);
 }
+
+/* Append ,"name":<integer>; name a string literal. */
+#define PUT_INT(b, name, value) (PUT_LIT((b), ",\"" name "\":"), put_i64((b), (value)))
 
 static void
 put_flag(outbuf *b, const gkp_flag_claim *f)
@@ -232,13 +247,15 @@ gkp_claims_encode(char **outp, size_t *outlen, const gkp_claims *claims)
             return GK_EINVAL;
         }
     }
-    if (!reserve(&b, 128 + claims->nflags * 96)) {
+    /* Room for a usual claims set without growing: the members around "flags" take under 256
+     * bytes, an entry 60 to 200 (a mask of a few fields included). */
+    if (!reserve(&b, 256 + claims->nflags * 128)) {
         return GK_ENOMEM;
     }
     PUT_LIT(&b, "{\"iss\":\"gatekeeper\"");
-    put_int(&b, "iat", claims->iat);
-    put_int(&b, "exp", claims->exp);
-    put_int(&b, "snapshotVersion", (int64_t) claims->snapshot_version);
+    PUT_INT(&b, "iat", claims->iat);
+    PUT_INT(&b, "exp", claims->exp);
+    PUT_INT(&b, "snapshotVersion", (int64_t) claims->snapshot_version);
     if (claims->sub != NULL) {
         PUT_LIT(&b, ",\"sub\":");
         put_str(&b, claims->sub);

@@ -1,8 +1,9 @@
 /*
  * jws.c - compact JWS with alg "EdDSA" (RFC 7515, RFC 8037).
  *
- * Signing writes the token in one allocation: the three base64url parts are encoded in place and
- * the signature covers the first two, as RFC 7515 section 5.1 defines the signing input.
+ * Signing writes the token in one buffer (its own allocation, or the caller's with a header
+ * encoded once per key): the three base64url parts are encoded in place and the signature covers
+ * the first two, as RFC 7515 section 5.1 defines the signing input.
  * Verification refuses everything but a plain EdDSA header before it looks at the signature
  * (RFC 8725 section 3.1: never let the token choose the algorithm), and returns the payload only
  * after crypto_sign_verify_detached accepted it.
@@ -37,18 +38,12 @@ typedef struct jws_parts {
     size_t sig_len;
 } jws_parts;
 
-/* The key gkp_jws_sign hands to sign_with_key. */
-typedef struct secret_key {
-    const uint8_t *sk;
-} secret_key;
-
-/* gkp_ed25519_sign_fn over a libsodium secret key: RFC 8032's deterministic signature. */
-static gk_err
-sign_with_key(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t mlen, void *arg)
+gk_err
+gkp_jws_sign_sk(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t mlen, void *arg)
 {
-    const secret_key *key = arg;
+    const uint8_t *const *sk = arg;
 
-    crypto_sign_detached(sig, NULL, m, mlen, key->sk);
+    crypto_sign_detached(sig, NULL, m, mlen, *sk);
     return GK_OK;
 }
 
@@ -56,13 +51,47 @@ gk_err
 gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, const uint8_t *payload,
              size_t payload_len, const uint8_t sk[GKP_ED25519_SK_BYTES])
 {
-    secret_key key = {sk};
-
     if (sk == NULL) {
         return GK_EINVAL;
     }
-    return gkp_jws_sign_with(tokenp, toklen, header_json, payload, payload_len, sign_with_key,
-                             &key);
+    return gkp_jws_sign_with(tokenp, toklen, header_json, payload, payload_len, gkp_jws_sign_sk,
+                             &sk);
+}
+
+size_t
+gkp_jws_compact_len(size_t header_b64_len, size_t payload_len)
+{
+    /* Each encoded_len counts a NUL: one for the dot, one for the dot, the last one dropped. */
+    if (header_b64_len > GKP_JWS_MAX_BYTES || payload_len > GKP_JWS_MAX_BYTES) {
+        return 0;
+    }
+    return header_b64_len + 1 + gkp_b64url_encoded_len(payload_len) +
+           gkp_b64url_encoded_len(GKP_ED25519_SIG_BYTES) - 1;
+}
+
+/*
+ * The rest of a token whose n characters of encoded header are at tok: "." base64url(payload),
+ * the signature over everything so far, "." base64url(signature) and a NUL. tok has room for
+ * gkp_jws_compact_len(n, payload_len) + 1 bytes. Returns GK_OK (*toklen set) or sign's error.
+ */
+static gk_err
+sign_after_header(char *tok, size_t n, size_t *toklen, const uint8_t *payload, size_t payload_len,
+                  gkp_ed25519_sign_fn sign, void *sign_arg)
+{
+    size_t pcap = gkp_b64url_encoded_len(payload_len);
+    uint8_t sig[GKP_ED25519_SIG_BYTES];
+    gk_err rv;
+
+    tok[n++] = '.';
+    n += gkp_b64url_encode(tok + n, pcap, payload, payload_len);
+    rv = sign(sig, (const uint8_t *) tok, n, sign_arg);
+    if (rv != GK_OK) {
+        return rv;
+    }
+    tok[n++] = '.';
+    n += gkp_b64url_encode(tok + n, gkp_b64url_encoded_len(sizeof(sig)), sig, sizeof(sig));
+    *toklen = n;
+    return GK_OK;
 }
 
 gk_err
@@ -71,11 +100,9 @@ gkp_jws_sign_with(char **tokenp, size_t *toklen, const char *header_json, const 
 {
     size_t hlen;
     size_t hcap;
-    size_t pcap;
-    size_t scap;
+    size_t total;
     size_t n;
     char *tok;
-    uint8_t sig[GKP_ED25519_SIG_BYTES];
     gk_err rv;
 
     if (tokenp == NULL || header_json == NULL || (payload == NULL && payload_len != 0) ||
@@ -84,35 +111,45 @@ gkp_jws_sign_with(char **tokenp, size_t *toklen, const char *header_json, const 
     }
     *tokenp = NULL;
     hlen = strlen(header_json);
-    if (hlen > GKP_JWS_MAX_BYTES || payload_len > GKP_JWS_MAX_BYTES) {
+    if (hlen > GKP_JWS_MAX_BYTES) {
         return GK_EINVAL;
     }
     hcap = gkp_b64url_encoded_len(hlen);
-    pcap = gkp_b64url_encoded_len(payload_len);
-    scap = gkp_b64url_encoded_len(sizeof(sig));
-    if (hcap + pcap + scap - 1 > GKP_JWS_MAX_BYTES) {
+    total = gkp_jws_compact_len(hcap - 1, payload_len);
+    if (total == 0 || total > GKP_JWS_MAX_BYTES) {
         return GK_EINVAL; /* no verifier would accept it */
     }
-    /* Each encoded_len counts a NUL: two of them become the dots, the last one the end. */
-    tok = malloc(hcap + pcap + scap);
+    tok = malloc(total + 1);
     if (tok == NULL) {
         return GK_ENOMEM;
     }
     n = gkp_b64url_encode(tok, hcap, (const uint8_t *) header_json, hlen);
-    tok[n++] = '.';
-    n += gkp_b64url_encode(tok + n, pcap, payload, payload_len);
-    rv = sign(sig, (const uint8_t *) tok, n, sign_arg);
+    rv = sign_after_header(tok, n, &n, payload, payload_len, sign, sign_arg);
     if (rv != GK_OK) {
         free(tok);
         return rv;
     }
-    tok[n++] = '.';
-    n += gkp_b64url_encode(tok + n, scap, sig, sizeof(sig));
     *tokenp = tok;
     if (toklen != NULL) {
         *toklen = n;
     }
     return GK_OK;
+}
+
+gk_err
+gkp_jws_sign_into(char *out, size_t outsize, size_t *toklen, const char *header_b64,
+                  size_t header_b64_len, const uint8_t *payload, size_t payload_len,
+                  gkp_ed25519_sign_fn sign, void *sign_arg)
+{
+    size_t total = gkp_jws_compact_len(header_b64_len, payload_len);
+
+    if (out == NULL || toklen == NULL || header_b64 == NULL ||
+        (payload == NULL && payload_len != 0) || sign == NULL || total == 0 ||
+        total > GKP_JWS_MAX_BYTES || outsize <= total) {
+        return GK_EINVAL;
+    }
+    memcpy(out, header_b64, header_b64_len);
+    return sign_after_header(out, header_b64_len, toklen, payload, payload_len, sign, sign_arg);
 }
 
 /* Split "token" into its three non-empty parts. */

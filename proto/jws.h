@@ -52,6 +52,37 @@ gk_err gkp_jws_sign_with(char **tokenp, size_t *toklen, const char *header_json,
                          void *sign_arg);
 
 /*
+ * gkp_jws_sign_sk - a gkp_ed25519_sign_fn making RFC 8032's deterministic signature
+ * (crypto_sign_detached) with the libsodium secret key (seed || public key, 64 bytes) that `arg`
+ * points to a pointer to (a `const uint8_t *`, only read). Returns GK_OK.
+ */
+gk_err gkp_jws_sign_sk(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, size_t mlen,
+                       void *arg);
+
+/*
+ * gkp_jws_compact_len - the length in characters (without NUL) of the compact JWS whose protected
+ * header is header_b64_len characters of base64url and whose payload is payload_len bytes, as
+ * gkp_jws_sign_into writes it; 0 when either is above GKP_JWS_MAX_BYTES. A result above
+ * GKP_JWS_MAX_BYTES is a token no verifier accepts, which gkp_jws_sign_into refuses.
+ */
+size_t gkp_jws_compact_len(size_t header_b64_len, size_t payload_len);
+
+/*
+ * gkp_jws_sign_into - gkp_jws_sign_with into the caller's buffer, with the protected header given
+ * already in base64url (header_b64, header_b64_len characters; e.g. encoded once per key): writes
+ * header_b64 "." base64url(payload) "." base64url(signature) and a NUL to out, the same bytes
+ * gkp_jws_sign_with writes for the header whose base64url header_b64 is.
+ * outsize  at least gkp_jws_compact_len(header_b64_len, payload_len) + 1 bytes.
+ * toklen   out: the token's length without the NUL.
+ * Returns GK_OK, GK_EINVAL (a NULL argument, out too small, or a token longer than
+ * GKP_JWS_MAX_BYTES), or sign's own error; out then holds no token.
+ * Thread safety: safe; out belongs to the caller.
+ */
+gk_err gkp_jws_sign_into(char *out, size_t outsize, size_t *toklen, const char *header_b64,
+                         size_t header_b64_len, const uint8_t *payload, size_t payload_len,
+                         gkp_ed25519_sign_fn sign, void *sign_arg);
+
+/*
  * gkp_jws_verify_key - verify a compact JWS against one public key and return its payload.
  * The protected header must be a JSON object whose "alg" is "EdDSA" and that has no "crit"
  * member; anything else is refused (RFC 7515 section 4.1.11, RFC 8725 section 3.1).

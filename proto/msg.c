@@ -559,13 +559,41 @@ gkp_reply_encode_token_explain(char **outp, size_t *outlen, const char *token, s
                                token, toklen, "explain", explain));
 }
 
+/* A token reply: TOKEN_HEAD, the token, [MAC_HEAD, the MAC,] TOKEN_TAIL. */
+static const char TOKEN_HEAD[] = "{\"v\":1,\"ok\":true,\"token\":\"";
+static const char MAC_HEAD[] = "\",\"mac\":\"";
+static const char TOKEN_TAIL[] = "\"}";
+
+_Static_assert(sizeof(TOKEN_HEAD) - 1 == GKP_REPLY_TOKEN_AT, "the token's offset in a reply");
+
+size_t
+gkp_reply_token_size(size_t toklen, int with_mac)
+{
+    return GKP_REPLY_TOKEN_AT + toklen +
+           (with_mac ? sizeof(MAC_HEAD) - 1 + GKP_SESSION_MAC_CHARS : 0) + sizeof(TOKEN_TAIL);
+}
+
+size_t
+gkp_reply_token_finish(char *out, size_t toklen, const char *mac)
+{
+    char *p = out + GKP_REPLY_TOKEN_AT + toklen;
+
+    memcpy(out, TOKEN_HEAD, GKP_REPLY_TOKEN_AT);
+    if (mac != NULL) {
+        memcpy(p, MAC_HEAD, sizeof(MAC_HEAD) - 1);
+        p += sizeof(MAC_HEAD) - 1;
+        memcpy(p, mac, GKP_SESSION_MAC_CHARS);
+        p += GKP_SESSION_MAC_CHARS;
+    }
+    memcpy(p, TOKEN_TAIL, sizeof(TOKEN_TAIL));
+    return (size_t) (p - out) + sizeof(TOKEN_TAIL) - 1;
+}
+
 gk_err
 gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t toklen)
 {
-    static const char head[] = "{\"v\":1,\"ok\":true,\"token\":\"";
-    static const char tail[] = "\"}";
-    size_t n = sizeof(head) - 1;
     char *out;
+    size_t n;
 
     if (outp == NULL || (token == NULL && toklen != 0)) {
         return GK_EINVAL;
@@ -576,18 +604,17 @@ gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t to
                          json_pack("{s:i,s:b,s:s%}", "v", GKP_PROTO_VERSION, "ok", 1, "token",
                                    token, toklen));
     }
-    out = malloc(n + toklen + sizeof(tail));
+    out = malloc(gkp_reply_token_size(toklen, 0));
     if (out == NULL) {
         return GK_ENOMEM;
     }
-    memcpy(out, head, n);
     if (toklen != 0) {
-        memcpy(out + n, token, toklen);
+        memcpy(out + GKP_REPLY_TOKEN_AT, token, toklen);
     }
-    memcpy(out + n + toklen, tail, sizeof(tail));
+    n = gkp_reply_token_finish(out, toklen, NULL);
     *outp = out;
     if (outlen != NULL) {
-        *outlen = n + toklen + sizeof(tail) - 1;
+        *outlen = n;
     }
     return GK_OK;
 }
@@ -596,7 +623,7 @@ gk_err
 gkp_reply_add_session(char **replyp, size_t *replylen, const char *mac, const char *session_jws)
 {
     static const char token_head[] = "{\"v\":1,\"ok\":true,\"token\":";
-    static const char mac_head[] = ",\"mac\":\"";
+    static const char *const mac_head = MAC_HEAD + 1; /* after the token's closing quote */
     static const char session_head[] = "\",\"session\":\"";
     size_t maclen = mac != NULL ? strlen(mac) : 0;
     size_t jwslen = session_jws != NULL ? strlen(session_jws) : 0;
@@ -610,15 +637,15 @@ gkp_reply_add_session(char **replyp, size_t *replylen, const char *mac, const ch
         return GK_EINVAL;
     }
     n = *replylen - 1; /* the reply without its closing brace */
-    need = n + sizeof(mac_head) - 1 + maclen +
+    need = n + sizeof(MAC_HEAD) - 2 + maclen +
            (session_jws != NULL ? sizeof(session_head) - 1 + jwslen : 0) + 3;
     out = realloc(*replyp, need);
     if (out == NULL) {
         return GK_ENOMEM;
     }
     p = out + n;
-    memcpy(p, mac_head, sizeof(mac_head) - 1);
-    p += sizeof(mac_head) - 1;
+    memcpy(p, mac_head, sizeof(MAC_HEAD) - 2);
+    p += sizeof(MAC_HEAD) - 2;
     memcpy(p, mac, maclen);
     p += maclen;
     if (session_jws != NULL) {

@@ -126,6 +126,28 @@ gk_err gkp_request_encode_evaluate_text(char **outp, size_t *outlen, const char 
  */
 gk_err gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t toklen);
 
+/* Where the token starts in a token reply: after {"v":1,"ok":true,"token":" (26 bytes). */
+#define GKP_REPLY_TOKEN_AT 26u
+
+/*
+ * gkp_reply_token_size - the bytes (NUL included) of a token reply to a toklen-character token
+ * of base64url and dots, with room for the "mac" member when with_mac is not 0: the buffer
+ * gkp_reply_token_finish completes.
+ */
+size_t gkp_reply_token_size(size_t toklen, int with_mac);
+
+/*
+ * gkp_reply_token_finish - complete the token reply in `out` (gkp_reply_token_size(toklen,
+ * mac != NULL) bytes) whose token the caller has written at out + GKP_REPLY_TOKEN_AT, so that it
+ * can be signed in place: writes the text before the token, and after it the "mac" member when
+ * mac is not NULL (GKP_SESSION_MAC_CHARS characters of base64url, as gkp_session_mac writes
+ * them), the end and a NUL. The token must be base64url and dots (any compact JWS): it is not
+ * escaped. The result is byte for byte what gkp_reply_encode_token, then gkp_reply_add_session
+ * with that mac and no session JWS, make.
+ * Returns the reply's length without the NUL. Thread safety: safe; out belongs to the caller.
+ */
+size_t gkp_reply_token_finish(char *out, size_t toklen, const char *mac);
+
 /*
  * gkp_reply_encode_token_explain - {"v":1,"ok":true,"token":token,"explain":explain}: a token
  * reply with the policies' explain trace beside the token (not signed: it explains, it does not

@@ -1,6 +1,6 @@
 /*
  * b64url_test.c - base64url codec: RFC 4648 section 10 vectors (URL-safe, unpadded), the
- * alphabet, and every refusal (padding, stray characters, impossible lengths, short buffers); the
+ * alphabet, every 12-bit value the encoder looks up, and every refusal (padding, stray characters, impossible lengths, short buffers); the
  * fast codec and the constant-time one for secrets give the same text and refuse the same input.
  */
 #include <stdint.h>
@@ -138,6 +138,31 @@ START_TEST(test_secret_codec_agrees)
 END_TEST
 
 /*
+ * Every 12-bit value in each half of a group, in the eight-byte steps of the encoder (a group at
+ * each of the two offsets of a step) and in its three-byte steps (the last groups): the same text
+ * as libsodium's constant-time encoder.
+ */
+START_TEST(test_encode_every_12_bits)
+{
+    uint8_t bin[9];
+    char fast[16], slow[16];
+
+    for (uint32_t v = 0; v < 4096; v++) {
+        uint32_t group = v << 12 | (4095 - v);
+
+        for (size_t k = 0; k < 9; k++) {
+            bin[k] = (uint8_t) (group >> (16 - 8 * (k % 3)));
+        }
+        for (size_t len = 3; len <= 9; len += 3) {
+            ck_assert_uint_eq(gkp_b64url_encode(fast, sizeof(fast), bin, len), len / 3 * 4);
+            gkp_b64url_encode_secret(slow, sizeof(slow), bin, len);
+            ck_assert_str_eq(fast, slow);
+        }
+    }
+}
+END_TEST
+
+/*
  * Every byte value at every position of a full group, and of the group before a tail: the
  * one-pass decoder refuses exactly the bytes outside the alphabet, and otherwise agrees with the
  * constant-time decoder (which is not asked about bytes above 127: libsodium 1.0.18 takes some).
@@ -242,6 +267,7 @@ b64url_suite(void)
     tcase_add_loop_test(tc, test_encode_rfc4648_vectors, 0, nvec);
     tcase_add_test(tc, test_url_safe_alphabet);
     tcase_add_test(tc, test_encode_short_buffer);
+    tcase_add_test(tc, test_encode_every_12_bits);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("decode");

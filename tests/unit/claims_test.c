@@ -3,7 +3,9 @@
  * escaping), round trips, and the reader: strings, numbers and values as RFC 8259 has them,
  * every refusal (malformed JSON, wrong types, duplicates), and truncated or garbled input.
  */
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +100,39 @@ START_TEST(test_encode_no_sub_no_flags)
     ck_assert_str_eq(out, "{\"iss\":\"gatekeeper\",\"iat\":-5,\"exp\":9223372036854775807,"
                           "\"snapshotVersion\":9223372036854775807,\"flags\":[]}");
     free(out);
+}
+END_TEST
+
+/* Integers written digit by digit, as printf writes them, at every power-of-ten edge and both
+ * ends of int64_t. */
+START_TEST(test_encode_integers_as_printf)
+{
+    int64_t values[64];
+    size_t nvalues = 0;
+    char want[256];
+    char *out = NULL;
+
+    values[nvalues++] = INT64_MIN;
+    values[nvalues++] = INT64_MIN + 1;
+    values[nvalues++] = INT64_MAX;
+    values[nvalues++] = 0;
+    for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10) {
+        values[nvalues++] = p;
+        values[nvalues++] = p * 10 - 1;
+        values[nvalues++] = -p;
+    }
+    for (size_t i = 0; i < nvalues; i++) {
+        gkp_claims c = {.iat = values[i], .exp = values[i] / -3,
+                        .snapshot_version = values[i] < 0 ? 0 : (uint64_t) values[i]};
+
+        ck_assert_int_eq(gkp_claims_encode(&out, NULL, &c), GK_OK);
+        snprintf(want, sizeof(want),
+                 "{\"iss\":\"gatekeeper\",\"iat\":%" PRId64 ",\"exp\":%" PRId64
+                 ",\"snapshotVersion\":%" PRIu64 ",\"flags\":[]}",
+                 c.iat, c.exp, c.snapshot_version);
+        ck_assert_str_eq(out, want);
+        free(out);
+    }
 }
 END_TEST
 
@@ -710,6 +745,7 @@ claims_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_encode_exact);
     tcase_add_test(tc, test_encode_no_sub_no_flags);
+    tcase_add_test(tc, test_encode_integers_as_printf);
     tcase_add_test(tc, test_encode_disabled_entry);
     tcase_add_loop_test(tc, test_encode_escapes, 0, 7);
     tcase_add_test(tc, test_encode_matches_jansson);

@@ -455,6 +455,58 @@ START_TEST(test_sign_with_function)
 }
 END_TEST
 
+/* Into the caller's buffer with the header already encoded: the RFC 8037 A.4 token again, in a
+ * buffer of exactly gkp_jws_compact_len + 1 bytes, and every refusal. */
+START_TEST(test_sign_into)
+{
+    static const char header_b64[] = "eyJhbGciOiJFZERTQSJ9";
+    static uint8_t huge[GKP_JWS_MAX_BYTES];
+    const uint8_t *sk = rfc_sk;
+    size_t hlen = strlen(header_b64), plen = strlen(RFC8037_PAYLOAD);
+    size_t total = gkp_jws_compact_len(hlen, plen), len = 0;
+    const uint8_t *payload = (const uint8_t *) RFC8037_PAYLOAD;
+    fn_state st = {0, GK_ENOMEM};
+    char *out;
+
+    ck_assert_uint_eq(total, strlen(RFC8037_JWS));
+    out = malloc(total + 1);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(gkp_jws_sign_into(out, total + 1, &len, header_b64, hlen, payload, plen,
+                                       gkp_jws_sign_sk, &sk),
+                     GK_OK);
+    ck_assert_str_eq(out, RFC8037_JWS);
+    ck_assert_uint_eq(len, total);
+    /* one byte short, NULL arguments, a token over the limit, the function's error */
+    ck_assert_int_eq(gkp_jws_sign_into(out, total, &len, header_b64, hlen, payload, plen,
+                                       gkp_jws_sign_sk, &sk),
+                     GK_EINVAL);
+    ck_assert_int_eq(gkp_jws_sign_into(NULL, total + 1, &len, header_b64, hlen, payload, plen,
+                                       gkp_jws_sign_sk, &sk),
+                     GK_EINVAL);
+    ck_assert_int_eq(gkp_jws_sign_into(out, total + 1, NULL, header_b64, hlen, payload, plen,
+                                       gkp_jws_sign_sk, &sk),
+                     GK_EINVAL);
+    ck_assert_int_eq(gkp_jws_sign_into(out, total + 1, &len, NULL, hlen, payload, plen,
+                                       gkp_jws_sign_sk, &sk),
+                     GK_EINVAL);
+    ck_assert_int_eq(gkp_jws_sign_into(out, total + 1, &len, header_b64, hlen, NULL, plen,
+                                       gkp_jws_sign_sk, &sk),
+                     GK_EINVAL);
+    ck_assert_int_eq(gkp_jws_sign_into(out, total + 1, &len, header_b64, hlen, payload, plen,
+                                       NULL, &sk),
+                     GK_EINVAL);
+    ck_assert_int_eq(gkp_jws_sign_into(out, total + 1, &len, header_b64, hlen, huge, sizeof(huge),
+                                       gkp_jws_sign_sk, &sk),
+                     GK_EINVAL);
+    ck_assert_uint_eq(gkp_jws_compact_len(hlen, GKP_JWS_MAX_BYTES + 1), 0);
+    ck_assert_int_eq(gkp_jws_sign_into(out, total + 1, &len, header_b64, hlen, payload, plen,
+                                       counting_sign, &st),
+                     GK_ENOMEM);
+    ck_assert_int_eq(st.calls, 1);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_verify_null_arguments)
 {
     uint8_t *payload = NULL;
@@ -519,6 +571,7 @@ jws_suite(void)
     tcase_add_test(tc, test_large_payload_round_trip);
     tcase_add_test(tc, test_sign_refuses);
     tcase_add_test(tc, test_sign_with_function);
+    tcase_add_test(tc, test_sign_into);
     suite_add_tcase(s, tc);
     return s;
 }

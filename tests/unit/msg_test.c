@@ -991,6 +991,41 @@ START_TEST(test_reply_add_session)
 }
 END_TEST
 
+/*
+ * A token reply completed around a token written in place, in a buffer of exactly
+ * gkp_reply_token_size bytes: the same bytes as the encoder, with the MAC as gkp_reply_add_session
+ * adds it, for tokens of every length up to 70 (the empty one included).
+ */
+START_TEST(test_reply_token_finish)
+{
+    static const char chars[] = "eyJhbGciOiJFZERTQSJ9.e30.c2ln-_AZaz09.";
+    char tok[71];
+    char *want = NULL, *out;
+    size_t wantlen = 0, len;
+
+    for (size_t toklen = 0; toklen < sizeof(tok); toklen++) {
+        for (size_t i = 0; i < toklen; i++) {
+            tok[i] = chars[(i * 7) % (sizeof(chars) - 1)];
+        }
+        for (int with_mac = 0; with_mac < 2; with_mac++) {
+            ck_assert_int_eq(gkp_reply_encode_token(&want, &wantlen, tok, toklen), GK_OK);
+            if (with_mac) {
+                ck_assert_int_eq(gkp_reply_add_session(&want, &wantlen, TEST_MAC, NULL), GK_OK);
+            }
+            ck_assert_uint_eq(gkp_reply_token_size(toklen, with_mac), wantlen + 1);
+            out = malloc(wantlen + 1);
+            ck_assert_ptr_nonnull(out);
+            memcpy(out + GKP_REPLY_TOKEN_AT, tok, toklen);
+            len = gkp_reply_token_finish(out, toklen, with_mac ? TEST_MAC : NULL);
+            ck_assert_uint_eq(len, wantlen);
+            ck_assert_str_eq(out, want);
+            free(out);
+            free(want);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_reply_add_session_refuses)
 {
     static const char tok[] = "eyJhbGciOiJFZERTQSJ9.e30.c2ln";
@@ -1158,6 +1193,7 @@ msg_suite(void)
     tcase_add_test(tc, test_encode_evaluate_session);
     tcase_add_test(tc, test_encode_evaluate_text);
     tcase_add_test(tc, test_reply_add_session);
+    tcase_add_test(tc, test_reply_token_finish);
     tcase_add_test(tc, test_reply_add_session_refuses);
     suite_add_tcase(s, tc);
 
