@@ -125,6 +125,77 @@ unicode_escape(gkp_jr *r, char **out)
     return GK_OK;
 }
 
+/* Every byte of a 64-bit word set to b. */
+#define BYTES(b) (0x0101010101010101u * (uint8_t) (b))
+#define HIGH_BITS BYTES(0x80)
+
+/* The high bit of each byte of w that is zero, exactly (no borrow runs from byte to byte). */
+static uint64_t
+zero_bytes(uint64_t w)
+{
+    return ~(((w & ~HIGH_BITS) + ~HIGH_BITS) | w) & HIGH_BITS;
+}
+
+/*
+ * The high bit of each byte of w that ends a run of plain string text: '"', '\\', a control
+ * character (below 0x20) or a byte of 0x80 and above. Exact for every byte, so the first one
+ * found is the first one there is.
+ */
+static uint64_t
+stop_bytes(uint64_t w)
+{
+    /* with its high bit set a byte is at least 0x80: taking 0x20 borrows from no neighbour, and
+     * leaves the high bit clear exactly when the low seven bits were below 0x20 */
+    uint64_t control = ~((w | HIGH_BITS) - BYTES(0x20)) & HIGH_BITS;
+
+    return (w & HIGH_BITS) | control | zero_bytes(w ^ BYTES('"')) | zero_bytes(w ^ BYTES('\\'));
+}
+
+/* The index in memory order of the first byte of a word whose high bit `stop` (non-zero) has. */
+static size_t
+first_stop(uint64_t stop)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (size_t) __builtin_clzll(stop) / 8;
+#else
+    return (size_t) __builtin_ctzll(stop) / 8;
+#endif
+}
+
+/*
+ * Copies the plain bytes at s (up to the first quote, backslash, control or non-ASCII byte, or
+ * end) to o; how many there were. Eight bytes a step while eight remain: a word is copied whole
+ * before it is looked at, so up to 7 bytes past the run are written too. They stay inside the
+ * arena (see jsonread.h: the unescaped text never runs ahead of the input) and are overwritten or
+ * lie past the string's NUL.
+ */
+static size_t
+copy_plain(char *o, const char *s, const char *end)
+{
+    const char *q = s;
+
+    while (end - q >= 8) {
+        uint64_t w, stop;
+
+        memcpy(&w, q, sizeof(w));
+        memcpy(o + (q - s), &w, sizeof(w));
+        stop = stop_bytes(w);
+        if (stop != 0) {
+            return (size_t) (q - s) + first_stop(stop);
+        }
+        q += 8;
+    }
+    for (; q < end; q++) {
+        unsigned char c = (unsigned char) *q;
+
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+            break;
+        }
+        o[q - s] = (char) c;
+    }
+    return (size_t) (q - s);
+}
+
 gk_err
 gkp_jr_string(gkp_jr *r, const char **out, size_t *lenp)
 {
@@ -136,24 +207,16 @@ gkp_jr_string(gkp_jr *r, const char **out, size_t *lenp)
     }
     r->p++;
     for (;;) {
-        const char *run = r->p, *q = r->p, *end = r->end; /* locals: chars may alias r */
-        unsigned char c = 0;
+        size_t run = copy_plain(o, r->p, r->end);
+        unsigned char c;
         size_t n;
 
-        /* the plain bytes up to the next quote, backslash, control or non-ASCII byte at once */
-        while (q < end) {
-            c = (unsigned char) *q;
-            if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
-                break;
-            }
-            q++;
-        }
-        memcpy(o, run, (size_t) (q - run));
-        o += q - run;
-        r->p = q;
+        o += run;
+        r->p += run;
         if (r->p == r->end) {
             return gkp_jr_syntax(r, "a string is not closed");
         }
+        c = (unsigned char) *r->p;
         if (c == '"') {
             r->p++;
             break;

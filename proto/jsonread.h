@@ -5,8 +5,11 @@
  * jansson's general-purpose parser, which takes about four times as long for such a document).
  *
  * A gkp_jr walks the text once, front to back. Strings are unescaped into an arena the caller
- * provides, which must hold at least as many bytes as the input plus one: the unescaped text of a
- * string and its NUL never take more bytes than its quoted form. What it accepts is exactly RFC
+ * provides, which must hold at least as many bytes as the input (from start) plus one: the
+ * unescaped text of a string and its NUL never take more bytes than its quoted form, so the
+ * arena's next free byte never runs ahead of the input's next byte. gkp_jr_string relies on that:
+ * it copies plain text eight bytes at a time and so may write up to seven bytes past a string's
+ * NUL, all inside that room. A caller may set r->arena back to a mark it took, never forward. What it accepts is exactly RFC
  * 8259 JSON with jansson's restrictions: strings are UTF-8 (RFC 3629) without NUL (\u0000 is
  * refused), surrogate escapes come in pairs, and values nest at most GKP_JR_MAX_DEPTH levels deep
  * (jansson's count: the top value is level 1, and every value is one level deeper than the array
@@ -55,6 +58,8 @@ char gkp_jr_peek(gkp_jr *r);
  * NUL-terminated: *out points at it (valid while the arena is), *lenp (optional) is its length in
  * bytes. The arena advances past it; a caller done with it may set r->arena back. Control
  * characters, bad escapes, \u0000, lone surrogates and bytes that are not UTF-8 give GK_EPROTO.
+ * Bytes of the arena past the NUL (up to seven) may be written. Cost: about 3 instructions a byte
+ * of plain text (eight bytes are checked at once), plus a few dozen a string.
  */
 gk_err gkp_jr_string(gkp_jr *r, const char **out, size_t *lenp);
 
