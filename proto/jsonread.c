@@ -18,15 +18,6 @@ gkp_jr_syntax(gkp_jr *r, const char *what)
                         (size_t) (r->p - r->start), what);
 }
 
-void
-gkp_jr_skip_ws(gkp_jr *r)
-{
-    while (r->p < r->end &&
-           (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')) {
-        r->p++;
-    }
-}
-
 gk_err
 gkp_jr_expect(gkp_jr *r, char c, const char *what)
 {
@@ -38,11 +29,15 @@ gkp_jr_expect(gkp_jr *r, char c, const char *what)
     return GK_OK;
 }
 
-char
-gkp_jr_peek(gkp_jr *r)
+/* gkp_jr_expect with `c` taken at once when it is the next byte (compact JSON has no spaces). */
+static gk_err
+take(gkp_jr *r, char c, const char *what)
 {
-    gkp_jr_skip_ws(r);
-    return r->p < r->end ? *r->p : '\0';
+    if (r->p < r->end && *r->p == c) {
+        r->p++;
+        return GK_OK;
+    }
+    return gkp_jr_expect(r, c, what);
 }
 
 /* Four hex digits at r->p into *out. */
@@ -163,14 +158,14 @@ first_stop(uint64_t stop)
 }
 
 /*
- * Copies the plain bytes at s (up to the first quote, backslash, control or non-ASCII byte, or
- * end) to o; how many there were. Eight bytes a step while eight remain: a word is copied whole
- * before it is looked at, so up to 7 bytes past the run are written too. They stay inside the
- * arena (see jsonread.h: the unescaped text never runs ahead of the input) and are overwritten or
- * lie past the string's NUL.
+ * The length of the run of plain bytes at s (up to the first quote, backslash, control or
+ * non-ASCII byte, or end), copied to o unless o is NULL. Eight bytes a step while eight remain: a
+ * word is copied whole before it is looked at, so up to 7 bytes past the run are written too.
+ * They stay inside the arena (see jsonread.h: the unescaped text never runs ahead of the input)
+ * and are overwritten or lie past the string's NUL.
  */
 static size_t
-copy_plain(char *o, const char *s, const char *end)
+plain_run(char *o, const char *s, const char *end)
 {
     const char *q = s;
 
@@ -178,7 +173,9 @@ copy_plain(char *o, const char *s, const char *end)
         uint64_t w, stop;
 
         memcpy(&w, q, sizeof(w));
-        memcpy(o + (q - s), &w, sizeof(w));
+        if (o != NULL) {
+            memcpy(o + (q - s), &w, sizeof(w));
+        }
         stop = stop_bytes(w);
         if (stop != 0) {
             return (size_t) (q - s) + first_stop(stop);
@@ -191,7 +188,9 @@ copy_plain(char *o, const char *s, const char *end)
         if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
             break;
         }
-        o[q - s] = (char) c;
+        if (o != NULL) {
+            o[q - s] = (char) c;
+        }
     }
     return (size_t) (q - s);
 }
@@ -207,7 +206,7 @@ gkp_jr_string(gkp_jr *r, const char **out, size_t *lenp)
     }
     r->p++;
     for (;;) {
-        size_t run = copy_plain(o, r->p, r->end);
+        size_t run = plain_run(o, r->p, r->end);
         unsigned char c;
         size_t n;
 
@@ -292,12 +291,17 @@ digits(gkp_jr *r)
     return (size_t) (r->p - p0);
 }
 
+/* The magnitude of INT64_MIN, the largest an integer's digits may reach (for either sign). */
+#define MAGNITUDE_MAX ((uint64_t) INT64_MAX + 1)
+/* Digits that cannot reach MAGNITUDE_MAX however they are chosen (10^18 - 1 < 2^63). */
+#define SAFE_DIGITS 18
+
 gk_err
 gkp_jr_number(gkp_jr *r, int *is_int, int64_t *value)
 {
     const char *p0 = r->p;
     int neg = r->p < r->end && *r->p == '-';
-    int64_t v = 0;
+    uint64_t u = 0;
 
     r->p += neg;
     if (r->p == r->end || *r->p < '0' || *r->p > '9') {
@@ -306,15 +310,23 @@ gkp_jr_number(gkp_jr *r, int *is_int, int64_t *value)
     if (*r->p == '0') {
         r->p++;
     } else {
-        for (; r->p < r->end && *r->p >= '0' && *r->p <= '9'; r->p++) {
-            int d = *r->p - '0';
-            /* accumulated negatively, so INT64_MIN itself fits */
-            if (v < (INT64_MIN + d) / 10) {
+        const char *q = r->p, *end = r->end;
+        const char *safe_end = end - q > SAFE_DIGITS ? q + SAFE_DIGITS : end;
+
+        for (; q < safe_end && *q >= '0' && *q <= '9'; q++) {
+            u = u * 10 + (unsigned) (*q - '0');
+        }
+        /* only the digits past those that cannot overflow are checked: no division per digit */
+        for (; q < end && *q >= '0' && *q <= '9'; q++) {
+            unsigned d = (unsigned) (*q - '0');
+
+            if (u > (MAGNITUDE_MAX - d) / 10) {
                 r->p = p0;
                 return gkp_jr_syntax(r, "an integer is too large");
             }
-            v = v * 10 - d;
+            u = u * 10 + d;
         }
+        r->p = q;
     }
     *is_int = 1;
     if (r->p < r->end && *r->p == '.') {
@@ -335,11 +347,12 @@ gkp_jr_number(gkp_jr *r, int *is_int, int64_t *value)
         *is_int = 0;
     }
     if (*is_int) {
-        if (!neg && v == INT64_MIN) {
+        if (!neg && u == MAGNITUDE_MAX) {
             r->p = p0;
             return gkp_jr_syntax(r, "an integer is too large");
         }
-        *value = neg ? v : -v;
+        /* -(u - 1) - 1 rather than -u: INT64_MIN's magnitude is no int64_t */
+        *value = neg && u != 0 ? -(int64_t) (u - 1) - 1 : (int64_t) u;
     }
     return GK_OK;
 }
@@ -354,6 +367,28 @@ gkp_jr_literal(gkp_jr *r, const char *lit)
     }
     r->p += n;
     return GK_OK;
+}
+
+/*
+ * The member name at r->p (which must be a '"'): *key points into the input when the name is
+ * plain text (the common case: nothing to unescape, no copy), else at its unescaped copy in the
+ * arena (gkp_jr_string, which also reports what is wrong with it).
+ */
+static gk_err
+member_name(gkp_jr *r, const char **key, size_t *key_len)
+{
+    size_t n;
+
+    if (r->p < r->end && *r->p == '"') {
+        n = plain_run(NULL, r->p + 1, r->end);
+        if (r->p + 1 + n < r->end && r->p[1 + n] == '"') {
+            *key = r->p + 1;
+            *key_len = n;
+            r->p += n + 2;
+            return GK_OK;
+        }
+    }
+    return gkp_jr_string(r, key, key_len);
 }
 
 gk_err
@@ -371,30 +406,31 @@ gkp_jr_object(gkp_jr *r, gkp_jr_member_fn member, void *arg)
     for (;;) {
         char *mark = r->arena;
         const char *key;
+        size_t key_len;
         char *after_key;
 
         gkp_jr_skip_ws(r);
-        rv = gkp_jr_string(r, &key, NULL);
+        rv = member_name(r, &key, &key_len);
         if (rv == GK_OK) {
-            rv = gkp_jr_expect(r, ':', "a ':' was expected after a member name");
+            rv = take(r, ':', "a ':' was expected after a member name");
         }
         if (rv != GK_OK) {
             return rv;
         }
         after_key = r->arena;
         gkp_jr_skip_ws(r);
-        rv = member(r, key, arg);
+        rv = member(r, key, key_len, arg);
         if (rv != GK_OK) {
             return rv;
         }
         if (r->arena == after_key) {
-            r->arena = mark; /* the key is not needed any more */
+            r->arena = mark; /* the name's copy, if it has one, is not needed any more */
         }
         if (gkp_jr_peek(r) == '}') {
             r->p++;
             return GK_OK;
         }
-        rv = gkp_jr_expect(r, ',', "a ',' or '}' was expected in an object");
+        rv = take(r, ',', "a ',' or '}' was expected in an object");
         if (rv != GK_OK) {
             return rv;
         }
@@ -420,7 +456,7 @@ gkp_jr_array(gkp_jr *r, gkp_jr_element_fn element, void *arg)
             r->p++;
             return GK_OK;
         }
-        rv = gkp_jr_expect(r, ',', "a ',' or ']' was expected in an array");
+        rv = take(r, ',', "a ',' or ']' was expected in an array");
         if (rv != GK_OK) {
             return rv;
         }
@@ -436,9 +472,10 @@ skip_element(gkp_jr *r, size_t i, void *arg)
 }
 
 static gk_err
-skip_member(gkp_jr *r, const char *key, void *arg)
+skip_member(gkp_jr *r, const char *key, size_t key_len, void *arg)
 {
     (void) key;
+    (void) key_len;
     return gkp_jr_skip(r, *(int *) arg);
 }
 
@@ -493,7 +530,7 @@ typedef struct load_into {
 static json_t *load_value(gkp_jr *r, int depth);
 
 static gk_err
-load_member(gkp_jr *r, const char *key, void *arg)
+load_member(gkp_jr *r, const char *key, size_t key_len, void *arg)
 {
     load_into *in = arg;
     json_t *v = load_value(r, in->depth);
@@ -501,7 +538,7 @@ load_member(gkp_jr *r, const char *key, void *arg)
     if (v == NULL) {
         return GK_EPROTO;
     }
-    return json_object_set_new_nocheck(in->value, key, v) == 0 ? GK_OK : GK_ENOMEM;
+    return json_object_setn_new_nocheck(in->value, key, key_len, v) == 0 ? GK_OK : GK_ENOMEM;
 }
 
 static gk_err

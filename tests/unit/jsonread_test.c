@@ -2,7 +2,8 @@
  * jsonread_test.c - gkp_json_read and gkp_json_loadb against jansson's json_loadb: the same tree
  * for every document the fast path takes, jansson's own result and error for the rest, and never a
  * tree where jansson refuses, over a corpus and every truncation and one-byte change of it; and
- * gkp_jr_string on strings of every short length with what ends a plain run at every offset.
+ * gkp_jr_string on strings of every short length with what ends a plain run at every offset, and
+ * gkp_jr_number at the int64_t limits.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -307,6 +308,66 @@ START_TEST(test_string_runs_loadb)
 }
 END_TEST
 
+/*
+ * Numbers around the int64_t limits and the digits that cannot overflow: what gkp_jr_number
+ * gives, where it stops, and its error at the number's start.
+ */
+static const struct {
+    const char *text;
+    int is_int;       /* -1: refused as too large */
+    int64_t value;    /* when is_int */
+    size_t stop;      /* where the reader stops when it accepts */
+} numbers[] = {
+    {"0", 1, 0, 1},
+    {"-0", 1, 0, 2},
+    {"7,", 1, 7, 1},
+    {"1795304492}", 1, 1795304492, 10},
+    {"999999999999999999", 1, 999999999999999999, 18},
+    {"-999999999999999999", 1, -999999999999999999, 19},
+    {"1000000000000000000", 1, 1000000000000000000, 19},
+    {"9223372036854775807", 1, INT64_MAX, 19},
+    {"-9223372036854775808", 1, INT64_MIN, 20},
+    {"9223372036854775808", -1, 0, 0},
+    {"-9223372036854775809", -1, 0, 0},
+    {"9223372036854775810", -1, 0, 0},
+    {"18446744073709551616", -1, 0, 0},
+    {"99999999999999999999", -1, 0, 0},
+    {"9223372036854775808.5", 0, 0, 21},
+    {"9223372036854775808e1", 0, 0, 21},
+    {"-9223372036854775808.0", 0, 0, 22},
+    {"92233720368547758070", -1, 0, 0},
+    {"12.5e-3]", 0, 0, 7},
+};
+
+START_TEST(test_number_limits)
+{
+    const char *text = numbers[_i].text;
+    size_t len = strlen(text);
+    char *in = malloc(len); /* exactly as long, not NUL-terminated */
+    gk_diag diag = {0};
+    gkp_jr r = {in, in, in + len, NULL, "test", &diag};
+    int is_int = -1;
+    int64_t value = 42;
+    gk_err rv;
+
+    ck_assert_ptr_nonnull(in);
+    memcpy(in, text, len);
+    rv = gkp_jr_number(&r, &is_int, &value);
+    if (numbers[_i].is_int < 0) {
+        ck_assert_int_eq(rv, GK_EPROTO);
+        ck_assert_str_eq(diag.text, "invalid JSON at byte 0: an integer is too large");
+    } else {
+        ck_assert_int_eq(rv, GK_OK);
+        ck_assert_int_eq(is_int, numbers[_i].is_int);
+        if (is_int) {
+            ck_assert_int_eq(value, numbers[_i].value);
+        }
+        ck_assert_uint_eq((size_t) (r.p - in), numbers[_i].stop);
+    }
+    free(in);
+}
+END_TEST
+
 static Suite *
 jsonread_suite(void)
 {
@@ -325,6 +386,7 @@ jsonread_suite(void)
     tcase_add_loop_test(tc, test_string_runs, 0, 18);
     tcase_add_loop_test(tc, test_string_not_closed, 0, 18);
     tcase_add_loop_test(tc, test_string_runs_loadb, 0, 18);
+    tcase_add_loop_test(tc, test_number_limits, 0, (int) (sizeof(numbers) / sizeof(numbers[0])));
     suite_add_tcase(s, tc);
     return s;
 }
