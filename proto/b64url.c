@@ -21,27 +21,50 @@
 
 #define VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
+/* Marks a byte outside the alphabet: a bit that no group of four characters (24 bits) sets. */
+#define BAD 0x80000000u
+
+/* The 6-bit value of base64url character c, BAD for every other byte. */
+#define SEXTET(c)                                                                                  \
+    ((c) >= 'A' && (c) <= 'Z'   ? (uint32_t) (c) - 'A'                                             \
+     : (c) >= 'a' && (c) <= 'z' ? (uint32_t) (c) - 'a' + 26                                        \
+     : (c) >= '0' && (c) <= '9' ? (uint32_t) (c) - '0' + 52                                        \
+     : (c) == '-'               ? 62u                                                              \
+     : (c) == '_'               ? 63u                                                              \
+                                : BAD)
+
+/* A table of the 256 bytes' values, each moved `shift` bits up where it sits in a group (BAD stays
+ * BAD). */
+#define AT(c, shift) (SEXTET(c) == BAD ? BAD : SEXTET(c) << (shift))
+#define ROW4(c, shift) AT(c, shift), AT((c) + 1, shift), AT((c) + 2, shift), AT((c) + 3, shift)
+#define ROW16(c, shift)                                                                            \
+    ROW4(c, shift), ROW4((c) + 4, shift), ROW4((c) + 8, shift), ROW4((c) + 12, shift)
+#define ROW64(c, shift)                                                                            \
+    ROW16(c, shift), ROW16((c) + 16, shift), ROW16((c) + 32, shift), ROW16((c) + 48, shift)
+#define TABLE(shift) {ROW64(0, shift), ROW64(64, shift), ROW64(128, shift), ROW64(192, shift)}
+
 /*
- * One more than the 6-bit value of each character of the alphabet; 0 for every other byte, so
- * that VALUE1[c] - 1u is above 63 exactly for a character outside the alphabet.
+ * The value of each byte as the first, second, third and fourth character of a group of four:
+ * OR-ing the four gives the group's 24 bits, and BAD when any of them is outside the alphabet, so
+ * a group is checked and decoded without a shift or a test per character.
  */
-static const uint8_t VALUE1[256] = {
-    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
-};
+static const uint32_t FIRST[256] = TABLE(18);
+static const uint32_t SECOND[256] = TABLE(12);
+static const uint32_t THIRD[256] = TABLE(6);
+static const uint32_t FOURTH[256] = TABLE(0);
 
 size_t
 gkp_b64url_span(const char *s, size_t len)
 {
+    const unsigned char *p = (const unsigned char *) s;
     size_t i = 0;
 
-    while (i < len && VALUE1[(unsigned char) s[i]] != 0) {
+    /* four at a time: a nonce or a session key is a few dozen characters */
+    while (i + 4 <= len && ((FOURTH[p[i]] | FOURTH[p[i + 1]] | FOURTH[p[i + 2]] |
+                             FOURTH[p[i + 3]]) & BAD) == 0) {
+        i += 4;
+    }
+    while (i < len && FOURTH[p[i]] != BAD) {
         i++;
     }
     return i;
@@ -186,35 +209,33 @@ gkp_b64url_decode(uint8_t *out, size_t outsize, size_t *outlen, const char *in, 
     }
     /* checked and decoded in one pass; on a refusal what was written to out is garbage */
     for (; i + 4 <= inlen; i += 4) {
-        uint32_t a = VALUE1[s[i]] - 1u, b = VALUE1[s[i + 1]] - 1u, c = VALUE1[s[i + 2]] - 1u,
-                 d = VALUE1[s[i + 3]] - 1u;
-        uint32_t v = a << 18 | b << 12 | c << 6 | d;
+        uint32_t v = FIRST[s[i]] | SECOND[s[i + 1]] | THIRD[s[i + 2]] | FOURTH[s[i + 3]];
 
-        if ((a | b | c | d) > 63) {
+        if ((v & BAD) != 0) {
+            return GK_EPROTO;
+        }
+        out[n] = (uint8_t) (v >> 16);
+        out[n + 1] = (uint8_t) (v >> 8);
+        out[n + 2] = (uint8_t) v;
+        n += 3;
+    }
+    if (inlen - i == 2) {
+        uint32_t v = FIRST[s[i]] | SECOND[s[i + 1]];
+
+        /* 12 bits for one byte: the last 4 must be zero (one text per value) */
+        if ((v & BAD) != 0 || (v & 0xFFFF) != 0) {
+            return GK_EPROTO;
+        }
+        out[n++] = (uint8_t) (v >> 16);
+    } else if (inlen - i == 3) {
+        uint32_t v = FIRST[s[i]] | SECOND[s[i + 1]] | THIRD[s[i + 2]];
+
+        /* 18 bits for two bytes: the last 2 must be zero */
+        if ((v & BAD) != 0 || (v & 0xFF) != 0) {
             return GK_EPROTO;
         }
         out[n++] = (uint8_t) (v >> 16);
         out[n++] = (uint8_t) (v >> 8);
-        out[n++] = (uint8_t) v;
-    }
-    if (inlen - i == 2) {
-        uint32_t a = VALUE1[s[i]] - 1u, b = VALUE1[s[i + 1]] - 1u;
-
-        /* 12 bits for one byte: the last 4 must be zero (one text per value) */
-        if ((a | b) > 63 || (b & 15) != 0) {
-            return GK_EPROTO;
-        }
-        out[n++] = (uint8_t) (a << 2 | b >> 4);
-    } else if (inlen - i == 3) {
-        uint32_t a = VALUE1[s[i]] - 1u, b = VALUE1[s[i + 1]] - 1u, c = VALUE1[s[i + 2]] - 1u;
-        uint32_t v = a << 12 | b << 6 | c;
-
-        /* 18 bits for two bytes: the last 2 must be zero */
-        if ((a | b | c) > 63 || (v & 3) != 0) {
-            return GK_EPROTO;
-        }
-        out[n++] = (uint8_t) (v >> 10);
-        out[n++] = (uint8_t) (v >> 2);
     }
     if (outlen != NULL) {
         *outlen = n;

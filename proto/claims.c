@@ -323,6 +323,25 @@ enum {
     SEEN_FLAGS = 1 << 5,
 };
 
+/* A member name the decoder knows, and its length: names are matched on length first. */
+typedef struct known_name {
+    const char *text;
+    size_t len;
+} known_name;
+
+#define KNOWN(text) {text, sizeof(text) - 1}
+
+/* The index of the n-byte name `key` in names[0..count); count when it is none of them. */
+static size_t
+known_index(const char *key, size_t n, const known_name *names, size_t count)
+{
+    size_t k;
+
+    for (k = 0; k < count && (names[k].len != n || memcmp(key, names[k].text, n) != 0); k++) {
+    }
+    return k;
+}
+
 /* No flag entry: a member of the claims set itself, for once(). */
 #define NOT_A_FLAG ((size_t) -1)
 
@@ -469,36 +488,39 @@ flag_mask(gkp_jr *r, flag_reader *fr)
 }
 
 static gk_err
-flag_member(gkp_jr *r, const char *key, void *arg)
+flag_member(gkp_jr *r, const char *key, size_t key_len, void *arg)
 {
-    static const char *const names[] = {"key",    "variant",   "value",        "reason",
-                                        "ruleId", "errorCode", "errorMessage", "mask"};
+    /* in the order of the SEEN_ bits */
+    static const known_name names[] = {
+        KNOWN("key"),    KNOWN("variant"),   KNOWN("value"),        KNOWN("reason"),
+        KNOWN("ruleId"), KNOWN("errorCode"), KNOWN("errorMessage"), KNOWN("mask"),
+    };
     flag_reader *fr = arg;
-    size_t k;
+    size_t k = known_index(key, key_len, names, sizeof(names) / sizeof(names[0]));
+    const char *name;
     gk_err rv;
 
-    for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(key, names[k]) != 0; k++) {
-    }
     if (k == sizeof(names) / sizeof(names[0])) {
         return gkp_jr_skip(r, FLAG_MEMBER_DEPTH);
     }
-    rv = once(r, &fr->seen, 1u << k, fr->i, key);
+    name = names[k].text;
+    rv = once(r, &fr->seen, 1u << k, fr->i, name);
     if (rv != GK_OK) {
         return rv;
     }
     switch (1u << k) {
     case SEEN_KEY:
-        return flag_required_str(r, fr, &fr->f->key, key);
+        return flag_required_str(r, fr, &fr->f->key, name);
     case SEEN_REASON:
-        return flag_required_str(r, fr, &fr->reason, key);
+        return flag_required_str(r, fr, &fr->reason, name);
     case SEEN_VARIANT:
-        return flag_str(r, fr, &fr->f->variant, key);
+        return flag_str(r, fr, &fr->f->variant, name);
     case SEEN_RULE:
-        return flag_str(r, fr, &fr->f->rule_id, key);
+        return flag_str(r, fr, &fr->f->rule_id, name);
     case SEEN_CODE:
-        return flag_str(r, fr, &fr->code, key);
+        return flag_str(r, fr, &fr->code, name);
     case SEEN_MESSAGE:
-        return flag_str(r, fr, &fr->f->error_message, key);
+        return flag_str(r, fr, &fr->f->error_message, name);
     case SEEN_VALUE:
         return flag_value(r, fr);
     default:
@@ -607,33 +629,37 @@ claims_str(gkp_jr *r, const char **out, const char *name)
 }
 
 static gk_err
-claims_member(gkp_jr *r, const char *key, void *arg)
+claims_member(gkp_jr *r, const char *key, size_t key_len, void *arg)
 {
-    static const char *const names[] = {"iat", "exp", "snapshotVersion", "sub", "nonce", "flags"};
+    /* in the order of the SEEN_ bits */
+    static const known_name names[] = {
+        KNOWN("iat"), KNOWN("exp"), KNOWN("snapshotVersion"), KNOWN("sub"), KNOWN("nonce"),
+        KNOWN("flags"),
+    };
     claims_reader *cr = arg;
-    size_t k;
+    size_t k = known_index(key, key_len, names, sizeof(names) / sizeof(names[0]));
+    const char *name;
     gk_err rv;
 
-    for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(key, names[k]) != 0; k++) {
-    }
     if (k == sizeof(names) / sizeof(names[0])) {
         return gkp_jr_skip(r, 1); /* in the claims object */
     }
-    rv = once(r, &cr->seen, 1u << k, NOT_A_FLAG, key);
+    name = names[k].text;
+    rv = once(r, &cr->seen, 1u << k, NOT_A_FLAG, name);
     if (rv != GK_OK) {
         return rv;
     }
     switch (1u << k) {
     case SEEN_IAT:
-        return claims_int(r, &cr->iat, key);
+        return claims_int(r, &cr->iat, name);
     case SEEN_EXP:
-        return claims_int(r, &cr->exp, key);
+        return claims_int(r, &cr->exp, name);
     case SEEN_VERSION:
-        return claims_int(r, &cr->version, key);
+        return claims_int(r, &cr->version, name);
     case SEEN_SUB:
-        return claims_str(r, &cr->sub, key);
+        return claims_str(r, &cr->sub, name);
     case SEEN_NONCE:
-        return claims_str(r, &cr->nonce, key);
+        return claims_str(r, &cr->nonce, name);
     default:
         return read_flags(r, cr);
     }

@@ -18,15 +18,6 @@ gkp_jr_syntax(gkp_jr *r, const char *what)
                         (size_t) (r->p - r->start), what);
 }
 
-void
-gkp_jr_skip_ws(gkp_jr *r)
-{
-    while (r->p < r->end &&
-           (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')) {
-        r->p++;
-    }
-}
-
 gk_err
 gkp_jr_expect(gkp_jr *r, char c, const char *what)
 {
@@ -38,11 +29,15 @@ gkp_jr_expect(gkp_jr *r, char c, const char *what)
     return GK_OK;
 }
 
-char
-gkp_jr_peek(gkp_jr *r)
+/* gkp_jr_expect with `c` taken at once when it is the next byte (compact JSON has no spaces). */
+static gk_err
+take(gkp_jr *r, char c, const char *what)
 {
-    gkp_jr_skip_ws(r);
-    return r->p < r->end ? *r->p : '\0';
+    if (r->p < r->end && *r->p == c) {
+        r->p++;
+        return GK_OK;
+    }
+    return gkp_jr_expect(r, c, what);
 }
 
 /* Four hex digits at r->p into *out. */
@@ -125,6 +120,81 @@ unicode_escape(gkp_jr *r, char **out)
     return GK_OK;
 }
 
+/* Every byte of a 64-bit word set to b. */
+#define BYTES(b) (0x0101010101010101u * (uint8_t) (b))
+#define HIGH_BITS BYTES(0x80)
+
+/* The high bit of each byte of w that is zero, exactly (no borrow runs from byte to byte). */
+static uint64_t
+zero_bytes(uint64_t w)
+{
+    return ~(((w & ~HIGH_BITS) + ~HIGH_BITS) | w) & HIGH_BITS;
+}
+
+/*
+ * The high bit of each byte of w that ends a run of plain string text: '"', '\\', a control
+ * character (below 0x20) or a byte of 0x80 and above. Exact for every byte, so the first one
+ * found is the first one there is.
+ */
+static uint64_t
+stop_bytes(uint64_t w)
+{
+    /* with its high bit set a byte is at least 0x80: taking 0x20 borrows from no neighbour, and
+     * leaves the high bit clear exactly when the low seven bits were below 0x20 */
+    uint64_t control = ~((w | HIGH_BITS) - BYTES(0x20)) & HIGH_BITS;
+
+    return (w & HIGH_BITS) | control | zero_bytes(w ^ BYTES('"')) | zero_bytes(w ^ BYTES('\\'));
+}
+
+/* The index in memory order of the first byte of a word whose high bit `stop` (non-zero) has. */
+static size_t
+first_stop(uint64_t stop)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (size_t) __builtin_clzll(stop) / 8;
+#else
+    return (size_t) __builtin_ctzll(stop) / 8;
+#endif
+}
+
+/*
+ * The length of the run of plain bytes at s (up to the first quote, backslash, control or
+ * non-ASCII byte, or end), copied to o unless o is NULL. Eight bytes a step while eight remain: a
+ * word is copied whole before it is looked at, so up to 7 bytes past the run are written too.
+ * They stay inside the arena (see jsonread.h: the unescaped text never runs ahead of the input)
+ * and are overwritten or lie past the string's NUL.
+ */
+static size_t
+plain_run(char *o, const char *s, const char *end)
+{
+    const char *q = s;
+
+    while (end - q >= 8) {
+        uint64_t w, stop;
+
+        memcpy(&w, q, sizeof(w));
+        if (o != NULL) {
+            memcpy(o + (q - s), &w, sizeof(w));
+        }
+        stop = stop_bytes(w);
+        if (stop != 0) {
+            return (size_t) (q - s) + first_stop(stop);
+        }
+        q += 8;
+    }
+    for (; q < end; q++) {
+        unsigned char c = (unsigned char) *q;
+
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+            break;
+        }
+        if (o != NULL) {
+            o[q - s] = (char) c;
+        }
+    }
+    return (size_t) (q - s);
+}
+
 gk_err
 gkp_jr_string(gkp_jr *r, const char **out, size_t *lenp)
 {
@@ -136,24 +206,16 @@ gkp_jr_string(gkp_jr *r, const char **out, size_t *lenp)
     }
     r->p++;
     for (;;) {
-        const char *run = r->p, *q = r->p, *end = r->end; /* locals: chars may alias r */
-        unsigned char c = 0;
+        size_t run = plain_run(o, r->p, r->end);
+        unsigned char c;
         size_t n;
 
-        /* the plain bytes up to the next quote, backslash, control or non-ASCII byte at once */
-        while (q < end) {
-            c = (unsigned char) *q;
-            if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
-                break;
-            }
-            q++;
-        }
-        memcpy(o, run, (size_t) (q - run));
-        o += q - run;
-        r->p = q;
+        o += run;
+        r->p += run;
         if (r->p == r->end) {
             return gkp_jr_syntax(r, "a string is not closed");
         }
+        c = (unsigned char) *r->p;
         if (c == '"') {
             r->p++;
             break;
@@ -229,12 +291,17 @@ digits(gkp_jr *r)
     return (size_t) (r->p - p0);
 }
 
+/* The magnitude of INT64_MIN, the largest an integer's digits may reach (for either sign). */
+#define MAGNITUDE_MAX ((uint64_t) INT64_MAX + 1)
+/* Digits that cannot reach MAGNITUDE_MAX however they are chosen (10^18 - 1 < 2^63). */
+#define SAFE_DIGITS 18
+
 gk_err
 gkp_jr_number(gkp_jr *r, int *is_int, int64_t *value)
 {
     const char *p0 = r->p;
     int neg = r->p < r->end && *r->p == '-';
-    int64_t v = 0;
+    uint64_t u = 0;
 
     r->p += neg;
     if (r->p == r->end || *r->p < '0' || *r->p > '9') {
@@ -243,15 +310,23 @@ gkp_jr_number(gkp_jr *r, int *is_int, int64_t *value)
     if (*r->p == '0') {
         r->p++;
     } else {
-        for (; r->p < r->end && *r->p >= '0' && *r->p <= '9'; r->p++) {
-            int d = *r->p - '0';
-            /* accumulated negatively, so INT64_MIN itself fits */
-            if (v < (INT64_MIN + d) / 10) {
+        const char *q = r->p, *end = r->end;
+        const char *safe_end = end - q > SAFE_DIGITS ? q + SAFE_DIGITS : end;
+
+        for (; q < safe_end && *q >= '0' && *q <= '9'; q++) {
+            u = u * 10 + (unsigned) (*q - '0');
+        }
+        /* only the digits past those that cannot overflow are checked: no division per digit */
+        for (; q < end && *q >= '0' && *q <= '9'; q++) {
+            unsigned d = (unsigned) (*q - '0');
+
+            if (u > (MAGNITUDE_MAX - d) / 10) {
                 r->p = p0;
                 return gkp_jr_syntax(r, "an integer is too large");
             }
-            v = v * 10 - d;
+            u = u * 10 + d;
         }
+        r->p = q;
     }
     *is_int = 1;
     if (r->p < r->end && *r->p == '.') {
@@ -272,11 +347,12 @@ gkp_jr_number(gkp_jr *r, int *is_int, int64_t *value)
         *is_int = 0;
     }
     if (*is_int) {
-        if (!neg && v == INT64_MIN) {
+        if (!neg && u == MAGNITUDE_MAX) {
             r->p = p0;
             return gkp_jr_syntax(r, "an integer is too large");
         }
-        *value = neg ? v : -v;
+        /* -(u - 1) - 1 rather than -u: INT64_MIN's magnitude is no int64_t */
+        *value = neg && u != 0 ? -(int64_t) (u - 1) - 1 : (int64_t) u;
     }
     return GK_OK;
 }
@@ -291,6 +367,28 @@ gkp_jr_literal(gkp_jr *r, const char *lit)
     }
     r->p += n;
     return GK_OK;
+}
+
+/*
+ * The member name at r->p (which must be a '"'): *key points into the input when the name is
+ * plain text (the common case: nothing to unescape, no copy), else at its unescaped copy in the
+ * arena (gkp_jr_string, which also reports what is wrong with it).
+ */
+static gk_err
+member_name(gkp_jr *r, const char **key, size_t *key_len)
+{
+    size_t n;
+
+    if (r->p < r->end && *r->p == '"') {
+        n = plain_run(NULL, r->p + 1, r->end);
+        if (r->p + 1 + n < r->end && r->p[1 + n] == '"') {
+            *key = r->p + 1;
+            *key_len = n;
+            r->p += n + 2;
+            return GK_OK;
+        }
+    }
+    return gkp_jr_string(r, key, key_len);
 }
 
 gk_err
@@ -308,30 +406,31 @@ gkp_jr_object(gkp_jr *r, gkp_jr_member_fn member, void *arg)
     for (;;) {
         char *mark = r->arena;
         const char *key;
+        size_t key_len;
         char *after_key;
 
         gkp_jr_skip_ws(r);
-        rv = gkp_jr_string(r, &key, NULL);
+        rv = member_name(r, &key, &key_len);
         if (rv == GK_OK) {
-            rv = gkp_jr_expect(r, ':', "a ':' was expected after a member name");
+            rv = take(r, ':', "a ':' was expected after a member name");
         }
         if (rv != GK_OK) {
             return rv;
         }
         after_key = r->arena;
         gkp_jr_skip_ws(r);
-        rv = member(r, key, arg);
+        rv = member(r, key, key_len, arg);
         if (rv != GK_OK) {
             return rv;
         }
         if (r->arena == after_key) {
-            r->arena = mark; /* the key is not needed any more */
+            r->arena = mark; /* the name's copy, if it has one, is not needed any more */
         }
         if (gkp_jr_peek(r) == '}') {
             r->p++;
             return GK_OK;
         }
-        rv = gkp_jr_expect(r, ',', "a ',' or '}' was expected in an object");
+        rv = take(r, ',', "a ',' or '}' was expected in an object");
         if (rv != GK_OK) {
             return rv;
         }
@@ -357,7 +456,7 @@ gkp_jr_array(gkp_jr *r, gkp_jr_element_fn element, void *arg)
             r->p++;
             return GK_OK;
         }
-        rv = gkp_jr_expect(r, ',', "a ',' or ']' was expected in an array");
+        rv = take(r, ',', "a ',' or ']' was expected in an array");
         if (rv != GK_OK) {
             return rv;
         }
@@ -373,9 +472,10 @@ skip_element(gkp_jr *r, size_t i, void *arg)
 }
 
 static gk_err
-skip_member(gkp_jr *r, const char *key, void *arg)
+skip_member(gkp_jr *r, const char *key, size_t key_len, void *arg)
 {
     (void) key;
+    (void) key_len;
     return gkp_jr_skip(r, *(int *) arg);
 }
 
@@ -430,7 +530,7 @@ typedef struct load_into {
 static json_t *load_value(gkp_jr *r, int depth);
 
 static gk_err
-load_member(gkp_jr *r, const char *key, void *arg)
+load_member(gkp_jr *r, const char *key, size_t key_len, void *arg)
 {
     load_into *in = arg;
     json_t *v = load_value(r, in->depth);
@@ -438,7 +538,7 @@ load_member(gkp_jr *r, const char *key, void *arg)
     if (v == NULL) {
         return GK_EPROTO;
     }
-    return json_object_set_new_nocheck(in->value, key, v) == 0 ? GK_OK : GK_ENOMEM;
+    return json_object_setn_new_nocheck(in->value, key, key_len, v) == 0 ? GK_OK : GK_ENOMEM;
 }
 
 static gk_err

@@ -63,9 +63,8 @@ fail(gk_error_code *code, gk_error_code ec, gk_err rv)
 }
 
 static gk_err
-check_version(const json_t *root, gk_diag *diag)
+check_version(const json_t *v, gk_diag *diag)
 {
-    const json_t *v = json_object_get(root, "v");
     char buf[40];
 
     if (v == NULL) {
@@ -94,9 +93,8 @@ check_version(const json_t *root, gk_diag *diag)
 }
 
 static gk_err
-check_op(gkp_op *op, const json_t *root, gk_diag *diag)
+check_op(gkp_op *op, const json_t *o, gk_diag *diag)
 {
-    const json_t *o = json_object_get(root, "op");
     char buf[40];
 
     if (o == NULL) {
@@ -232,10 +230,61 @@ check_context(const json_t *ctx, gk_diag *diag)
     return GK_OK;
 }
 
+/* The members of a request the decoder reads; NULL when absent. */
+typedef struct request_members {
+    const json_t *v, *op, *flags, *nonce, *session, *session_pub, *explain, *context;
+} request_members;
+
+/*
+ * The members of request object `root`, found in one walk over it rather than one hash lookup
+ * each (the reader has already kept the last of duplicates, as json_object_get would find).
+ */
+static void
+request_members_get(request_members *m, const json_t *root)
+{
+    const char *key;
+    size_t key_len;
+    json_t *value;
+
+    memset(m, 0, sizeof(*m));
+    json_object_keylen_foreach (gkp_json_unconst(root), key, key_len, value) {
+        const json_t **slot = NULL;
+
+        switch (key_len) {
+        case 1:
+            slot = key[0] == 'v' ? &m->v : NULL;
+            break;
+        case 2:
+            slot = memcmp(key, "op", 2) == 0 ? &m->op : NULL;
+            break;
+        case 5:
+            slot = memcmp(key, "flags", 5) == 0 ? &m->flags
+                   : memcmp(key, "nonce", 5) == 0 ? &m->nonce
+                                                  : NULL;
+            break;
+        case 7:
+            slot = memcmp(key, "session", 7) == 0 ? &m->session
+                   : memcmp(key, "explain", 7) == 0 ? &m->explain
+                   : memcmp(key, "context", 7) == 0 ? &m->context
+                                                    : NULL;
+            break;
+        case 10:
+            slot = memcmp(key, "sessionPub", 10) == 0 ? &m->session_pub : NULL;
+            break;
+        default:
+            break;
+        }
+        if (slot != NULL) {
+            *slot = value;
+        }
+    }
+}
+
 gk_err
 gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code *code,
                    gk_diag *diag)
 {
+    request_members m;
     json_t *root;
     json_error_t jerr = {0};
     const json_t *flags = NULL;
@@ -287,32 +336,33 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
                           gkp_json_type_name(root));
         goto parse_error;
     }
-    rv = check_version(root, diag);
+    request_members_get(&m, root);
+    rv = check_version(m.v, diag);
     if (rv != GK_OK) {
         goto parse_error;
     }
-    rv = check_op(&op, root, diag);
+    rv = check_op(&op, m.op, diag);
     if (rv != GK_OK) {
         goto parse_error;
     }
     /* A jwks request has no arguments; whatever else it carries is ignored. */
     if (op == GKP_OP_EVALUATE) {
-        flags = json_object_get(root, "flags");
+        flags = m.flags;
         if (flags != NULL) {
             rv = check_flags(flags, diag);
             if (rv != GK_OK) {
                 goto parse_error;
             }
         }
-        nonce = json_object_get(root, "nonce");
+        nonce = m.nonce;
         if (nonce != NULL) {
             rv = check_nonce(nonce, diag);
             if (rv != GK_OK) {
                 goto parse_error;
             }
         }
-        session = json_object_get(root, "session");
-        session_pub = json_object_get(root, "sessionPub");
+        session = m.session;
+        session_pub = m.session_pub;
         rv = check_b64_exact(session, "session", GKP_SESSION_ID_CHARS, diag);
         if (rv == GK_OK) {
             rv = check_b64_exact(session_pub, "sessionPub", GKP_SESSION_PUB_CHARS, diag);
@@ -320,13 +370,13 @@ gkp_request_decode(gkp_request *req, const char *buf, size_t len, gk_error_code 
         if (rv != GK_OK) {
             goto parse_error;
         }
-        explain = json_object_get(root, "explain");
+        explain = m.explain;
         if (explain != NULL && !json_is_boolean(explain)) {
             rv = gkp_diag_set(diag, GK_EPROTO, SOURCE, 0,
                               "\"explain\" is %s; it must be true or false", gkp_json_type_name(explain));
             goto parse_error;
         }
-        ctx = json_object_get(root, "context");
+        ctx = m.context;
         if (ctx != NULL) {
             rv = check_context(ctx, diag);
             if (rv != GK_OK) {

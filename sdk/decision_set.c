@@ -7,12 +7,14 @@
  */
 #include "decision_set.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "gatekeeper.h"
+#include "jsonutil.h"
 #include "mask.h"
 
 void
@@ -46,56 +48,118 @@ gks_detail_clear(gk_detail *detail)
     detail->error_message[0] = '\0';
 }
 
+/* A set and its decisions in one allocation: one malloc and one free a token. */
+typedef struct set_block {
+    gk_decision_set set; /* first: the block is freed through it */
+    gks_decision items[];
+} set_block;
+
 gk_err
 gks_decision_set_new(gk_decision_set **setp, size_t count)
 {
-    gk_decision_set *set = calloc(1, sizeof(*set));
+    set_block *block;
 
     *setp = NULL;
-    if (set == NULL) {
+    if (count > (SIZE_MAX - sizeof(*block)) / sizeof(block->items[0])) {
         return GK_ENOMEM;
     }
-    if (count > 0) {
-        set->items = calloc(count, sizeof(*set->items));
-        if (set->items == NULL) {
-            free(set);
-            return GK_ENOMEM;
-        }
+    block = calloc(1, sizeof(*block) + count * sizeof(block->items[0]));
+    if (block == NULL) {
+        return GK_ENOMEM;
     }
-    set->count = count;
-    *setp = set;
+    block->set.items = block->items;
+    block->set.count = count;
+    *setp = &block->set;
     return GK_OK;
 }
 
+/* Appends the n bytes at s and a NUL at *cursor; where they went. */
 static char *
-dup_bytes(const char *s, size_t len)
+put_text(char **cursor, const char *s, size_t n)
 {
-    char *copy = malloc(len + 1);
+    char *at = *cursor;
 
-    if (copy != NULL) {
-        memcpy(copy, s, len);
-        copy[len] = '\0';
+    memcpy(at, s, n);
+    at[n] = '\0';
+    *cursor = at + n + 1;
+    return at;
+}
+
+/*
+ * The compact JSON text of a flag value, as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) writes it:
+ * true, false, null and a string that needs no escaping are written here (the values a flag
+ * almost always has), anything else by jansson into *dumped (malloc'd, the caller frees it).
+ * Returns the text's length, with the text at *text; (size_t) -1 when out of memory.
+ */
+static size_t
+value_text(const json_t *value, const char **text, char **dumped)
+{
+    size_t n;
+
+    *dumped = NULL;
+    switch (json_typeof(value)) {
+    case JSON_TRUE:
+        *text = "true";
+        return 4;
+    case JSON_FALSE:
+        *text = "false";
+        return 5;
+    case JSON_NULL:
+        *text = "null";
+        return 4;
+    case JSON_STRING:
+        n = json_string_length(value);
+        if (gkp_json_plain_len(json_string_value(value), n) == n) {
+            *text = NULL; /* the caller quotes the string itself */
+            return n + 2;
+        }
+        break;
+    default:
+        break;
     }
-    return copy;
+    *dumped = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (*dumped == NULL) {
+        return (size_t) -1;
+    }
+    *text = *dumped;
+    return strlen(*dumped);
 }
 
 gk_err
 gks_decision_fill(gks_decision *d, const gkp_flag_claim *claim, uint64_t snapshot_version)
 {
     bool has_value = claim->reason != GK_REASON_DISABLED && claim->reason != GK_REASON_ERROR;
+    bool is_string = has_value && claim->value != NULL && json_is_string(claim->value);
+    size_t key_len = strlen(claim->key), text_len = 0, str_len = 0;
+    const char *text = NULL;
+    char *dumped = NULL, *cursor;
     gk_err rv;
 
     gks_detail_clear(&d->detail);
-    d->key = dup_bytes(claim->key, strlen(claim->key));
-    if (d->key == NULL) {
-        return GK_ENOMEM;
-    }
     d->detail.reason = claim->reason;
     d->detail.snapshot_version = snapshot_version;
     rv = gks_mask_from_json(&d->mask, claim->mask);
     if (rv != GK_OK) {
         return rv;
     }
+    if (has_value) {
+        if (claim->value == NULL) {
+            return GK_EPROTO;
+        }
+        text_len = value_text(claim->value, &text, &dumped);
+        if (text_len == (size_t) -1) {
+            return GK_ENOMEM;
+        }
+        str_len = is_string ? json_string_length(claim->value) : 0;
+    }
+    /* The key, the value's text and a string value's bytes share one allocation, which d->key
+     * owns (gk_decision_set_free frees it through d->key). */
+    cursor = malloc(key_len + 1 + (has_value ? text_len + 1 : 0) + (is_string ? str_len + 1 : 0));
+    if (cursor == NULL) {
+        free(dumped);
+        return GK_ENOMEM;
+    }
+    d->key = put_text(&cursor, claim->key, key_len);
     if (!has_value) {
         /* Per claims.h these entries carry no value; one sent anyway is ignored. */
         d->kind = GKS_KIND_NONE;
@@ -108,25 +172,26 @@ gks_decision_fill(gks_decision *d, const gkp_flag_claim *claim, uint64_t snapsho
         }
         return GK_OK;
     }
-    if (claim->value == NULL) {
-        return GK_EPROTO;
-    }
     gks_copy_str(d->detail.variant, sizeof(d->detail.variant), claim->variant);
     gks_copy_str(d->detail.rule_id, sizeof(d->detail.rule_id), claim->rule_id);
-    d->value_json = json_dumps(claim->value, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (d->value_json == NULL) {
-        return GK_ENOMEM;
+    if (text != NULL) {
+        d->value_json = put_text(&cursor, text, text_len);
+        free(dumped);
+    } else { /* a string that needs no escaping is its own JSON text once quoted */
+        d->value_json = cursor;
+        cursor[0] = '"';
+        memcpy(cursor + 1, json_string_value(claim->value), str_len);
+        cursor[str_len + 1] = '"';
+        cursor[str_len + 2] = '\0';
+        cursor += str_len + 3;
     }
     if (json_is_boolean(claim->value)) {
         d->kind = GKS_KIND_BOOL;
         d->bool_value = json_is_true(claim->value);
-    } else if (json_is_string(claim->value)) {
+    } else if (is_string) {
         d->kind = GKS_KIND_STRING;
-        d->str_len = json_string_length(claim->value);
-        d->str = dup_bytes(json_string_value(claim->value), d->str_len);
-        if (d->str == NULL) {
-            return GK_ENOMEM;
-        }
+        d->str_len = str_len;
+        d->str = put_text(&cursor, json_string_value(claim->value), str_len);
     } else {
         d->kind = GKS_KIND_OTHER;
     }
@@ -151,13 +216,10 @@ gk_decision_set_free(gk_decision_set *set)
         return;
     }
     for (size_t i = 0; i < set->count; i++) {
-        free(set->items[i].key);
-        free(set->items[i].value_json);
-        free(set->items[i].str);
+        free(set->items[i].key); /* and value_json and str, which share its allocation */
         gk_mask_free(set->items[i].mask);
     }
-    free(set->items);
-    free(set);
+    free(set); /* and its items (set_block) */
 }
 
 size_t

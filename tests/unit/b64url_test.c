@@ -195,6 +195,48 @@ START_TEST(test_decode_every_byte_in_a_group)
 }
 END_TEST
 
+/*
+ * Texts of every length from 0 to 13 (every length mod 4, one to three full groups before the
+ * tail) with every byte value at every position: refused exactly when the byte is outside the
+ * alphabet, when the length is 4n+1 or when the tail's unused bits are not zero, otherwise what
+ * the constant-time decoder gives; and the span stops exactly at the first byte outside.
+ */
+START_TEST(test_decode_every_byte_every_length)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t len = (size_t) _i;
+    uint8_t a[16], b[16];
+
+    for (size_t pos = 0; pos < len; pos++) {
+        for (int c = 0; c < 256; c++) {
+            char *text = malloc(len); /* exactly as long: the sanitizers see any over-read */
+            int in_alphabet = c != 0 && strchr(alphabet, c) != NULL;
+            size_t na = 99, nb = 0;
+            gk_err ra, rb;
+
+            ck_assert_ptr_nonnull(text);
+            for (size_t k = 0; k < len; k++) {
+                text[k] = alphabet[(k * 7 + 3) % 64];
+            }
+            text[pos] = (char) c;
+            ck_assert_uint_eq(gkp_b64url_span(text, len), (in_alphabet ? len : pos));
+            ra = gkp_b64url_decode(a, sizeof(a), &na, text, len);
+            if (len % 4 == 1 || !in_alphabet) {
+                ck_assert_msg(ra == GK_EPROTO, "byte %d at %zu of %zu: %d", c, pos, len, ra);
+                ck_assert_uint_eq(na, 0);
+            } else {
+                rb = gkp_b64url_decode_secret(b, sizeof(b), &nb, text, len);
+                ck_assert_msg(ra == rb, "byte %d at %zu of %zu: %d, not %d", c, pos, len, ra, rb);
+                ck_assert_uint_eq(na, nb);
+                ck_assert_mem_eq(a, b, na);
+            }
+            free(text);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_decode_short_buffer)
 {
     uint8_t out[5];
@@ -279,6 +321,7 @@ b64url_suite(void)
     tcase_add_test(tc, test_round_trip_all_lengths);
     tcase_add_test(tc, test_secret_codec_agrees);
     tcase_add_test(tc, test_decode_every_byte_in_a_group);
+    tcase_add_loop_test(tc, test_decode_every_byte_every_length, 0, 14);
     tcase_add_test(tc, test_span);
     suite_add_tcase(s, tc);
     return s;

@@ -172,6 +172,39 @@ START_TEST(test_decode_not_nul_terminated)
 }
 END_TEST
 
+/*
+ * Members found in one walk over the request: each is found whatever its place, the last of a
+ * duplicate counts (as json_object_get would find it), and names that only look alike do not.
+ */
+START_TEST(test_decode_members_anywhere)
+{
+    static const char dup_ok[] =
+        "{\"nonce\":\"x\",\"context\":{\"targetingKey\":\"t\"},\"explain\":true,\"flags\":[\"a\"],"
+        "\"op\":\"jwks\",\"v\":2,\"sessionPu\":1,\"Session\":2,\"nonce\":\"q7Xv2Lr9T0aP4mWc1sHnZg\","
+        "\"op\":\"evaluate\",\"v\":1,\"vv\":3,\"flag\":4}";
+    static const char dup_bad[] = "{\"v\":1,\"op\":\"evaluate\",\"nonce\":\"q7Xv2Lr9T0aP4mWc1sHnZg\","
+                                  "\"nonce\":\"short\"}";
+    gkp_request req;
+    gk_diag diag = {0};
+    gk_error_code code;
+
+    ck_assert_int_eq(gkp_request_decode(&req, dup_ok, sizeof(dup_ok) - 1, &code, &diag), GK_OK);
+    ck_assert_int_eq(req.op, GKP_OP_EVALUATE);
+    ck_assert_str_eq(req.nonce, "q7Xv2Lr9T0aP4mWc1sHnZg");
+    ck_assert_int_eq(req.explain, 1);
+    ck_assert_uint_eq(json_array_size(req.flags), 1);
+    ck_assert_ptr_nonnull(req.context);
+    ck_assert_ptr_null(req.session);
+    ck_assert_ptr_null(req.session_pub);
+    gkp_request_fini(&req);
+    ck_assert_int_eq(gkp_request_decode(&req, dup_bad, sizeof(dup_bad) - 1, &code, &diag),
+                     GK_EPROTO);
+    ck_assert_int_eq(code, GK_ERROR_PARSE_ERROR);
+    ck_assert_str_eq(diag.text,
+                     "\"nonce\" is 5 bytes; it must be 16 to 64 base64url characters");
+}
+END_TEST
+
 /* Every error mapping, with the code for the reply and text errorDetails must contain. */
 static const struct {
     const char *input;
@@ -1169,6 +1202,7 @@ msg_suite(void)
     tcase_add_test(tc, test_decode_jwks);
     tcase_add_test(tc, test_decode_limits_accepted);
     tcase_add_test(tc, test_decode_not_nul_terminated);
+    tcase_add_test(tc, test_decode_members_anywhere);
     tcase_add_test(tc, test_decode_session);
     suite_add_tcase(s, tc);
 
