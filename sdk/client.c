@@ -42,7 +42,6 @@
 #include <string.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <sodium.h>
 
 #include "b64url.h"
@@ -68,8 +67,6 @@
 /* Longest back-off after a failed fetch, in ms; shorter when 20 timeouts are shorter. */
 #define BACKOFF_MAX_MS   1000
 #define BACKOFF_TIMEOUTS 20
-/* Room above the largest token for the reply envelope, in bytes. */
-#define REPLY_SLACK_BYTES 4096
 /* Endpoint text kept for error messages, in bytes. */
 #define ENDPOINT_TEXT_BYTES 96
 /* Random bytes in a request nonce (22 base64url characters). */
@@ -255,18 +252,11 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
         goto fail_cache;
     }
 
-    nrv = nng_req0_open(&c->sock);
+    nrv = gks_transport_open(&c->sock);
     if (nrv != 0) {
         rv = gkp_diag_set(diag, gks_nng_err(nrv), NULL, 0, "cannot open an nng REQ socket: %s",
                           nng_strerror(nrv));
         goto fail_cache;
-    }
-    nrv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
-                              (size_t) GKP_JWS_MAX_BYTES + REPLY_SLACK_BYTES);
-    if (nrv != 0) {
-        rv = gkp_diag_set(diag, gks_nng_err(nrv), NULL, 0, "cannot set %s: %s", NNG_OPT_RECVMAXSZ,
-                          nng_strerror(nrv));
-        goto fail_sock;
     }
     endpoints = opts->nendpoints > 0 ? (const char *const *) opts->endpoints : default_endpoints;
     nendpoints = opts->nendpoints > 0 ? opts->nendpoints : 1;

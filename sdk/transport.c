@@ -7,7 +7,29 @@
  */
 #include "transport.h"
 
+#include <nng/protocol/reqrep0/req.h>
+
 #include "clock.h"
+#include "jws.h"
+
+int
+gks_transport_open(nng_socket *sockp)
+{
+    int rv = nng_req0_open(sockp);
+
+    if (rv != 0) {
+        return rv;
+    }
+    rv = nng_socket_set_size(*sockp, NNG_OPT_RECVMAXSZ,
+                             (size_t) GKP_JWS_MAX_BYTES + GKS_REPLY_SLACK_BYTES);
+    if (rv == 0) {
+        rv = nng_socket_set_ms(*sockp, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    }
+    if (rv != 0) {
+        nng_close(*sockp);
+    }
+    return rv;
+}
 
 int
 gks_transact(nng_socket sock, const void *req, size_t len, uint32_t timeout_ms,

@@ -21,7 +21,6 @@
 
 #include <jansson.h>
 #include <nng/protocol/reqrep0/rep.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <sodium.h>
 
 #include "b64url.h"
@@ -177,7 +176,7 @@ gkb_echo_client_open(gkb_echo_client *c, const char *url, size_t reply_bytes)
     if (gkb_sample_request(&c->req, &c->req_len) != 0) {
         return NNG_ENOMEM;
     }
-    rv = nng_req0_open(&c->sock);
+    rv = gks_transport_open(&c->sock);
     if (rv == 0) {
         rv = nng_dial(c->sock, url, NULL, 0);
         if (rv != 0) {

@@ -1,8 +1,9 @@
 /*
  * echo.h - the transport floor: a bare nng REQ/REP echo server built like the daemon's decision
  * server (one REP socket, one nng_ctx + nng_aio per worker, 2 workers per CPU, the reply sent from
- * the aio callback), and its client, which goes through the SDK's own round-trip function
- * (gks_transact, sdk/transport.h) with a request of the SDK's size.
+ * the aio callback), and its client, which opens the SDK's own socket (gks_transport_open) and
+ * goes through its round-trip function (gks_transact, sdk/transport.h) with a request of the
+ * SDK's size.
  *
  * THREAD SAFETY: an echo client is used by one thread at a time.
  */
@@ -47,7 +48,7 @@ typedef struct gkb_echo_client {
 } gkb_echo_client;
 
 /*
- * gkb_echo_client_open - open a REQ socket, dial `url` (waiting until connected, at most a few
+ * gkb_echo_client_open - open the SDK's REQ socket (gks_transport_open), dial `url` (waiting until connected, at most a few
  * seconds) and build the request. Returns 0, or an nng error number (nothing to close then).
  */
 int gkb_echo_client_open(gkb_echo_client *c, const char *url, size_t reply_bytes);
