@@ -57,6 +57,7 @@
 #include "mask.h"
 #include "msg.h"
 #include "nng_err.h"
+#include "nonce.h"
 #include "options.h"
 #include "client_session.h"
 #include "telemetry.h"
@@ -69,8 +70,6 @@
 #define BACKOFF_TIMEOUTS 20
 /* Endpoint text kept for error messages, in bytes. */
 #define ENDPOINT_TEXT_BYTES 96
-/* Random bytes in a request nonce (22 base64url characters). */
-#define NONCE_BYTES 16
 
 struct gk_client {
     nng_socket sock;
@@ -85,6 +84,7 @@ struct gk_client {
     _Atomic uint64_t newest_version;    /* newest snapshot version seen (events, tokens) */
     gks_events *events;                 /* change-event subscriber; NULL when turned off */
     gks_session *session;               /* the decision session (session.h) */
+    gks_nonce *nonces;                  /* the requests' nonces (nonce.h) */
     gk_change_fn change_fn;             /* the caller's handler of change events, or NULL */
     void *change_user;
     gks_telemetry *telemetry;           /* migration telemetry; NULL when turned off */
@@ -247,6 +247,9 @@ gk_client_open(gk_client **clientp, const gk_options *opts, gk_diag *diag)
         goto fail_keys;
     }
     rv = gks_session_new(&c->session);
+    if (rv == GK_OK) {
+        rv = gks_nonce_new(&c->nonces);
+    }
     if (rv != GK_OK) {
         gkp_diag_set(diag, rv, NULL, 0, "out of memory");
         goto fail_cache;
@@ -305,6 +308,7 @@ fail_events:
 fail_sock:
     nng_close(c->sock);
 fail_cache:
+    gks_nonce_free(c->nonces);
     gks_session_free(c->session);
     gks_cache_free(c->cache);
 fail_keys:
@@ -324,6 +328,7 @@ gk_client_close(gk_client *client)
     /* Then the last telemetry batch (bounded wait): nothing records once close has begun. */
     gks_telemetry_close(client->telemetry);
     nng_close(client->sock);
+    gks_nonce_free(client->nonces);
     gks_session_free(client->session);
     gks_cache_free(client->cache);
     gkp_jwks_free(client->keys);
@@ -374,8 +379,8 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
       gk_detail *why)
 {
     const char *const flags[1] = {flag_key};
-    uint8_t nonce_bin[NONCE_BYTES];
-    char nonce[2 * NONCE_BYTES];
+    uint8_t nonce_bin[GKS_NONCE_BYTES];
+    char nonce[2 * GKS_NONCE_BYTES];
     char *req = NULL;
     size_t req_len = 0, ctx_len = 0;
     const char *ctx_text;
@@ -392,7 +397,7 @@ fetch(gk_client *c, const char *flag_key, const gk_context *ctx, gk_decision_set
     *setp = NULL;
     memset(&reply, 0, sizeof(reply));
     /* A fresh nonce per request binds the signed answer to it (see token.h). */
-    randombytes_buf(nonce_bin, sizeof(nonce_bin));
+    gks_nonce_next(c->nonces, nonce_bin);
     gkp_b64url_encode(nonce, sizeof(nonce), nonce_bin, sizeof(nonce_bin));
     gks_session_begin(c->session, gks_clock_wall_ms() / 1000, &ticket);
     ctx_text = gks_context_text(ctx, &ctx_len);
