@@ -378,18 +378,6 @@ gks_cache_free(gks_cache *cache)
     free(cache);
 }
 
-/* Append `len` bytes and a NUL at *cursor; returns where they start. */
-static const char *
-put_bytes(char **cursor, const char *src, size_t len)
-{
-    char *start = *cursor;
-
-    memcpy(start, src, len);
-    start[len] = '\0';
-    *cursor = start + len + 1;
-    return start;
-}
-
 /*
  * Whether "old" must stay rather than be replaced by "e": it is still valid when "e" arrived and
  * comes from a later snapshot (or the same snapshot, signed later). Snapshot versions only grow,
@@ -427,10 +415,10 @@ gks_cache_put(gks_cache *cache, const gks_decision *d, const char *ctx, size_t c
     }
     memset(e, 0, sizeof(*e));
     cursor = e->data;
-    e->key = put_bytes(&cursor, d->key, key_len);
-    e->ctx = put_bytes(&cursor, ctx, ctx_len);
-    e->value_json = d->value_json != NULL ? put_bytes(&cursor, d->value_json, json_len) : NULL;
-    e->str = d->kind == GKS_KIND_STRING ? put_bytes(&cursor, d->str, str_len) : NULL;
+    e->key = gks_pack_text(&cursor, d->key, key_len);
+    e->ctx = gks_pack_text(&cursor, ctx, ctx_len);
+    e->value_json = d->value_json != NULL ? gks_pack_text(&cursor, d->value_json, json_len) : NULL;
+    e->str = d->kind == GKS_KIND_STRING ? gks_pack_text(&cursor, d->str, str_len) : NULL;
     e->key_len = key_len;
     e->ctx_len = ctx_len;
     e->str_len = str_len;

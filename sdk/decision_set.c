@@ -73,9 +73,8 @@ gks_decision_set_new(gk_decision_set **setp, size_t count)
     return GK_OK;
 }
 
-/* Appends the n bytes at s and a NUL at *cursor; where they went. */
-static char *
-put_text(char **cursor, const char *s, size_t n)
+char *
+gks_pack_text(char **cursor, const char *s, size_t n)
 {
     char *at = *cursor;
 
@@ -159,7 +158,7 @@ gks_decision_fill(gks_decision *d, const gkp_flag_claim *claim, uint64_t snapsho
         free(dumped);
         return GK_ENOMEM;
     }
-    d->key = put_text(&cursor, claim->key, key_len);
+    d->key = gks_pack_text(&cursor, claim->key, key_len);
     if (!has_value) {
         /* Per claims.h these entries carry no value; one sent anyway is ignored. */
         d->kind = GKS_KIND_NONE;
@@ -175,7 +174,7 @@ gks_decision_fill(gks_decision *d, const gkp_flag_claim *claim, uint64_t snapsho
     gks_copy_str(d->detail.variant, sizeof(d->detail.variant), claim->variant);
     gks_copy_str(d->detail.rule_id, sizeof(d->detail.rule_id), claim->rule_id);
     if (text != NULL) {
-        d->value_json = put_text(&cursor, text, text_len);
+        d->value_json = gks_pack_text(&cursor, text, text_len);
         free(dumped);
     } else { /* a string that needs no escaping is its own JSON text once quoted */
         d->value_json = cursor;
@@ -191,7 +190,7 @@ gks_decision_fill(gks_decision *d, const gkp_flag_claim *claim, uint64_t snapsho
     } else if (is_string) {
         d->kind = GKS_KIND_STRING;
         d->str_len = str_len;
-        d->str = put_text(&cursor, json_string_value(claim->value), str_len);
+        d->str = gks_pack_text(&cursor, json_string_value(claim->value), str_len);
     } else {
         d->kind = GKS_KIND_OTHER;
     }

@@ -63,4 +63,11 @@ void gks_detail_clear(gk_detail *detail);
 /* gks_copy_str - copy src into a fixed field, truncating; always NUL-terminated. */
 void gks_copy_str(char *dst, size_t dstsize, const char *src);
 
+/*
+ * gks_pack_text - copy the n bytes at s and a NUL to *cursor and move it past them; returns where
+ * they went. For packing a decision's texts into one allocation the caller sized for them (the
+ * decision sets here, the cache's entries).
+ */
+char *gks_pack_text(char **cursor, const char *s, size_t n);
+
 #endif
