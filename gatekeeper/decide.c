@@ -15,10 +15,10 @@
 #include <sodium.h>
 
 #include "claims.h"
-#include "jws.h"
 #include "clock.h"
 #include "engine.h"
 #include "gate.h"
+#include "jws.h"
 #include "log.h"
 #include "msg.h"
 #include "redact.h"

@@ -565,8 +565,9 @@ sandbox_init(lua_State *L)
 /*
  * Record what the on_evaluate of a file reads (its global on_evaluate_reads, at index fg's
  * table): a sequence of 1 to MAX_READS context field names, each 1 to READ_NAME_MAX bytes with no
- * NUL, added to the vm's union. A file defining on_evaluate (`evaluates`) without one is counted
- * as undeclared. Raises on anything else, naming the file (`name`: "policies/x.lua").
+ * NUL, added to the vm's union when the file defines on_evaluate (`evaluates`; otherwise the list
+ * is only checked). A file defining on_evaluate without one is counted as undeclared. Raises on
+ * anything else, naming the file (`name`: "policies/x.lua").
  */
 static void
 declared_reads(lua_State *L, gkd_policy_vm *vm, int fg, const char *name, int evaluates)
@@ -609,7 +610,7 @@ declared_reads(lua_State *L, gkd_policy_vm *vm, int fg, const char *name, int ev
         }
         for (j = 0; j < vm->nreads && strcmp(vm->reads[j], field) != 0; j++) {
         }
-        if (j == vm->nreads) {
+        if (evaluates && j == vm->nreads) {
             if (vm->nreads == MAX_READS) {
                 luaL_error(L, "%s: the policies declare more than %d context fields in "
                               "on_evaluate_reads", name, MAX_READS);

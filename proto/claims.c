@@ -3,11 +3,11 @@
  *
  * The encoder runs once per decision in the daemon, so it writes the text straight into one
  * growing buffer instead of building a jansson tree and dumping it: member order is fixed (see
- * claims.h), integers are written digit by digit (as printf would write them), flag values and masks that are true, false,
- * null, a string or an array of strings are written directly and other values (arbitrary JSON)
- * go through json_dumpb, and strings take a copy-as-is path when they need no escaping (flag keys,
- * variants and rule ids almost never do). Anything else is escaped by jansson itself, so every
- * path emits exactly what jansson would.
+ * claims.h), integers are written digit by digit (as printf would write them), flag values and
+ * masks that are true, false, null, a string or an array of strings are written directly and other
+ * values (arbitrary JSON) go through json_dumpb, and strings take a copy-as-is path when they need
+ * no escaping (flag keys, variants and rule ids almost never do). Anything else is escaped by
+ * jansson itself, so every path emits exactly what jansson would.
  */
 #include <stdio.h>
 #include <stdlib.h>

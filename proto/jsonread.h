@@ -9,12 +9,12 @@
  * unescaped text of a string and its NUL never take more bytes than its quoted form, so the
  * arena's next free byte never runs ahead of the input's next byte. gkp_jr_string relies on that:
  * it copies plain text eight bytes at a time and so may write up to seven bytes past a string's
- * NUL, all inside that room. A caller may set r->arena back to a mark it took, never forward. What it accepts is exactly RFC
- * 8259 JSON with jansson's restrictions: strings are UTF-8 (RFC 3629) without NUL (\u0000 is
- * refused), surrogate escapes come in pairs, and values nest at most GKP_JR_MAX_DEPTH levels deep
- * (jansson's count: the top value is level 1, and every value is one level deeper than the array
- * or object holding it, scalars included). Errors say "invalid JSON at byte N: what" (N counted
- * from the start of the input) through the reader's diag.
+ * NUL, all inside that room. A caller may set r->arena back to a mark it took, never forward. What
+ * it accepts is exactly RFC 8259 JSON with jansson's restrictions: strings are UTF-8 (RFC 3629)
+ * without NUL (\u0000 is refused), surrogate escapes come in pairs, and values nest at most
+ * GKP_JR_MAX_DEPTH levels deep (jansson's count: the top value is level 1, and every value is one
+ * level deeper than the array or object holding it, scalars included). Errors say "invalid JSON at
+ * byte N: what" (N counted from the start of the input) through the reader's diag.
  *
  * THREAD SAFETY: a gkp_jr is one caller's; the functions keep no other state.
  */

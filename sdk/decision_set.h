@@ -23,11 +23,16 @@ typedef enum gks_kind {
     GKS_KIND_OTHER, /* number, object, array, null */
 } gks_kind;
 
-/* One flag's decision. Every pointer is owned by the set. */
+/*
+ * One flag's decision, owned by its set (gk_decision_set_free releases everything). key,
+ * value_json and str are one allocation (gks_pack_text), which key points to: only key is ever
+ * freed, and value_json and str must never be freed on their own.
+ */
 typedef struct gks_decision {
-    char *key;        /* flag key */
-    char *value_json; /* compact JSON text of the value; NULL when kind is NONE */
-    char *str;        /* the decoded string when kind is STRING, else NULL */
+    char *key;        /* flag key; the start of the decision's text allocation */
+    char *value_json; /* compact JSON text of the value (in key's allocation); NULL when kind
+                         is NONE */
+    char *str;        /* the decoded string (in key's allocation) when kind is STRING, else NULL */
     size_t str_len;   /* its length in bytes (without the NUL) */
     gks_kind kind;
     bool bool_value;  /* the value when kind is BOOL */

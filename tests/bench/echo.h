@@ -48,8 +48,9 @@ typedef struct gkb_echo_client {
 } gkb_echo_client;
 
 /*
- * gkb_echo_client_open - open the SDK's REQ socket (gks_transport_open), dial `url` (waiting until connected, at most a few
- * seconds) and build the request. Returns 0, or an nng error number (nothing to close then).
+ * gkb_echo_client_open - open the SDK's REQ socket (gks_transport_open), dial `url` (waiting
+ * until connected, at most a few seconds) and build the request. Returns 0, or an nng error
+ * number (nothing to close then).
  */
 int gkb_echo_client_open(gkb_echo_client *c, const char *url, size_t reply_bytes);
 

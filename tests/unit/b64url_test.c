@@ -1,7 +1,8 @@
 /*
  * b64url_test.c - base64url codec: RFC 4648 section 10 vectors (URL-safe, unpadded), the
- * alphabet, every 12-bit value the encoder looks up, and every refusal (padding, stray characters, impossible lengths, short buffers); the
- * fast codec and the constant-time one for secrets give the same text and refuse the same input.
+ * alphabet, every 12-bit value the encoder looks up, and every refusal (padding, stray
+ * characters, impossible lengths, short buffers); the fast codec and the constant-time one for
+ * secrets give the same text and refuse the same input.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1256,6 +1256,7 @@ START_TEST(test_verdicts_kept_for_declared_reads)
     const char *files[] = {"a.lua", src, "b.lua",
                            "on_evaluate_reads = { 'service' }\n"
                            "function on_evaluate(ctx) return nil end\n",
+                           "c.lua", "on_evaluate_reads = { 'plan' } -- no on_evaluate: ignored\n",
                            NULL};
     json_t *state = J("{\"flags\": {}}");
     gkd_policy_vm *vm;
@@ -1339,7 +1340,7 @@ END_TEST
 
 START_TEST(test_on_evaluate_reads_load_errors)
 {
-    char many[512] = "on_evaluate_reads = {";
+    char many[600] = "on_evaluate_reads = {";
 
     expect_load_error("on_evaluate_reads = 'service'\n", 0, "must be a list of the context field");
     expect_load_error("on_evaluate_reads = {}\n", 0, "must be a list of the context field");
@@ -1353,7 +1354,7 @@ START_TEST(test_on_evaluate_reads_load_errors)
     for (int i = 0; i < 17; i++) {
         snprintf(many + strlen(many), sizeof many - strlen(many), " 'f%d',", i);
     }
-    strcat(many, " }\n");
+    strcat(many, " }\nfunction on_evaluate() return nil end\n");
     expect_load_error(many, 0, "more than 16 context fields");
 }
 END_TEST
