@@ -65,8 +65,8 @@ gk_err gkd_signer_sign(const gkd_signer *signer, const char *payload, size_t len
 
 /*
  * gkd_signer_token_len - the length in characters (without NUL) of the token gkd_signer_sign makes
- * for a payload of len bytes (gkp_jws_compact_len); 0 for an empty ring or a payload above
- * GKP_JWS_MAX_BYTES. A length above GKP_JWS_MAX_BYTES is a token the ring refuses to make.
+ * for a payload of len bytes (gkp_jws_compact_len); 0 for an empty ring or a token that would be
+ * longer than GKP_JWS_MAX_BYTES, which the ring refuses to make.
  */
 size_t gkd_signer_token_len(const gkd_signer *signer, size_t len);
 

@@ -61,12 +61,15 @@ gkp_jws_sign(char **tokenp, size_t *toklen, const char *header_json, const uint8
 size_t
 gkp_jws_compact_len(size_t header_b64_len, size_t payload_len)
 {
+    size_t total;
+
     /* Each encoded_len counts a NUL: one for the dot, one for the dot, the last one dropped. */
     if (header_b64_len > GKP_JWS_MAX_BYTES || payload_len > GKP_JWS_MAX_BYTES) {
         return 0;
     }
-    return header_b64_len + 1 + gkp_b64url_encoded_len(payload_len) +
-           gkp_b64url_encoded_len(GKP_ED25519_SIG_BYTES) - 1;
+    total = header_b64_len + 1 + gkp_b64url_encoded_len(payload_len) +
+            gkp_b64url_encoded_len(GKP_ED25519_SIG_BYTES) - 1;
+    return total <= GKP_JWS_MAX_BYTES ? total : 0;
 }
 
 /*
@@ -116,7 +119,7 @@ gkp_jws_sign_with(char **tokenp, size_t *toklen, const char *header_json, const 
     }
     hcap = gkp_b64url_encoded_len(hlen);
     total = gkp_jws_compact_len(hcap - 1, payload_len);
-    if (total == 0 || total > GKP_JWS_MAX_BYTES) {
+    if (total == 0) {
         return GK_EINVAL; /* no verifier would accept it */
     }
     tok = malloc(total + 1);
@@ -144,8 +147,7 @@ gkp_jws_sign_into(char *out, size_t outsize, size_t *toklen, const char *header_
     size_t total = gkp_jws_compact_len(header_b64_len, payload_len);
 
     if (out == NULL || toklen == NULL || header_b64 == NULL ||
-        (payload == NULL && payload_len != 0) || sign == NULL || total == 0 ||
-        total > GKP_JWS_MAX_BYTES || outsize <= total) {
+        (payload == NULL && payload_len != 0) || sign == NULL || total == 0 || outsize <= total) {
         return GK_EINVAL;
     }
     memcpy(out, header_b64, header_b64_len);

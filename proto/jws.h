@@ -62,8 +62,8 @@ gk_err gkp_jws_sign_sk(uint8_t sig[GKP_ED25519_SIG_BYTES], const uint8_t *m, siz
 /*
  * gkp_jws_compact_len - the length in characters (without NUL) of the compact JWS whose protected
  * header is header_b64_len characters of base64url and whose payload is payload_len bytes, as
- * gkp_jws_sign_into writes it; 0 when either is above GKP_JWS_MAX_BYTES. A result above
- * GKP_JWS_MAX_BYTES is a token no verifier accepts, which gkp_jws_sign_into refuses.
+ * gkp_jws_sign_into writes it; 0 when the token would be longer than GKP_JWS_MAX_BYTES, a token no
+ * verifier accepts and the signing functions refuse: the one place that limit is applied.
  */
 size_t gkp_jws_compact_len(size_t header_b64_len, size_t payload_len);
 

@@ -499,6 +499,7 @@ START_TEST(test_sign_into)
                                        gkp_jws_sign_sk, &sk),
                      GK_EINVAL);
     ck_assert_uint_eq(gkp_jws_compact_len(hlen, GKP_JWS_MAX_BYTES + 1), 0);
+    ck_assert_uint_eq(gkp_jws_compact_len(hlen, sizeof(huge)), 0); /* a token over the limit */
     ck_assert_int_eq(gkp_jws_sign_into(out, total + 1, &len, header_b64, hlen, payload, plen,
                                        counting_sign, &st),
                      GK_ENOMEM);
