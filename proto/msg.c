@@ -672,7 +672,6 @@ gkp_reply_encode_token(char **outp, size_t *outlen, const char *token, size_t to
 gk_err
 gkp_reply_add_session(char **replyp, size_t *replylen, const char *mac, const char *session_jws)
 {
-    static const char token_head[] = "{\"v\":1,\"ok\":true,\"token\":";
     static const char *const mac_head = MAC_HEAD + 1; /* after the token's closing quote */
     static const char session_head[] = "\",\"session\":\"";
     size_t maclen = mac != NULL ? strlen(mac) : 0;
@@ -681,7 +680,9 @@ gkp_reply_add_session(char **replyp, size_t *replylen, const char *mac, const ch
     char *out, *p;
 
     if (replyp == NULL || *replyp == NULL || replylen == NULL ||
-        *replylen < sizeof(token_head) || memcmp(*replyp, token_head, sizeof(token_head) - 1) != 0 ||
+        /* a token reply: TOKEN_HEAD, up to the quote that opens the token */
+        *replylen < GKP_REPLY_TOKEN_AT ||
+        memcmp(*replyp, TOKEN_HEAD, GKP_REPLY_TOKEN_AT - 1) != 0 ||
         (*replyp)[*replylen - 1] != '}' || maclen != GKP_SESSION_MAC_CHARS ||
         !is_plain_token(mac, maclen) || !is_plain_token(session_jws, jwslen)) {
         return GK_EINVAL;
@@ -704,9 +705,9 @@ gkp_reply_add_session(char **replyp, size_t *replylen, const char *mac, const ch
         memcpy(p, session_jws, jwslen);
         p += jwslen;
     }
-    memcpy(p, "\"}", 3);
+    memcpy(p, TOKEN_TAIL, sizeof(TOKEN_TAIL));
     *replyp = out;
-    *replylen = (size_t) (p + 2 - out);
+    *replylen = (size_t) (p - out) + sizeof(TOKEN_TAIL) - 1;
     return GK_OK;
 }
 
