@@ -120,43 +120,6 @@ unicode_escape(gkp_jr *r, char **out)
     return GK_OK;
 }
 
-/* Every byte of a 64-bit word set to b. */
-#define BYTES(b) (0x0101010101010101u * (uint8_t) (b))
-#define HIGH_BITS BYTES(0x80)
-
-/* The high bit of each byte of w that is zero, exactly (no borrow runs from byte to byte). */
-static uint64_t
-zero_bytes(uint64_t w)
-{
-    return ~(((w & ~HIGH_BITS) + ~HIGH_BITS) | w) & HIGH_BITS;
-}
-
-/*
- * The high bit of each byte of w that ends a run of plain string text: '"', '\\', a control
- * character (below 0x20) or a byte of 0x80 and above. Exact for every byte, so the first one
- * found is the first one there is.
- */
-static uint64_t
-stop_bytes(uint64_t w)
-{
-    /* with its high bit set a byte is at least 0x80: taking 0x20 borrows from no neighbour, and
-     * leaves the high bit clear exactly when the low seven bits were below 0x20 */
-    uint64_t control = ~((w | HIGH_BITS) - BYTES(0x20)) & HIGH_BITS;
-
-    return (w & HIGH_BITS) | control | zero_bytes(w ^ BYTES('"')) | zero_bytes(w ^ BYTES('\\'));
-}
-
-/* The index in memory order of the first byte of a word whose high bit `stop` (non-zero) has. */
-static size_t
-first_stop(uint64_t stop)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    return (size_t) __builtin_clzll(stop) / 8;
-#else
-    return (size_t) __builtin_ctzll(stop) / 8;
-#endif
-}
-
 /*
  * The length of the run of plain bytes at s (up to the first quote, backslash, control or
  * non-ASCII byte, or end), copied to o unless o is NULL. Eight bytes a step while eight remain: a
@@ -176,9 +139,9 @@ plain_run(char *o, const char *s, const char *end)
         if (o != NULL) {
             memcpy(o + (q - s), &w, sizeof(w));
         }
-        stop = stop_bytes(w);
+        stop = gkp_swar_stop_bytes(w);
         if (stop != 0) {
-            return (size_t) (q - s) + first_stop(stop);
+            return (size_t) (q - s) + gkp_swar_first(stop);
         }
         q += 8;
     }

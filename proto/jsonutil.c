@@ -65,52 +65,26 @@ gkp_json_unconst(const json_t *j)
     return u.m;
 }
 
-/*
- * Whether one of the 8 bytes of w is not plain (see gkp_json_plain_len): a control character,
- * '"', '\\', DEL or a byte above 0x7F. Each is one of the usual SWAR tests, exact as a yes/no
- * answer: a byte below 0x20; a zero byte after an XOR with '"' or '\\'; a byte whose top bit is
- * set once 1 is added (DEL) or already set.
- */
-static int
-word_has_special(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-    uint64_t control = (w - ones * 0x20) & ~w;
-    uint64_t quote = (q - ones) & ~q;
-    uint64_t backslash = (bs - ones) & ~bs;
-    uint64_t high = (w + ones) | w;
-
-    return ((control | quote | backslash | high) & highs) != 0;
-}
-
 size_t
 gkp_json_plain_len(const char *s, size_t len)
 {
     size_t i = 0;
-    uint64_t w;
 
-    /* eight bytes at a time up to the first word that holds a byte to look at */
-    while (i + 8 <= len) {
+    /* eight bytes a step while eight remain: DEL (0x7F) is not plain here either */
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w, found;
+
         memcpy(&w, s + i, sizeof(w));
-        if (word_has_special(w)) {
-            break;
-        }
-        i += 8;
-    }
-    /* the last few bytes as the last eight, the first of them already known plain */
-    if (i < len && i + 8 > len && len >= 8) {
-        memcpy(&w, s + len - 8, sizeof(w));
-        if (!word_has_special(w)) {
-            return len;
+        found = gkp_swar_stop_bytes(w) | gkp_swar_zero_bytes(w ^ GKP_SWAR_BYTES(0x7F));
+        if (found != 0) {
+            return i + gkp_swar_first(found);
         }
     }
-    while (i < len) {
+    for (; i < len; i++) {
         unsigned char c = (unsigned char) s[i];
         if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
             break;
         }
-        i++;
     }
     return i;
 }

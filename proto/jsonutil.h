@@ -7,6 +7,7 @@
 #define GKP_JSONUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -34,6 +35,50 @@ json_t *gkp_json_unconst(const json_t *j);
  * it is its own JSON text once quoted; any other needs jansson's escaping.
  */
 size_t gkp_json_plain_len(const char *s, size_t len);
+
+/*
+ * Eight bytes a step (SWAR) for the string scanners, here (gkp_json_plain_len) and in the strict
+ * reader (jsonread.c): each test gives the high bit of every byte of a 64-bit word that is what
+ * it looks for, exactly (no borrow runs from byte to byte), so the first one found is the first
+ * one there is.
+ */
+
+/* Every byte of a 64-bit word set to b. */
+#define GKP_SWAR_BYTES(b) (0x0101010101010101u * (uint8_t) (b))
+#define GKP_SWAR_HIGH     GKP_SWAR_BYTES(0x80)
+
+/* The high bit of each byte of w that is zero. */
+static inline uint64_t
+gkp_swar_zero_bytes(uint64_t w)
+{
+    return ~(((w & ~GKP_SWAR_HIGH) + ~GKP_SWAR_HIGH) | w) & GKP_SWAR_HIGH;
+}
+
+/*
+ * The high bit of each byte of w that ends a run of plain JSON string text: '"', '\\', a control
+ * character (below 0x20) or a byte of 0x80 and above.
+ */
+static inline uint64_t
+gkp_swar_stop_bytes(uint64_t w)
+{
+    /* with its high bit set a byte is at least 0x80: taking 0x20 borrows from no neighbour, and
+     * leaves the high bit clear exactly when the low seven bits were below 0x20 */
+    uint64_t control = ~((w | GKP_SWAR_HIGH) - GKP_SWAR_BYTES(0x20)) & GKP_SWAR_HIGH;
+
+    return (w & GKP_SWAR_HIGH) | control | gkp_swar_zero_bytes(w ^ GKP_SWAR_BYTES('"')) |
+           gkp_swar_zero_bytes(w ^ GKP_SWAR_BYTES('\\'));
+}
+
+/* The index in memory order of the first byte whose high bit `found` (non-zero) has. */
+static inline size_t
+gkp_swar_first(uint64_t found)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (size_t) __builtin_clzll(found) / 8;
+#else
+    return (size_t) __builtin_ctzll(found) / 8;
+#endif
+}
 
 /*
  * gkp_utf8_seq_len - the length in bytes (1-4) of the valid UTF-8 sequence at s[0..len) (RFC 3629
