@@ -44,31 +44,6 @@ log_diag(const char *what, const gk_diag *diag)
     }
 }
 
-/* gkd_slot adapters for the two kinds of object the daemon swaps. */
-static void *
-snapshot_hold(void *snap)
-{
-    return gkd_snapshot_hold(snap);
-}
-
-static void
-snapshot_rele(void *snap)
-{
-    gkd_snapshot_rele(snap);
-}
-
-static void *
-policies_hold(void *set)
-{
-    return set != NULL ? gkd_policy_set_hold(set) : NULL;
-}
-
-static void
-policies_rele(void *set)
-{
-    gkd_policy_set_rele(set);
-}
-
 /*
  * Gives the heap's free memory back to the kernel. Start-up peaks well above the steady state
  * (verifying the journal parses every record, the bootstrap parses the flags file, and the policy
@@ -318,11 +293,11 @@ gkd_daemon_run(const gkd_daemon_config *config)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (sodium_init() < 0 || gkd_slot_init(&snapshots, snapshot_hold, snapshot_rele) != GK_OK) {
+    if (sodium_init() < 0 || gkd_snapshot_slot_init(&snapshots) != GK_OK) {
         gkd_log(GKD_LOG_ERROR, "cannot initialise libsodium");
         return 1;
     }
-    if (gkd_slot_init(&policies, policies_hold, policies_rele) != GK_OK) {
+    if (gkd_policy_set_slot_init(&policies) != GK_OK) {
         gkd_slot_fini(&snapshots);
         return 1;
     }

@@ -1008,6 +1008,25 @@ gkd_policy_set_rele(gkd_policy_set *set)
     }
 }
 
+/* gkd_policy_set_hold and gkd_policy_set_rele with the signatures a gkd_slot takes. */
+static void *
+set_slot_hold(void *set)
+{
+    return set != NULL ? gkd_policy_set_hold(set) : NULL;
+}
+
+static void
+set_slot_rele(void *set)
+{
+    gkd_policy_set_rele(set);
+}
+
+gk_err
+gkd_policy_set_slot_init(gkd_slot *slot)
+{
+    return gkd_slot_init(slot, set_slot_hold, set_slot_rele);
+}
+
 size_t
 gkd_policy_set_count(const gkd_policy_set *set)
 {

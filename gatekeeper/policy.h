@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "gatekeeper.h"
+#include "slot.h"
 
 /* Defaults of gkd_policy_limits (policies/README.md, "The sandbox"). */
 #define GKD_POLICY_INSTRUCTIONS_DEFAULT 1000000u
@@ -90,6 +91,10 @@ gkd_policy_set *gkd_policy_set_hold(gkd_policy_set *set);
 
 /* gkd_policy_set_rele - drop one reference; the last frees the set (NULL is ignored). */
 void gkd_policy_set_rele(gkd_policy_set *set);
+
+/* gkd_policy_set_slot_init - gkd_slot_init for a slot of policy sets (held and released with
+ * gkd_policy_set_hold and gkd_policy_set_rele; an empty slot holds NULL). GK_OK or GK_ENOMEM. */
+gk_err gkd_policy_set_slot_init(gkd_slot *slot);
 
 /* gkd_policy_set_count - number of policy files in the set. */
 size_t gkd_policy_set_count(const gkd_policy_set *set);

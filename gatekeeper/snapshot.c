@@ -508,6 +508,25 @@ gkd_snapshot_rele(gkd_snapshot *snap)
     }
 }
 
+/* gkd_snapshot_hold and gkd_snapshot_rele with the signatures a gkd_slot takes. */
+static void *
+slot_hold(void *snap)
+{
+    return gkd_snapshot_hold(snap);
+}
+
+static void
+slot_rele(void *snap)
+{
+    gkd_snapshot_rele(snap);
+}
+
+gk_err
+gkd_snapshot_slot_init(gkd_slot *slot)
+{
+    return gkd_slot_init(slot, slot_hold, slot_rele);
+}
+
 uint64_t
 gkd_snapshot_version(const gkd_snapshot *snap)
 {

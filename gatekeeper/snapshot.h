@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "gatekeeper.h"
+#include "slot.h"
 
 typedef struct gkd_snapshot gkd_snapshot;
 typedef struct gkd_flag gkd_flag;   /* defined in flag.h */
@@ -68,6 +69,10 @@ gkd_snapshot *gkd_snapshot_hold(gkd_snapshot *snap);
 
 /* gkd_snapshot_rele - drop one reference; the last frees the snapshot (NULL is ignored). */
 void gkd_snapshot_rele(gkd_snapshot *snap);
+
+/* gkd_snapshot_slot_init - gkd_slot_init for a slot of snapshots (held and released with
+ * gkd_snapshot_hold and gkd_snapshot_rele). GK_OK or GK_ENOMEM. */
+gk_err gkd_snapshot_slot_init(gkd_slot *slot);
 
 /* gkd_snapshot_version - the version given at build. */
 uint64_t gkd_snapshot_version(const gkd_snapshot *snap);

@@ -46,30 +46,6 @@
 /* Most time to wait for the nonce pool to fill before a batch, in ms. */
 #define POOL_FILL_MS 5000
 
-static void *
-snapshot_hold(void *snap)
-{
-    return gkd_snapshot_hold(snap);
-}
-
-static void
-snapshot_rele(void *snap)
-{
-    gkd_snapshot_rele(snap);
-}
-
-static void *
-policies_hold(void *set)
-{
-    return set != NULL ? gkd_policy_set_hold(set) : NULL;
-}
-
-static void
-policies_rele(void *set)
-{
-    gkd_policy_set_rele(set);
-}
-
 /* TENANTS evaluate requests for GKB_FLAG (for all flags when all_flags), one per tenant; NULL on
  * failure. */
 static char **
@@ -264,14 +240,14 @@ gkb_bench_inproc(gkb_run *run)
     gkd_log_set_level(GKD_LOG_ERROR);
     snprintf(policies, sizeof(policies), "%s/policies", GKB_SOURCE_DIR);
     snprintf(undeclared, sizeof(undeclared), "%s/policies-undeclared", run->dir);
-    if (gkd_slot_init(&snapshots, snapshot_hold, snapshot_rele) != GK_OK) {
+    if (gkd_snapshot_slot_init(&snapshots) != GK_OK) {
         return -1;
     }
-    if (gkd_slot_init(&policy_slot, policies_hold, policies_rele) != GK_OK) {
+    if (gkd_policy_set_slot_init(&policy_slot) != GK_OK) {
         gkd_slot_fini(&snapshots);
         return -1;
     }
-    if (gkd_slot_init(&run_slot, policies_hold, policies_rele) != GK_OK) {
+    if (gkd_policy_set_slot_init(&run_slot) != GK_OK) {
         gkd_slot_fini(&policy_slot);
         gkd_slot_fini(&snapshots);
         return -1;

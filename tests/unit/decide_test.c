@@ -50,18 +50,6 @@ static gkd_decider decider;
 static gkd_policy_vm *vm;
 static gkp_jwks *jwks;
 
-static void *
-snapshot_hold(void *snap)
-{
-    return gkd_snapshot_hold(snap);
-}
-
-static void
-snapshot_rele(void *snap)
-{
-    gkd_snapshot_rele(snap);
-}
-
 static void
 setup(void)
 {
@@ -90,7 +78,7 @@ setup(void)
     ck_assert_int_eq(gkt_write_file(path, flags, 0600), 0);
     free(flags);
     ck_assert_int_eq(gkd_snapshot_load_file(&snap, path, 7, &diag), GK_OK);
-    ck_assert_int_eq(gkd_slot_init(&snapshots, snapshot_hold, snapshot_rele), GK_OK);
+    ck_assert_int_eq(gkd_snapshot_slot_init(&snapshots), GK_OK);
     gkd_slot_swap_take(&snapshots, snap);
     ck_assert_int_eq(gkd_sessions_new(&sessions), GK_OK);
 

@@ -500,18 +500,6 @@ START_TEST(test_hold_rele_threads)
 END_TEST
 
 /* The slot (slot.h) holding snapshots, as the daemon uses it. */
-static void *
-snap_hold(void *snap)
-{
-    return gkd_snapshot_hold(snap);
-}
-
-static void
-snap_rele(void *snap)
-{
-    gkd_snapshot_rele(snap);
-}
-
 static gkd_slot slot;
 static atomic_bool stop_readers;
 static atomic_long reads_done;
@@ -553,7 +541,7 @@ START_TEST(test_slot_swap_threads)
 {
     pthread_t t[N_THREADS];
 
-    ck_assert_int_eq(gkd_slot_init(&slot, snap_hold, snap_rele), GK_OK);
+    ck_assert_int_eq(gkd_snapshot_slot_init(&slot), GK_OK);
     ck_assert_ptr_null(gkd_slot_acquire(&slot));
     atomic_store(&stop_readers, false);
     atomic_store(&reads_done, 0);
@@ -591,7 +579,7 @@ START_TEST(test_slot_empty_fini)
 {
     gkd_slot s;
 
-    ck_assert_int_eq(gkd_slot_init(&s, snap_hold, snap_rele), GK_OK);
+    ck_assert_int_eq(gkd_snapshot_slot_init(&s), GK_OK);
     gkd_slot_swap_take(&s, NULL);
     ck_assert_ptr_null(gkd_slot_acquire(&s));
     gkd_slot_fini(&s);
